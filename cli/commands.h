@@ -1,0 +1,22 @@
+// The subcommands, one file each. Each add_*_command registers its options on app and returns
+// what runs it when the user chose it.
+#pragma once
+
+#include <functional>
+
+#include "CLI/CLI.hpp"
+
+namespace viztrace::cli {
+
+// viztrace's own exit statuses. A target that failed always decides the status instead.
+inline constexpr int kUsageError = 2;
+inline constexpr int kViztraceFailed = 2;
+
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;
+};
+
+Command add_run_command(CLI::App& app);
+
+}  // namespace viztrace::cli

@@ -1,0 +1,35 @@
+#include "cli/output_check.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/error.h"
+
+namespace viztrace::cli {
+
+void check_output_path(const std::string& path) {
+  if (path.empty()) throw Error("no report path given");
+  auto ends_with = [&](const char* ext) {
+    std::size_t n = std::strlen(ext);
+    return path.size() > n && path.compare(path.size() - n, n, ext) == 0;
+  };
+  if (!ends_with(".json") && !ends_with(".json.gz"))
+    throw Error("unknown report format for " + path + ": use .json or .json.gz");
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) throw Error("cannot write " + path + ": Is a directory");
+    // Written by rename, so the file's own mode does not matter; the directory's does.
+  }
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  if (stat(dir.c_str(), &st) != 0)
+    throw Error("cannot write " + path + ": " + std::strerror(errno) + " (" + dir + ")");
+  if (!S_ISDIR(st.st_mode)) throw Error("cannot write " + path + ": " + dir + " is not a directory");
+  if (access(dir.c_str(), W_OK | X_OK) != 0)
+    throw Error("cannot write " + path + ": " + std::strerror(errno) + " (" + dir + ")");
+}
+
+}  // namespace viztrace::cli

@@ -1,0 +1,153 @@
+// viztrace run [options] -- prog args...
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <climits>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/output_check.h"
+#include "cli/shim_locator.h"
+#include "core/collector.h"
+#include "core/error.h"
+#include "core/launcher.h"
+#include "core/signal_guard.h"
+#include "report/report.h"
+#include "spdlog/spdlog.h"
+#include "spill/session_dir.h"
+#include "spill/spill_writer.h"
+
+namespace viztrace::cli {
+namespace {
+
+struct RunOptions {
+  std::string output = "viztrace.json";
+  bool quiet = false;
+  bool keep_temp = false;
+  double linger_s = 2.0;
+  std::vector<std::string> command;
+};
+
+// Ends viztrace the way the target ended, so a shell reacts to us as to the target: the same
+// exit code, or death by the same signal when its default action is just to terminate (bash
+// stops a script when a child died of SIGINT). Core-dumping signals become 128+N, so viztrace
+// does not dump a core of its own.
+[[noreturn]] void end_like(int status) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  if (WIFEXITED(status)) std::exit(WEXITSTATUS(status));
+  int sig = WTERMSIG(status);
+  switch (sig) {
+    case SIGHUP:
+    case SIGINT:
+    case SIGPIPE:
+    case SIGTERM:
+    case SIGKILL:
+    case SIGALRM:
+    case SIGUSR1:
+    case SIGUSR2: {
+      std::signal(sig, SIG_DFL);
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, sig);
+      sigprocmask(SIG_UNBLOCK, &set, nullptr);
+      raise(sig);
+      break;
+    }
+    default:
+      break;
+  }
+  std::exit(128 + sig);
+}
+
+int run_command(const RunOptions& o) {
+  std::string shim = locate_shim();
+  check_output_path(o.output);
+  SignalGuard::install();
+
+  auto dir = spill::SessionDir::create(spill::SessionDir::default_temp_root());
+  dir.make_fifo();
+  // Read-write: the collector is then always a writer too, so the FIFO never reports hang-up.
+  int fifo = open(dir.fifo_path().c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fifo < 0) throw system_error("cannot open " + dir.fifo_path());
+  fcntl(fifo, F_SETPIPE_SZ, 1 << 20);  // fewer wake-ups; the default size is fine if refused
+  spill::SpillWriter spill(dir);
+  spdlog::debug("session dir {}", dir.path());
+
+  CollectorOptions copts;
+  copts.linger_ns = static_cast<std::uint64_t>(o.linger_s * 1e9);
+  Collector collector(fifo, spill, copts);
+  char cwd[PATH_MAX];
+  collector.begin(o.command, getcwd(cwd, sizeof cwd) ? cwd : "");
+  Launched target;
+  try {
+    target = launch({o.command, shim, dir.fifo_path()});
+  } catch (const LaunchError& e) {
+    std::fprintf(stderr, "viztrace: %s\n", e.what());
+    return e.status();
+  }
+  CollectorResult result = collector.run(target);
+  close(fifo);
+  dir.set_segments(spill.segments());
+
+  SignalGuard::set_mode(SignalGuard::Mode::kReporting);
+  bool report_ok = true;
+  try {
+    report::ReportOptions ropts;
+    ropts.output = o.output;
+    ropts.quiet = o.quiet;
+    report::write_report(dir.path(), ropts);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "viztrace: %s\n", e.what());
+    report_ok = false;
+  }
+  if (result.lingering > 0 && !o.quiet)
+    std::fprintf(stderr, "viztrace: %zu process%s still running after the command ended (not traced further)\n",
+                 result.lingering, result.lingering == 1 ? "" : "es");
+  if (o.keep_temp) {
+    dir.keep();
+    std::fprintf(stderr, "viztrace: kept the trace data in %s\n", dir.path().c_str());
+  } else {
+    dir.sweep();
+  }
+  int status = result.target_status;
+  if (!result.target_reaped) status = W_EXITCODE(kViztraceFailed, 0);
+  if (!report_ok && WIFEXITED(status) && WEXITSTATUS(status) == 0) return kViztraceFailed;
+  end_like(status);
+}
+
+}  // namespace
+
+Command add_run_command(CLI::App& app) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* run = app.add_subcommand(
+      "run",
+      "Run a command and trace every process and thread it starts.\n"
+      "Exits with the command's status (128+N when a signal N killed it).");
+  run->add_option("-o,--output", o->output,
+                  "Report file; the format follows the extension: .json or .json.gz")
+      ->capture_default_str();
+  run->add_flag("-q,--quiet", o->quiet, "No summary on stderr");
+  run->add_flag("--keep-temp", o->keep_temp,
+                "Keep the raw trace data and print where it is (for debugging)");
+  run->add_option("--linger", o->linger_s,
+                  "Seconds to wait for processes that outlive the command")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  run->add_option("command", o->command, "The command to trace, after --")->required();
+  run->prefix_command();
+  return {run, [o] {
+            // With prefix_command the first word lands in `command`, the rest in remaining().
+            std::vector<std::string> argv = o->command;
+            CLI::App* self = nullptr;
+            (void)self;
+            return run_command(*o);
+          }};
+}
+
+}  // namespace viztrace::cli

@@ -1,0 +1,267 @@
+#include "core/collector.h"
+
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/signal_guard.h"
+#include "spdlog/spdlog.h"
+#include "spill/spill_format.h"
+
+namespace viztrace {
+namespace {
+
+constexpr std::size_t kReadBytes = 1u << 20;
+constexpr int kScanIntervalMs = 1;
+
+vt_usage usage_of(const struct rusage& ru) {
+  vt_usage u;
+  u.utime_ns = static_cast<std::uint64_t>(ru.ru_utime.tv_sec) * 1000000000ull +
+               static_cast<std::uint64_t>(ru.ru_utime.tv_usec) * 1000ull;
+  u.stime_ns = static_cast<std::uint64_t>(ru.ru_stime.tv_sec) * 1000000000ull +
+               static_cast<std::uint64_t>(ru.ru_stime.tv_usec) * 1000ull;
+  u.maxrss_kb = static_cast<std::uint64_t>(ru.ru_maxrss);
+  return u;
+}
+
+std::uint32_t own_image() { return static_cast<std::uint32_t>(monotonic_ns()) | 1u; }
+
+}  // namespace
+
+Collector::Collector(int fifo_fd, spill::SpillWriter& spill, CollectorOptions options)
+    : fifo_fd_(fifo_fd),
+      spill_(spill),
+      options_(options),
+      self_(getpid()),
+      own_(static_cast<std::uint32_t>(self_), static_cast<std::uint32_t>(self_), own_image(),
+           VT_CHUNK_COLLECTOR),
+      buffer_(kReadBytes + VT_CHUNK_MAX) {
+  watcher_ = std::make_unique<ProcWatcher>(
+      [this](const ProcWatcher::Observed& o) {
+        own_.string(VT_STR_ARGV, o.argv, o.ts);
+        own_.string(VT_STR_EXE, o.exe, o.ts);
+        own_.record(VT_REC_OBSERVED, 0, o.ts, vt_observed{o.pid, o.ppid});
+        spdlog::debug("observed pid {} (parent {})", o.pid, o.ppid);
+      },
+      [this](const ProcWatcher::Ended& e) {
+        own_.record(VT_REC_ENDED, 0, e.ts, vt_ended{e.pid, e.status});
+      });
+  // Orphaned descendants are re-parented to us, so we see how every one of them ends.
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+void Collector::begin(const std::vector<std::string>& command, const std::string& cwd) {
+  start_ns_ = monotonic_ns();
+  struct timespec rt;
+  clock_gettime(CLOCK_REALTIME, &rt);
+  start_realtime_ns_ = static_cast<std::uint64_t>(rt.tv_sec) * 1000000000ull +
+                       static_cast<std::uint64_t>(rt.tv_nsec);
+  command_argv_.clear();
+  for (const auto& a : command) command_argv_.append(a).push_back('\0');
+  cwd_ = cwd;
+}
+
+void Collector::emit_own() {
+  for (auto& chunk : own_.take()) spill_.append(chunk.data(), chunk.size());
+}
+
+// Looks inside lifecycle records for what the collector must act on: processes that the shim
+// cannot enter (their children are watched through /proc instead).
+void Collector::inspect_records(const vt_chunk_header& h) {
+  const auto* p = reinterpret_cast<const unsigned char*>(&h);
+  for (std::size_t off = sizeof h; off < h.length;) {
+    vt_record r;
+    std::memcpy(&r, p + off, sizeof r);
+    const unsigned char* body = p + off + sizeof r;
+    if (r.type == VT_REC_PROC_START && (r.aux & VT_PROC_GO)) {
+      watcher_->watch_children(static_cast<pid_t>(h.pid));
+    } else if (r.type == VT_REC_EXEC && (r.aux & (VT_EXE_SHIMLESS | VT_EXE_GO))) {
+      watcher_->watch_children(static_cast<pid_t>(h.pid));
+    } else if (r.type == VT_REC_SPAWN && (r.aux & (VT_EXE_SHIMLESS | VT_EXE_GO)) &&
+               r.size >= sizeof r + sizeof(vt_spawn)) {
+      vt_spawn s;
+      std::memcpy(&s, body, sizeof s);
+      if (s.pid > 0) watcher_->watch_children(s.pid);
+    }
+    off += r.size;
+  }
+}
+
+void Collector::take_chunk(const unsigned char* p) {
+  vt_chunk_header h;
+  std::memcpy(&h, p, sizeof h);
+  vt_stats& st = result_.stats;
+  ++st.chunks;
+  st.records += h.nrec;
+  st.dropped_records += h.dropped;
+  if (!(h.flags & VT_CHUNK_UNSEQUENCED)) {
+    StreamKey key{h.pid, h.tid, h.image};
+    auto it = next_seq_.find(key);
+    std::uint32_t expected = it == next_seq_.end() ? 0 : it->second;
+    if (h.seq > expected) st.seq_gaps += h.seq - expected;
+    if (h.flags & VT_CHUNK_STREAM_END) {
+      if (it != next_seq_.end()) next_seq_.erase(it);
+    } else if (it == next_seq_.end()) {
+      next_seq_.emplace(key, h.seq + 1);
+    } else {
+      it->second = h.seq + 1;
+    }
+  }
+  inspect_records(*reinterpret_cast<const vt_chunk_header*>(p));
+  spill_.append(p, h.length);
+}
+
+bool Collector::drain_fifo() {
+  bool any = false;
+  // Bounded, so a process that never stops writing cannot hold the loop.
+  for (int reads = 0; reads < 64; ++reads) {
+    ssize_t n = read(fifo_fd_, buffer_.data() + buffered_, kReadBytes);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    any = true;
+    buffered_ += static_cast<std::size_t>(n);
+    // Writers send whole chunks atomically, but a read can end inside one: keep the tail.
+    std::size_t off = 0;
+    vt_stats& st = result_.stats;
+    while (buffered_ - off >= sizeof(vt_chunk_header)) {
+      const unsigned char* p = buffer_.data() + off;
+      vt_chunk_header h;
+      std::memcpy(&h, p, sizeof h);
+      if (spill::valid_chunk_header(h) && h.length > buffered_ - off) break;  // rest to come
+      if (spill::valid_chunk(p, buffered_ - off)) {
+        take_chunk(p);
+        off += h.length;
+        continue;
+      }
+      // Garbage: skip to the next byte that could start a chunk.
+      ++st.bad_chunks;
+      std::size_t skip = 1;
+      while (off + skip + 4 <= buffered_ &&
+             std::memcmp(p + skip, "\x56\x5a\x54\x31", 4) != 0)
+        ++skip;
+      st.bad_bytes += skip;
+      off += skip;
+    }
+    std::memmove(buffer_.data(), buffer_.data() + off, buffered_ - off);
+    buffered_ -= off;
+  }
+  if (any) spill_.flush();
+  return any;
+}
+
+void Collector::reap_children(std::uint64_t now) {
+  for (;;) {
+    int status = 0;
+    struct rusage ru;
+    pid_t pid = wait4(-1, &status, WNOHANG, &ru);
+    if (pid <= 0) break;
+    vt_reap r = {};
+    r.pid = pid;
+    r.has_usage = 1;
+    r.usage = usage_of(ru);
+    own_.record(VT_REC_REAP, static_cast<std::uint32_t>(status), now, r);
+    if (pid == target_.pid) {
+      result_.target_status = status;
+      result_.target_reaped = true;
+      target_end_ns_ = now;
+      spdlog::debug("target {} ended, status {:#x}", pid, status);
+    }
+  }
+}
+
+void Collector::handle_signal(int sig, bool from_process, std::uint64_t now) {
+  if (sig == SIGCHLD) return;
+  int n = ++result_.interrupts;
+  pid_t to = 0;
+  if (result_.target_reaped) {
+    // Only descendants are left: stop waiting for them.
+    options_.linger_ns = 0;
+  } else if (n == 1) {
+    // A terminal sends SIGINT/SIGQUIT to the whole foreground group: the target has it already.
+    // Anything sent to viztrace alone (kill, a CI runner cancelling) is passed on.
+    bool from_terminal = (sig == SIGINT || sig == SIGQUIT) && !from_process;
+    if (!from_terminal) {
+      to = target_.pid;
+      kill(to, sig);
+    }
+  } else {
+    // The target did not stop: escalate, so nobody is ever trapped.
+    to = target_.pid;
+    int next = n == 2 ? SIGTERM : SIGKILL;
+    kill(to, next);
+    std::fprintf(stderr, "viztrace: %s again: sent %s to %s (pid %d)\n", strsignal(sig),
+                 next == SIGTERM ? "SIGTERM" : "SIGKILL", target_.path.c_str(), to);
+  }
+  own_.record(VT_REC_SIGNAL, static_cast<std::uint32_t>(sig), now, vt_pid{to, 0});
+}
+
+CollectorResult Collector::run(const Launched& target) {
+  target_ = target;
+  std::uint64_t now = 0;
+  own_.string(VT_STR_COMMAND, command_argv_, start_ns_);
+  own_.string(VT_STR_CWD, cwd_, start_ns_);
+  own_.record(VT_REC_SESSION, 0, start_ns_,
+              vt_session{start_realtime_ns_, target.pid, static_cast<std::int32_t>(self_)});
+  // The target was launched by viztrace itself: record it like a spawn by us.
+  own_.string(VT_STR_PATH, target.path, target.ts);
+  own_.string(VT_STR_ARGV, command_argv_, target.ts);
+  own_.record(VT_REC_SPAWN, target.exe_flags, target.ts, vt_spawn{target.pid, 0});
+  if (target.exe_flags & (VT_EXE_SHIMLESS | VT_EXE_GO)) watcher_->watch_children(target.pid);
+  emit_own();
+
+  std::vector<pollfd> fds;
+  for (;;) {
+    now = monotonic_ns();
+    reap_children(now);
+    bool children_left = true;
+    if (result_.target_reaped) {
+      // Anything we can still wait for? (Orphans are our children: we are the subreaper.)
+      siginfo_t info = {};
+      children_left = waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
+      if (!children_left || now - target_end_ns_ >= options_.linger_ns) break;
+    }
+    fds.clear();
+    fds.push_back({fifo_fd_, POLLIN, 0});
+    fds.push_back({SignalGuard::wakeup_fd(), POLLIN, 0});
+    watcher_->add_pollfds(fds);
+    int timeout = -1;
+    if (watcher_->scanning()) timeout = kScanIntervalMs;
+    if (result_.target_reaped) {
+      std::uint64_t left = options_.linger_ns - (now - target_end_ns_);
+      int ms = static_cast<int>(left / 1'000'000) + 1;
+      timeout = timeout < 0 ? ms : std::min(timeout, ms);
+    }
+    int n = poll(fds.data(), fds.size(), timeout);
+    now = monotonic_ns();
+    if (n < 0 && errno != EINTR) break;
+    if (fds[0].revents) drain_fifo();
+    if (fds[1].revents) {
+      SignalGuard::Received sigs[64];
+      int k = SignalGuard::take(sigs, 64);
+      for (int i = 0; i < k; ++i) handle_signal(sigs[i].signal, sigs[i].from_process, now);
+    }
+    for (std::size_t i = 2; i < fds.size(); ++i)
+      if (fds[i].revents) watcher_->on_ready(fds[i].fd, now);
+    if (watcher_->scanning()) watcher_->scan(now);
+    emit_own();
+  }
+
+  // Every writer that is gone wrote before it went: drain what is left.
+  drain_fifo();
+  result_.stats.bad_bytes += buffered_;
+  result_.lingering = children_of(self_).size();
+  spill_.flush();
+  result_.stats.spill_lost = spill_.lost_chunks();
+  own_.record(VT_REC_STATS, 0, monotonic_ns(), result_.stats);
+  own_.end_stream();
+  emit_own();
+  spill_.flush();
+  return result_;
+}
+
+}  // namespace viztrace

@@ -1,0 +1,87 @@
+// The collector: one event loop over the FIFO, the target and signals.
+//
+// Drains whole chunks from the FIFO, validates their headers, counts sequence gaps and garbage,
+// and appends them to the spill. Reaps the target and, as the child subreaper, every orphaned
+// descendant, recording how each ended. Watches processes the shim cannot enter. A first
+// interrupt is left to the target (it got the same terminal signal); the next ones escalate to
+// SIGTERM, then SIGKILL. SIGTERM/SIGHUP sent to viztrace alone are forwarded to the target.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/chunk_builder.h"
+#include "core/launcher.h"
+#include "core/proc_watcher.h"
+#include "core/wire.h"
+#include "spill/spill_writer.h"
+
+namespace viztrace {
+
+struct CollectorOptions {
+  // How long descendants that outlive the target may keep the session open.
+  std::uint64_t linger_ns = 2'000'000'000;
+};
+
+struct CollectorResult {
+  int target_status = 0;  // raw wait status
+  bool target_reaped = false;
+  int interrupts = 0;     // interrupt signals received
+  std::size_t lingering = 0;  // descendants still running when collection ended
+  vt_stats stats = {};
+};
+
+class Collector {
+ public:
+  // fifo_fd: the session FIFO opened for reading (non-blocking).
+  Collector(int fifo_fd, spill::SpillWriter& spill, CollectorOptions options);
+
+  // Marks the start of the trace; call just before launching.
+  void begin(const std::vector<std::string>& command, const std::string& cwd);
+  // Runs until the target has been reaped and every descendant has ended (or lingered too
+  // long), then drains the FIFO and writes the final STATS record.
+  CollectorResult run(const Launched& target);
+
+ private:
+  struct StreamKey {
+    std::uint32_t pid, tid, image;
+    bool operator==(const StreamKey&) const = default;
+  };
+  struct StreamKeyHash {
+    std::size_t operator()(const StreamKey& k) const {
+      return (std::size_t{k.pid} << 32 ^ k.tid) * 0x9E3779B97F4A7C15ull ^ k.image;
+    }
+  };
+
+  bool drain_fifo();  // false when nothing was read
+  void take_chunk(const unsigned char* p);
+  void inspect_records(const vt_chunk_header& h);
+  void reap_children(std::uint64_t now);
+  void handle_signal(int sig, bool from_process, std::uint64_t now);
+  void own_records(ChunkBuilder& b);
+  void emit_own();
+
+  int fifo_fd_;
+  spill::SpillWriter& spill_;
+  CollectorOptions options_;
+  pid_t self_;
+  ChunkBuilder own_;
+  std::unique_ptr<ProcWatcher> watcher_;
+  std::vector<unsigned char> buffer_;
+  std::size_t buffered_ = 0;
+  std::unordered_map<StreamKey, std::uint32_t, StreamKeyHash> next_seq_;
+  Launched target_;
+  CollectorResult result_;
+  std::uint64_t target_end_ns_ = 0;
+  std::uint64_t start_ns_ = 0;
+  std::uint64_t start_realtime_ns_ = 0;
+  std::string command_argv_;  // NUL-separated
+  std::string cwd_;
+};
+
+}  // namespace viztrace

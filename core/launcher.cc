@@ -1,0 +1,106 @@
+#include "core/launcher.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/shim/env_doctor.h"
+#include "core/shim/exe_probe.h"
+#include "core/signal_guard.h"
+#include "core/wire.h"
+
+namespace viztrace {
+
+std::uint64_t monotonic_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::vector<std::string> target_environment(char** environ_in, const std::string& shim_path,
+                                            const std::string& fifo_path) {
+  std::string fifo_entry = std::string(VT_ENV_FIFO) + "=" + fifo_path;
+  std::string shim_entry = std::string(VT_ENV_SHIM) + "=" + shim_path;
+  vt_shim::EnvValues values = {fifo_entry.c_str(), shim_entry.c_str(), shim_path.c_str()};
+  std::size_t n = vt_shim::env_count(environ_in);
+  std::vector<char*> slots(n + vt_shim::kExtraSlots);
+  auto length_of = [](const char* name) {
+    const char* v = getenv(name);  // the first entry, as doctor_env reads it
+    return v ? std::strlen(v) : 0;
+  };
+  std::vector<char> preload(length_of("LD_PRELOAD") + shim_path.size() + 64);
+  std::vector<char> asan(length_of("ASAN_OPTIONS") + 64);
+  vt_shim::EnvScratch scratch = {slots.data(), slots.size(), preload.data(), preload.size(),
+                                 asan.data(), asan.size()};
+  std::vector<std::string> env;
+  for (char* const* e = vt_shim::doctor_env(environ_in, values, scratch); e && *e; ++e)
+    env.emplace_back(*e);
+  return env;
+}
+
+Launched launch(const LaunchSpec& spec) {
+  if (spec.argv.empty()) throw Error("no command to run");
+  std::vector<std::string> env_strings = target_environment(environ, spec.shim_path,
+                                                            spec.fifo_path);
+  std::vector<char*> argv, envp;
+  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : env_strings) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  Launched out;
+  char found[PATH_MAX];
+  const char* path_env = getenv("PATH");
+  if (vt_shim::search_path(spec.argv[0].c_str(), path_env, found, sizeof found)) {
+    out.path = found;
+    out.exe_flags = vt_shim::probe_exe(AT_FDCWD, found);
+  } else {
+    out.path = spec.argv[0];
+    out.exe_flags = VT_EXE_UNREADABLE;
+  }
+
+  // The child reports a failed exec through this pipe; a successful exec closes it.
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) throw system_error("cannot create a pipe");
+  out.ts = monotonic_ns();
+  pid_t pid = fork();
+  if (pid < 0) {
+    int err = errno;
+    close(report[0]);
+    close(report[1]);
+    throw system_error("cannot fork", err);
+  }
+  if (pid == 0) {
+    close(report[0]);
+    SignalGuard::restore_for_child();
+    execvpe(argv[0], argv.data(), envp.data());
+    int err = errno;
+    ssize_t w = write(report[1], &err, sizeof err);
+    (void)w;
+    _exit(127);  // never exit(): the atexit hook would sweep the parent's session
+  }
+  close(report[1]);
+  int err = 0;
+  ssize_t got;
+  do got = read(report[0], &err, sizeof err);
+  while (got < 0 && errno == EINTR);
+  close(report[0]);
+  if (got == sizeof err) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    int code = (err == ENOENT || err == ENOTDIR) ? 127 : 126;
+    throw LaunchError("cannot run '" + spec.argv[0] + "': " + std::strerror(err), code);
+  }
+  out.pid = pid;
+  return out;
+}
+
+}  // namespace viztrace

@@ -1,0 +1,146 @@
+#include "core/proc_watcher.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include "core/shim/exe_probe.h"
+#include "core/wire.h"
+
+namespace viztrace {
+namespace {
+
+// A fork child shows its parent's exe and cmdline until it execs; give it this long.
+constexpr std::uint64_t kExecGraceNs = 20'000'000;
+
+std::string read_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+std::string read_link(const std::string& path) {
+  char buf[4096];
+  ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+}  // namespace
+
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  std::string task = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = opendir(task.c_str());
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::istringstream in(read_file(task + "/" + e->d_name + "/children"));
+    pid_t child;
+    while (in >> child) out.push_back(child);
+  }
+  closedir(d);
+  return out;
+}
+
+namespace {
+
+// Field 52 of /proc/<pid>/stat is the exit code in wait-status form, while the zombie lasts.
+int zombie_status(pid_t pid) {
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  auto close_paren = stat.rfind(')');
+  if (close_paren == std::string::npos) return -1;
+  std::istringstream in(stat.substr(close_paren + 2));
+  std::string field;
+  char state = 0;
+  std::vector<std::string> fields;
+  while (in >> field) fields.push_back(field);
+  if (fields.empty()) return -1;
+  state = fields[0][0];
+  // fields[0] is field 3 (state); field 52 is fields[49].
+  if (state != 'Z' || fields.size() < 50) return -1;
+  return std::atoi(fields[49].c_str());
+}
+
+int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+}  // namespace
+
+ProcWatcher::~ProcWatcher() {
+  for (auto& [fd, pid] : pidfds_) ::close(fd);
+}
+
+void ProcWatcher::watch_children(pid_t pid) {
+  scanned_.insert(pid);
+  follow(pid);
+}
+
+void ProcWatcher::follow(pid_t pid) {
+  if (!followed_.insert(pid).second) return;
+  int fd = pidfd_open(pid);
+  if (fd >= 0) {
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    pidfds_[fd] = pid;
+  }
+}
+
+void ProcWatcher::examine(pid_t child, pid_t parent, std::uint64_t first_seen,
+                          std::uint64_t now) {
+  std::string base = "/proc/" + std::to_string(child);
+  std::string exe = read_link(base + "/exe");
+  std::string argv = read_file(base + "/cmdline");
+  std::string pbase = "/proc/" + std::to_string(parent);
+  bool looks_like_parent = exe == read_link(pbase + "/exe") && argv == read_file(pbase + "/cmdline");
+  if (looks_like_parent && now - first_seen < kExecGraceNs && !exe.empty()) {
+    pending_[child] = {parent, first_seen};
+    return;
+  }
+  pending_.erase(child);
+  known_.insert(child);
+  if (exe.empty() && argv.empty()) return;  // gone before we could look
+  on_observed_({child, parent, first_seen, std::move(argv), exe});
+  int fd = ::open((base + "/exe").c_str(), O_RDONLY | O_CLOEXEC);
+  std::uint32_t flags = VT_EXE_UNREADABLE;
+  if (fd >= 0) flags = vt_shim::probe_exe_fd(fd);
+  if (fd >= 0) ::close(fd);
+  if (flags & (VT_EXE_SHIMLESS | VT_EXE_GO)) watch_children(child);
+  else follow(child);
+}
+
+void ProcWatcher::scan(std::uint64_t now) {
+  for (pid_t pid : std::vector<pid_t>(scanned_.begin(), scanned_.end())) {
+    for (pid_t child : children_of(pid)) {
+      if (known_.count(child)) continue;
+      auto it = pending_.find(child);
+      examine(child, pid, it == pending_.end() ? now : it->second.first_seen, now);
+    }
+  }
+}
+
+void ProcWatcher::add_pollfds(std::vector<pollfd>& fds) const {
+  for (const auto& [fd, pid] : pidfds_) fds.push_back({fd, POLLIN, 0});
+}
+
+void ProcWatcher::on_ready(int fd, std::uint64_t now) {
+  auto it = pidfds_.find(fd);
+  if (it == pidfds_.end()) return;
+  pid_t pid = it->second;
+  // Its last children may have appeared since the previous scan.
+  if (scanned_.count(pid)) scan(now);
+  on_ended_({pid, now, zombie_status(pid)});
+  ::close(fd);
+  pidfds_.erase(it);
+  scanned_.erase(pid);
+}
+
+}  // namespace viztrace

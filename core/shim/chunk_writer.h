@@ -1,0 +1,76 @@
+// Allocation-free encoder of wire chunks, over a buffer on the caller's stack.
+//
+// A Stream is one writer's (pid, tid, image) sequence. ChunkWriter fills one chunk at a time
+// and hands each full chunk to the sink as a single write, so every chunk lands atomically.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/wire.h"
+
+namespace vt_shim {
+
+struct Stream {
+  uint32_t pid;
+  uint32_t tid;
+  uint32_t image;
+  uint32_t seq;      // next chunk's sequence number
+  uint32_t dropped;  // records lost since the last chunk that got through
+};
+
+// Where finished chunks go. Returns false when the chunk was not delivered.
+typedef bool (*ChunkSink)(const void* chunk, size_t length, void* context);
+
+class ChunkWriter {
+ public:
+  ChunkWriter() noexcept = default;
+  ChunkWriter(Stream& stream, ChunkSink sink, void* context, bool unsequenced) noexcept {
+    start(stream, sink, context, unsequenced);
+  }
+  ~ChunkWriter() { flush(); }
+  // Targets a stream; what follows goes to sink. unsequenced: see VT_CHUNK_UNSEQUENCED.
+  void start(Stream& stream, ChunkSink sink, void* context, bool unsequenced) noexcept {
+    stream_ = &stream;
+    sink_ = sink;
+    context_ = context;
+    unsequenced_ = unsequenced;
+  }
+  ChunkWriter(const ChunkWriter&) = delete;
+  ChunkWriter& operator=(const ChunkWriter&) = delete;
+
+  void record(uint16_t type, uint32_t aux, uint64_t ts, const void* payload = nullptr,
+              size_t length = 0) noexcept;
+  // A string record (split into pieces across chunks when long).
+  void string(uint32_t field, const char* bytes, size_t length, uint64_t ts) noexcept;
+  // argv-style: every element followed by its NUL, at most max_bytes in all.
+  void string_list(uint32_t field, const char* const* list, uint64_t ts,
+                   size_t max_bytes = 1u << 20) noexcept;
+  // Marks the next chunk written as the last of its stream.
+  void end_stream() noexcept { end_ = true; }
+  // Sends what is pending.
+  void flush() noexcept;
+
+ private:
+  bool room(size_t bytes) const noexcept { return length_ + bytes <= VT_CHUNK_MAX; }
+  void ensure(size_t bytes) noexcept;
+  // String pieces are written incrementally; these open, extend and close one.
+  void piece_open(uint32_t field, uint64_t ts) noexcept;
+  void piece_append(const char* bytes, size_t length) noexcept;
+  void piece_close(bool final) noexcept;
+
+  Stream* stream_ = nullptr;
+  ChunkSink sink_ = nullptr;
+  void* context_ = nullptr;
+  bool unsequenced_ = false;
+  bool end_ = false;
+  size_t length_ = sizeof(vt_chunk_header);
+  uint16_t nrec_ = 0;
+  // The open string piece: offset of its record header, field and ts (0 when none is open).
+  size_t piece_at_ = 0;
+  uint32_t piece_field_ = 0;
+  uint64_t piece_ts_ = 0;
+  alignas(8) unsigned char buf_[VT_CHUNK_MAX];
+};
+
+}  // namespace vt_shim

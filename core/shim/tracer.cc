@@ -1,0 +1,432 @@
+#include "core/shim/tracer.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/shim/channel.h"
+#include "core/shim/exe_probe.h"
+#include "core/wire.h"
+
+namespace vt_shim {
+
+RealFunctions g_real;
+
+namespace {
+
+// How long a lifecycle record may wait for room in a full pipe before it is dropped.
+constexpr int kWaitMs = 2000;
+
+struct Globals {
+  bool tracing;          // set up and reporting
+  bool debug;            // VIZTRACE_DEBUG: explain on stderr why tracing is off
+  bool stalled;          // a write timed out: stop waiting for the collector
+  pid_t pid;             // the pid this state belongs to (see the header on contexts)
+  uint32_t image;        // nonce of this process image
+  char** argv;           // as the loader passed it to the constructor
+  Channel channel;
+  unsigned threads;      // threads started through the trampoline
+  char fifo_path[PATH_MAX];
+  char fifo_entry[PATH_MAX + 32];
+  char shim_entry[PATH_MAX + 32];
+  EnvValues env;
+  bool have_env;
+};
+Globals g;
+
+// The calling thread's stream; tid == 0 until first use. Reset in a fork child.
+__thread Stream t_stream;
+__thread bool t_in_emit;
+
+void debug(const char* what) {
+  if (!g.debug) return;
+  int saved = errno;
+  const char* prefix = "viztrace-shim: ";
+  ssize_t r = write(2, prefix, strlen(prefix));
+  r = write(2, what, strlen(what));
+  r = write(2, "\n", 1);
+  (void)r;
+  errno = saved;
+}
+
+uint32_t make_image_nonce(uint64_t ts, pid_t pid) {
+  uint64_t x = ts ^ (static_cast<uint64_t>(pid) * 0x9E3779B97F4A7C15ull);
+  x ^= x >> 29;
+  return static_cast<uint32_t>(x) | 1u;
+}
+
+pid_t raw_gettid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+bool sink_shared(const void* chunk, size_t length, void*) {
+  if (g.stalled) return channel_write(g.channel, g.fifo_path, chunk, length, 0);
+  bool ok = channel_write(g.channel, g.fifo_path, chunk, length, kWaitMs);
+  if (!ok && !g.stalled) {
+    g.stalled = true;
+    debug("collector not draining; dropping records from now on");
+  }
+  return ok;
+}
+
+bool sink_detached(const void* chunk, size_t length, void* context) {
+  return channel_write(*static_cast<Channel*>(context), g.fifo_path, chunk, length, kWaitMs);
+}
+
+// One emission: picks the context, keeps errno, and flushes when it goes out of scope.
+class Emission {
+ public:
+  Emission() noexcept : saved_errno_(errno) {
+    active_ = g.tracing;
+    if (!active_) return;
+    pid_t pid = getpid();
+    if (pid == g.pid) {
+      nested_ = t_in_emit;  // a signal handler interrupted an emission on this thread
+      t_in_emit = true;
+      if (t_stream.tid == 0) {
+        t_stream.pid = static_cast<uint32_t>(pid);
+        t_stream.tid = static_cast<uint32_t>(raw_gettid());
+        t_stream.image = g.image;
+      }
+      stream_ = &t_stream;
+      writer_.start(t_stream, sink_shared, nullptr, nested_);
+    } else {
+      detached_ = true;
+      local_.pid = static_cast<uint32_t>(pid);
+      local_.tid = static_cast<uint32_t>(raw_gettid());
+      local_.image = make_image_nonce(now_ns(), pid);
+      stream_ = &local_;
+      if (!channel_open(channel_, g.fifo_path)) {
+        active_ = false;
+        return;
+      }
+      writer_.start(local_, sink_detached, &channel_, false);
+    }
+  }
+  ~Emission() {
+    writer_.flush();
+    if (detached_ && channel_.fd >= 0) close(channel_.fd);
+    if (active_ && !detached_) t_in_emit = nested_;
+    errno = saved_errno_;
+  }
+  Emission(const Emission&) = delete;
+  Emission& operator=(const Emission&) = delete;
+
+  bool active() const { return active_; }
+  ChunkWriter& w() { return writer_; }
+  pid_t pid() const { return static_cast<pid_t>(stream_->pid); }
+  bool detached() const { return detached_; }
+
+ private:
+  int saved_errno_;
+  bool active_ = false;
+  bool nested_ = false;
+  bool detached_ = false;
+  Stream local_ = {};
+  Stream* stream_ = nullptr;
+  Channel channel_;
+  ChunkWriter writer_;
+};
+
+void usage_of(const struct rusage& ru, vt_usage& u) {
+  u.utime_ns = static_cast<uint64_t>(ru.ru_utime.tv_sec) * 1000000000ull +
+               static_cast<uint64_t>(ru.ru_utime.tv_usec) * 1000ull;
+  u.stime_ns = static_cast<uint64_t>(ru.ru_stime.tv_sec) * 1000000000ull +
+               static_cast<uint64_t>(ru.ru_stime.tv_usec) * 1000ull;
+  u.maxrss_kb = static_cast<uint64_t>(ru.ru_maxrss);
+}
+
+// Reads a small /proc text file (a comm) into buf without its newline. False on failure.
+bool read_small(const char* path, char* buf, size_t size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, size - 1);
+  close(fd);
+  if (n <= 0) return false;
+  if (buf[n - 1] == '\n') --n;
+  buf[n] = '\0';
+  return true;
+}
+
+void put_decimal(char* out, unsigned long v) {
+  char tmp[24];
+  int n = 0;
+  do tmp[n++] = static_cast<char>('0' + v % 10);
+  while ((v /= 10) != 0);
+  while (n) *out++ = tmp[--n];
+  *out = '\0';
+}
+
+// Names of this process's other threads, read at exit (threads can be named in many ways).
+void emit_thread_names(Emission& e, uint64_t ts) {
+  int dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return;
+  alignas(8) char buf[2048];
+  for (;;) {
+    long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      auto* d = reinterpret_cast<struct dirent64*>(buf + off);
+      off += d->d_reclen;
+      unsigned long tid = strtoul(d->d_name, nullptr, 10);
+      if (tid == 0 || tid == static_cast<unsigned long>(e.pid())) continue;
+      char path[64] = "/proc/self/task/";
+      put_decimal(path + strlen(path), tid);
+      strcat(path, "/comm");
+      char name[64];
+      if (!read_small(path, name, sizeof name)) continue;
+      e.w().string(VT_STR_NAME, name, strlen(name), ts);
+      e.w().record(VT_REC_THREAD_NAME, static_cast<uint32_t>(tid), ts);
+    }
+  }
+  close(dir);
+}
+
+void emit_proc_start(uint32_t flags, char** argv) {
+  Emission e;
+  if (!e.active()) return;
+  uint64_t ts = now_ns();
+  e.w().string_list(VT_STR_ARGV, argv, ts);
+  char path[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n > 0) e.w().string(VT_STR_EXE, path, static_cast<size_t>(n), ts);
+  if (getcwd(path, sizeof path)) e.w().string(VT_STR_CWD, path, strlen(path), ts);
+  vt_proc_start p = {static_cast<uint32_t>(getppid()), 0};
+  e.w().record(VT_REC_PROC_START, flags, ts, &p, sizeof p);
+}
+
+// Runs in the child of fork() (not of vfork or posix_spawn): a new process with a copy of our
+// state. Only async-signal-safe calls here: the parent may have had other threads.
+void atfork_child() {
+  int saved = errno;
+  g.pid = getpid();
+  g.threads = 0;
+  t_stream = Stream{};
+  t_in_emit = false;
+  if (g.tracing) emit_proc_start(VT_PROC_FORKED, g.argv);
+  errno = saved;
+}
+
+void at_exit(int status, void*) { emit_exit(status); }
+
+template <class T>
+void resolve(T& slot, const char* name) {
+  slot = reinterpret_cast<T>(dlsym(RTLD_NEXT, name));
+}
+
+bool running_go() {
+  auto phdr = getauxval(AT_PHDR);
+  auto phnum = getauxval(AT_PHNUM);
+  if (!phdr || !phnum) return false;
+  // The load bias is where PT_PHDR says the headers are, against where they really are.
+  const auto* ph = reinterpret_cast<const Elf64_Phdr*>(phdr);
+  uintptr_t bias = 0;
+  for (size_t i = 0; i < phnum; ++i)
+    if (ph[i].p_type == PT_PHDR) bias = phdr - ph[i].p_vaddr;
+  return phdrs_mark_go(ph, phnum, bias);
+}
+
+void build_entry(char* out, size_t size, const char* name, const char* value) {
+  size_t ln = strlen(name), lv = strlen(value);
+  if (ln + 1 + lv + 1 > size) {
+    out[0] = '\0';
+    return;
+  }
+  memcpy(out, name, ln);
+  out[ln] = '=';
+  memcpy(out + ln + 1, value, lv + 1);
+}
+
+__attribute__((constructor)) void shim_init(int, char** argv, char**) {
+  int saved = errno;
+  // Functions that can run between vfork and exec or inside signal handlers are resolved now:
+  // dlsym takes locks. The pthread ones are resolved on first use.
+  resolve(g_real.execve, "execve");
+  resolve(g_real.execvpe, "execvpe");
+  resolve(g_real.fexecve, "fexecve");
+  resolve(g_real.execveat, "execveat");
+  resolve(g_real.posix_spawn, "posix_spawn");
+  resolve(g_real.posix_spawnp, "posix_spawnp");
+  resolve(g_real.fork, "fork");
+  resolve(g_real.exit_, "_exit");
+  resolve(g_real.Exit, "_Exit");
+  resolve(g_real.wait, "wait");
+  resolve(g_real.waitpid, "waitpid");
+  resolve(g_real.wait3, "wait3");
+  resolve(g_real.wait4, "wait4");
+  resolve(g_real.waitid, "waitid");
+
+  g.debug = getenv(VT_ENV_DEBUG) != nullptr;
+  g.argv = argv;
+  const char* fifo = getenv(VT_ENV_FIFO);
+  const char* shim = getenv(VT_ENV_SHIM);
+  if (!fifo || !shim || !*fifo || !*shim || strlen(fifo) >= sizeof g.fifo_path) {
+    debug("no session in the environment; not tracing");
+    errno = saved;
+    return;
+  }
+  memcpy(g.fifo_path, fifo, strlen(fifo) + 1);
+  build_entry(g.fifo_entry, sizeof g.fifo_entry, VT_ENV_FIFO, fifo);
+  build_entry(g.shim_entry, sizeof g.shim_entry, VT_ENV_SHIM, shim);
+  g.env.fifo_entry = g.fifo_entry;
+  g.env.shim_entry = g.shim_entry;
+  g.env.shim_path = g.shim_entry + strlen(VT_ENV_SHIM) + 1;
+  g.have_env = g.fifo_entry[0] && g.shim_entry[0];
+
+  g.pid = getpid();
+  g.image = make_image_nonce(now_ns(), g.pid);
+  if (!channel_open(g.channel, g.fifo_path)) {
+    debug("cannot open the session FIFO; not tracing");
+    errno = saved;
+    return;
+  }
+  if (pthread_atfork(nullptr, nullptr, atfork_child) != 0 || on_exit(at_exit, nullptr) != 0) {
+    debug("cannot register fork and exit handlers; not tracing");
+    errno = saved;
+    return;
+  }
+  g.tracing = true;
+  emit_proc_start(running_go() ? VT_PROC_GO : 0, argv);
+  errno = saved;
+}
+
+// Thread start trampolines.
+struct StartSlot {
+  void* (*start)(void*);
+  void* arg;
+  int busy;
+};
+constexpr int kStartSlots = 256;
+StartSlot g_start_slots[kStartSlots];
+
+}  // namespace
+
+bool tracing() noexcept { return g.tracing; }
+
+const EnvValues* env_values() noexcept { return g.have_env ? &g.env : nullptr; }
+
+uint64_t now_ns() noexcept {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+void emit_exec(const char* path, char* const argv[], uint32_t exe_flags) noexcept {
+  Emission e;
+  if (!e.active()) return;
+  uint64_t ts = now_ns();
+  e.w().string(VT_STR_PATH, path, strlen(path), ts);
+  e.w().string_list(VT_STR_ARGV, argv, ts);
+  e.w().record(VT_REC_EXEC, exe_flags, ts);
+}
+
+void emit_exec_failed(int error) noexcept {
+  Emission e;
+  if (e.active()) e.w().record(VT_REC_EXEC_FAILED, static_cast<uint32_t>(error), now_ns());
+}
+
+void emit_spawn(uint64_t ts, const char* path, char* const argv[], uint32_t exe_flags, pid_t pid,
+                int error) noexcept {
+  Emission e;
+  if (!e.active()) return;
+  e.w().string(VT_STR_PATH, path, strlen(path), ts);
+  e.w().string_list(VT_STR_ARGV, argv, ts);
+  vt_spawn s = {error ? -1 : pid, error};
+  e.w().record(VT_REC_SPAWN, exe_flags, ts, &s, sizeof s);
+}
+
+void emit_fork(uint64_t ts, pid_t child) noexcept {
+  Emission e;
+  if (!e.active()) return;
+  vt_pid p = {child, 0};
+  e.w().record(VT_REC_FORK, 0, ts, &p, sizeof p);
+}
+
+void emit_exit(int status) noexcept {
+  Emission e;
+  if (!e.active()) return;
+  uint64_t ts = now_ns();
+  vt_usage u = {};
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) == 0) usage_of(ru, u);
+  if (!e.detached() && g.threads > 0) emit_thread_names(e, ts);
+  e.w().record(VT_REC_EXIT, static_cast<uint32_t>(status), ts, &u, sizeof u);
+}
+
+void emit_reap(pid_t pid, int wait_status, const struct rusage* usage) noexcept {
+  Emission e;
+  if (!e.active()) return;
+  vt_reap r = {};
+  r.pid = pid;
+  if (usage) {
+    r.has_usage = 1;
+    usage_of(*usage, r.usage);
+  }
+  e.w().record(VT_REC_REAP, static_cast<uint32_t>(wait_status), now_ns(), &r, sizeof r);
+}
+
+void emit_thread_start() noexcept {
+  Emission e;
+  if (e.active()) e.w().record(VT_REC_THREAD_START, 0, now_ns());
+}
+
+void emit_thread_exit() noexcept {
+  Emission e;
+  if (!e.active()) return;
+  uint64_t ts = now_ns();
+  char name[64];
+  if (read_small("/proc/thread-self/comm", name, sizeof name)) {
+    e.w().string(VT_STR_NAME, name, strlen(name), ts);
+    e.w().record(VT_REC_THREAD_NAME, static_cast<uint32_t>(raw_gettid()), ts);
+  }
+  e.w().record(VT_REC_THREAD_EXIT, 0, ts);
+  e.w().end_stream();
+}
+
+void emit_thread_name(const char* name) noexcept {
+  Emission e;
+  if (!e.active()) return;
+  uint64_t ts = now_ns();
+  e.w().string(VT_STR_NAME, name, strnlen(name, 64), ts);
+  e.w().record(VT_REC_THREAD_NAME, static_cast<uint32_t>(raw_gettid()), ts);
+}
+
+void* thread_trampoline_arg(void* (*start)(void*), void* arg) noexcept {
+  for (int i = 0; i < kStartSlots; ++i) {
+    int expected = 0;
+    if (__atomic_compare_exchange_n(&g_start_slots[i].busy, &expected, 1, false, __ATOMIC_ACQUIRE,
+                                    __ATOMIC_RELAXED)) {
+      g_start_slots[i].start = start;
+      g_start_slots[i].arg = arg;
+      __atomic_fetch_add(&g.threads, 1u, __ATOMIC_RELAXED);
+      return &g_start_slots[i];
+    }
+  }
+  return nullptr;
+}
+
+void thread_trampoline_release(void* p) noexcept {
+  __atomic_fetch_sub(&g.threads, 1u, __ATOMIC_RELAXED);
+  __atomic_store_n(&static_cast<StartSlot*>(p)->busy, 0, __ATOMIC_RELEASE);
+}
+
+void* thread_trampoline(void* p) {
+  auto* slot = static_cast<StartSlot*>(p);
+  void* (*start)(void*) = slot->start;
+  void* arg = slot->arg;
+  __atomic_store_n(&slot->busy, 0, __ATOMIC_RELEASE);
+  emit_thread_start();
+  void* result = start(arg);
+  emit_thread_exit();
+  return result;
+}
+
+}  // namespace vt_shim

@@ -1,0 +1,70 @@
+// The shim's process-wide state and the lifecycle records it emits.
+//
+// Contexts: a normal thread writes through its thread-local stream and the process's channel.
+// Code that may run in a vfork child, or in a child made by a raw clone that ran no fork
+// handler, notices that getpid() is not the pid it was set up for and then touches no shared or
+// thread-local state at all: it writes through a stream and a channel of its own, on its stack.
+#pragma once
+
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include "core/shim/chunk_writer.h"
+#include "core/shim/env_doctor.h"
+
+namespace vt_shim {
+
+// The functions the hooks forward to, found with dlsym(RTLD_NEXT).
+struct RealFunctions {
+  int (*execve)(const char*, char* const[], char* const[]);
+  int (*execvpe)(const char*, char* const[], char* const[]);
+  int (*fexecve)(int, char* const[], char* const[]);
+  int (*execveat)(int, const char*, char* const[], char* const[], int);
+  int (*posix_spawn)(pid_t*, const char*, const posix_spawn_file_actions_t*,
+                     const posix_spawnattr_t*, char* const[], char* const[]);
+  int (*posix_spawnp)(pid_t*, const char*, const posix_spawn_file_actions_t*,
+                      const posix_spawnattr_t*, char* const[], char* const[]);
+  pid_t (*fork)();
+  void (*exit_)(int);
+  void (*Exit)(int);
+  pid_t (*wait)(int*);
+  pid_t (*waitpid)(pid_t, int*, int);
+  pid_t (*wait3)(int*, int, struct rusage*);
+  pid_t (*wait4)(pid_t, int*, int, struct rusage*);
+  int (*waitid)(idtype_t, id_t, siginfo_t*, int);
+  int (*pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+  void (*pthread_exit)(void*);
+  int (*pthread_setname_np)(pthread_t, const char*);
+};
+
+extern RealFunctions g_real;
+
+// Whether this process reports to a collector.
+bool tracing() noexcept;
+// The values doctor_env puts back (valid once the constructor ran, even when not tracing).
+const EnvValues* env_values() noexcept;
+uint64_t now_ns() noexcept;
+
+// Lifecycle records. Each is a complete chunk (or a few) written before returning; all keep
+// errno. exe_flags are VT_EXE_* from probe_exe.
+void emit_exec(const char* path, char* const argv[], uint32_t exe_flags) noexcept;
+void emit_exec_failed(int error) noexcept;
+void emit_spawn(uint64_t ts, const char* path, char* const argv[], uint32_t exe_flags, pid_t pid,
+                int error) noexcept;
+void emit_fork(uint64_t ts, pid_t child) noexcept;
+void emit_exit(int status) noexcept;
+void emit_reap(pid_t pid, int wait_status, const struct rusage* usage) noexcept;
+void emit_thread_start() noexcept;
+void emit_thread_exit() noexcept;
+void emit_thread_name(const char* name) noexcept;  // the calling thread's
+
+// Thread start trampolines: a fixed pool, so pthread_create needs no allocation.
+void* thread_trampoline_arg(void* (*start)(void*), void* arg) noexcept;  // null when full
+void thread_trampoline_release(void* slot) noexcept;  // pthread_create failed
+void* thread_trampoline(void* slot);
+
+}  // namespace vt_shim

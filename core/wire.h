@@ -1,0 +1,183 @@
+/* The wire format between the shim (inside traced processes), the collector and the spill.
+ *
+ * C-compatible and shared by both sides; nothing else is. Every traced thread writes a stream of
+ * chunks into the session FIFO. A chunk is one atomic write (at most VT_CHUNK_MAX bytes, which is
+ * PIPE_BUF): a header followed by records. The collector validates headers only and appends whole
+ * chunks to the spill; the report decodes records. Bump VT_WIRE_VERSION on any layout change. */
+#ifndef VIZTRACE_CORE_WIRE_H
+#define VIZTRACE_CORE_WIRE_H
+
+#include <stdint.h>
+
+#define VT_WIRE_MAGIC 0x31545a56u /* "VZT1" read as little-endian bytes */
+#define VT_WIRE_VERSION 1
+#define VT_CHUNK_MAX 4096 /* PIPE_BUF on Linux: writes up to this size are atomic */
+
+/* Environment variables the launcher sets for the target and the shim passes on. */
+#define VT_ENV_FIFO "VIZTRACE_FIFO"   /* absolute path of the session FIFO */
+#define VT_ENV_SHIM "VIZTRACE_SHIM"   /* absolute path of the shim, re-added to LD_PRELOAD */
+#define VT_ENV_DEBUG "VIZTRACE_DEBUG" /* set: the shim explains on stderr why it turned off */
+
+/* vt_chunk_header.kind */
+enum { VT_KIND_RECORDS = 1 };
+
+/* vt_chunk_header.flags */
+enum {
+  VT_CHUNK_STREAM_START = 1u << 0, /* first chunk of a (pid, tid, image) stream */
+  VT_CHUNK_STREAM_END = 1u << 1,   /* the thread or process image will write no more */
+  VT_CHUNK_COLLECTOR = 1u << 2,    /* written by viztrace itself, not by a traced process */
+  VT_CHUNK_UNSEQUENCED = 1u << 3,  /* written re-entrantly (signal handler): seq not counted */
+};
+
+typedef struct vt_chunk_header {
+  uint32_t magic;    /* VT_WIRE_MAGIC */
+  uint8_t version;   /* VT_WIRE_VERSION */
+  uint8_t kind;      /* VT_KIND_* */
+  uint16_t length;   /* whole chunk in bytes, header included; <= VT_CHUNK_MAX */
+  uint32_t pid;      /* writer's process */
+  uint32_t tid;      /* writer's thread */
+  uint32_t image;    /* nonce of the process image (changes on exec) */
+  uint32_t seq;      /* chunk number within the (pid, tid, image) stream, from 0 */
+  uint16_t nrec;     /* records in this chunk */
+  uint8_t flags;     /* VT_CHUNK_* */
+  uint8_t reserved;  /* 0 */
+  uint32_t dropped;  /* records this stream dropped since its previous chunk */
+} vt_chunk_header;
+
+/* Every record starts with this header; size is a multiple of 8 and includes the header. */
+typedef struct vt_record {
+  uint16_t type; /* VT_REC_* */
+  uint16_t size; /* whole record in bytes */
+  uint32_t aux;  /* meaning depends on type */
+  uint64_t ts;   /* CLOCK_MONOTONIC, nanoseconds: one timeline for all processes */
+} vt_record;
+
+/* String records accumulate in their stream and belong to the next non-string record.
+ * A string longer than a chunk arrives in pieces; the last piece has VT_STR_FINAL. */
+enum {
+  VT_STR_ARGV = 1,    /* argv, each element NUL-terminated */
+  VT_STR_EXE = 2,     /* the executable's path as the kernel resolved it */
+  VT_STR_CWD = 3,     /* working directory */
+  VT_STR_PATH = 4,    /* the file given to exec/spawn */
+  VT_STR_NAME = 5,    /* a thread name */
+  VT_STR_COMMAND = 6, /* the command viztrace runs, argv-style */
+};
+#define VT_STR_FINAL 0x100u
+#define VT_STR_AUX(field, final, len) \
+  ((uint32_t)(field) | ((final) ? VT_STR_FINAL : 0u) | ((uint32_t)(len) << 16))
+#define VT_STR_FIELD(aux) ((aux)&0xffu)
+#define VT_STR_IS_FINAL(aux) (((aux)&VT_STR_FINAL) != 0)
+#define VT_STR_LEN(aux) ((aux) >> 16)
+
+/* What the shim learned about an executable before exec/spawn (vt_record.aux of EXEC/SPAWN). */
+enum {
+  VT_EXE_STATIC = 1u << 0,     /* ELF without PT_INTERP: the loader never runs, no shim */
+  VT_EXE_GO = 1u << 1,         /* a Go program: forks and execs with raw system calls */
+  VT_EXE_SETUID = 1u << 2,     /* set-user/group-ID or file capabilities: preload ignored */
+  VT_EXE_SCRIPT = 1u << 3,     /* "#!" script; the other flags describe its interpreter */
+  VT_EXE_UNREADABLE = 1u << 4, /* could not be inspected */
+  VT_EXE_FOREIGN = 1u << 5,    /* another ELF class or machine: the shim cannot load */
+};
+#define VT_EXE_SHIMLESS (VT_EXE_STATIC | VT_EXE_SETUID | VT_EXE_FOREIGN)
+
+/* vt_record.aux of PROC_START */
+enum {
+  VT_PROC_GO = 1u << 1,     /* the image is a Go program (children need watching) */
+  VT_PROC_FORKED = 1u << 2, /* a fork child that has not exec'd: argv is its parent's */
+};
+
+enum {
+  /* Written by the shim. */
+  VT_REC_STRING = 1,       /* aux: VT_STR_AUX; payload: the bytes, zero-padded */
+  VT_REC_PROC_START = 2,   /* the shim entered a new image; aux: VT_PROC_*; vt_proc_start;
+                              strings ARGV, EXE, CWD. An EXEC of the same pid before it means
+                              this image replaced an earlier one. */
+  VT_REC_EXEC = 3,         /* about to exec; aux: VT_EXE_*; strings PATH, ARGV */
+  VT_REC_EXEC_FAILED = 4,  /* the exec announced before it failed; aux: errno */
+  VT_REC_SPAWN = 5,        /* posix_spawn returned; aux: VT_EXE_*; vt_spawn; PATH, ARGV */
+  VT_REC_FORK = 6,         /* fork returned in the parent; vt_pid */
+  VT_REC_EXIT = 7,         /* exit()/_exit() called; aux: status; vt_usage */
+  VT_REC_REAP = 8,         /* a child was reaped; aux: wait status; vt_reap */
+  VT_REC_THREAD_START = 9, /* the writing thread started */
+  VT_REC_THREAD_EXIT = 10, /* the writing thread is ending */
+  VT_REC_THREAD_NAME = 11, /* aux: tid that got the name; string NAME */
+
+  /* Written by the collector (chunks with VT_CHUNK_COLLECTOR). */
+  VT_REC_SESSION = 64,  /* vt_session; strings COMMAND, CWD. ts is the trace start */
+  VT_REC_OBSERVED = 65, /* a process seen through /proc; vt_observed; strings ARGV, EXE */
+  VT_REC_ENDED = 66,    /* a watched process ended; vt_ended */
+  VT_REC_SIGNAL = 67,   /* viztrace received a signal; aux: signal; vt_pid: who it went to */
+  VT_REC_STATS = 68,    /* final counts; vt_stats */
+};
+
+typedef struct vt_proc_start {
+  uint32_t ppid;
+  uint32_t reserved;
+} vt_proc_start;
+
+typedef struct vt_pid {
+  int32_t pid;
+  uint32_t reserved;
+} vt_pid;
+
+typedef struct vt_spawn {
+  int32_t pid;   /* child, or -1 */
+  int32_t error; /* errno-style result of the spawn, 0 on success */
+} vt_spawn;
+
+typedef struct vt_usage {
+  uint64_t utime_ns;
+  uint64_t stime_ns;
+  uint64_t maxrss_kb;
+} vt_usage;
+
+typedef struct vt_reap {
+  int32_t pid;
+  uint32_t has_usage; /* 1 when usage is filled (wait3/wait4) */
+  vt_usage usage;
+} vt_reap;
+
+typedef struct vt_session {
+  uint64_t realtime_ns; /* wall clock at ts, for the report's start time */
+  int32_t target_pid;
+  int32_t viztrace_pid;
+} vt_session;
+
+typedef struct vt_observed {
+  int32_t pid;
+  int32_t ppid;
+} vt_observed;
+
+typedef struct vt_ended {
+  int32_t pid;
+  int32_t status; /* raw wait status, or -1 when nobody could tell */
+} vt_ended;
+
+typedef struct vt_stats {
+  uint64_t chunks;          /* valid chunks received */
+  uint64_t records;         /* records in them */
+  uint64_t dropped_records; /* records the shims dropped (vt_chunk_header.dropped) */
+  uint64_t seq_gaps;        /* chunks missing according to sequence numbers */
+  uint64_t bad_bytes;       /* bytes of the FIFO that were not a valid chunk */
+  uint64_t bad_chunks;      /* invalid chunks (bad header) skipped */
+  uint64_t spill_lost;      /* chunks that could not be written to the spill */
+} vt_stats;
+
+#ifdef __cplusplus
+static_assert(sizeof(vt_chunk_header) == 32, "chunk header layout");
+static_assert(sizeof(vt_record) == 16, "record header layout");
+static_assert(sizeof(vt_proc_start) == 8, "vt_proc_start layout");
+static_assert(sizeof(vt_pid) == 8, "vt_pid layout");
+static_assert(sizeof(vt_spawn) == 8, "vt_spawn layout");
+static_assert(sizeof(vt_usage) == 24, "vt_usage layout");
+static_assert(sizeof(vt_reap) == 32, "vt_reap layout");
+static_assert(sizeof(vt_session) == 16, "vt_session layout");
+static_assert(sizeof(vt_observed) == 8, "vt_observed layout");
+static_assert(sizeof(vt_ended) == 8, "vt_ended layout");
+static_assert(sizeof(vt_stats) == 56, "vt_stats layout");
+#else
+_Static_assert(sizeof(vt_chunk_header) == 32, "chunk header layout");
+_Static_assert(sizeof(vt_record) == 16, "record header layout");
+#endif
+
+#endif /* VIZTRACE_CORE_WIRE_H */

@@ -1,0 +1,243 @@
+#include "report/chrome_json_writer.h"
+
+#include <ctime>
+
+#include "core/error.h"
+
+#ifndef VIZTRACE_VERSION
+#error "VIZTRACE_VERSION must be defined (report/CMakeLists.txt)"
+#endif
+
+namespace viztrace::report {
+namespace {
+
+// "2024-05-01T12:34:56.789Z"
+std::string iso8601_utc(std::uint64_t realtime_ns) {
+  std::time_t secs = static_cast<std::time_t>(realtime_ns / 1000000000u);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[48];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03uZ",
+                static_cast<unsigned>(realtime_ns / 1000000u % 1000u));
+  return buf;
+}
+
+std::string exe_flag_names(std::uint32_t flags) {
+  static constexpr std::pair<std::uint32_t, const char*> kNames[] = {
+      {VT_EXE_STATIC, "static"}, {VT_EXE_GO, "go"},         {VT_EXE_SETUID, "setuid"},
+      {VT_EXE_SCRIPT, "script"}, {VT_EXE_UNREADABLE, "unreadable"}, {VT_EXE_FOREIGN, "foreign"}};
+  std::string out;
+  for (auto [bit, name] : kNames)
+    if (flags & bit) out += (out.empty() ? "" : ",") + std::string(name);
+  return out;
+}
+
+}  // namespace
+
+bool is_gzip_report(const std::string& path) {
+  auto ends_with = [&](std::string_view suffix) {
+    return path.size() > suffix.size() &&
+           path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with(".json.gz")) return true;
+  if (ends_with(".json")) return false;
+  throw Error("unknown report format for " + path + ": use .json or .json.gz");
+}
+
+void ChromeJsonWriter::begin() {
+  json_.begin_object();
+  json_.key("traceEvents");
+  json_.begin_array();
+}
+
+void ChromeJsonWriter::begin_event(const char* ph, std::string_view name, std::uint32_t pid,
+                                   std::uint32_t tid) {
+  json_.begin_object(true);
+  json_.member("ph", ph);
+  json_.member("name", name);
+  json_.member("pid", pid);
+  json_.member("tid", tid);
+}
+
+void ChromeJsonWriter::metadata_event(const char* name, std::uint32_t pid, std::uint32_t tid,
+                                      std::string_view value) {
+  begin_event("M", name, pid, tid);
+  json_.key("args");
+  json_.begin_object();
+  json_.member("name", value);
+  json_.end_object();
+  json_.end_object();
+}
+
+void ChromeJsonWriter::sort_index_event(const char* name, std::uint32_t pid, std::uint32_t tid,
+                                        std::uint64_t index) {
+  begin_event("M", name, pid, tid);
+  json_.key("args");
+  json_.begin_object();
+  json_.member("sort_index", index);
+  json_.end_object();
+  json_.end_object();
+}
+
+// ts and dur of [start, end], clamped to the session start so spans keep nesting.
+void ChromeJsonWriter::span(const char* cat, std::uint64_t start, std::uint64_t end) {
+  std::uint64_t s = start > origin_ ? start - origin_ : 0;
+  std::uint64_t e = end > origin_ ? end - origin_ : 0;
+  json_.member("cat", cat);
+  json_.key("ts");
+  json_.fixed3(s);
+  json_.key("dur");
+  json_.fixed3(e > s ? e - s : 0);
+}
+
+void ChromeJsonWriter::argv_member(const std::vector<std::string>& argv) {
+  json_.key("argv");
+  json_.begin_array();
+  for (const std::string& a : argv) json_.string(a);
+  json_.end_array();
+}
+
+void ChromeJsonWriter::exit_status_members(const ExitStatus& status) {
+  if (status.kind == ExitStatus::Kind::exited) {
+    json_.member("exit_code", status.code);
+  } else if (status.kind == ExitStatus::Kind::signaled) {
+    json_.member("signal", status.signal);
+    json_.member("signal_name", signal_name(status.signal));
+    if (status.core_dumped) json_.member("core_dumped", true);
+  }
+}
+
+void ChromeJsonWriter::write_processes(const TraceModel& model) {
+  origin_ = model.origin;
+  std::uint64_t sort_index = 0;
+  for (const Process& p : model.processes) {
+    const std::uint32_t pid = p.json_pid;
+    const std::string name = p.name();
+    metadata_event("process_name", pid, pid, name);
+    sort_index_event("process_sort_index", pid, pid, sort_index++);
+    metadata_event("thread_name", pid, pid, name);
+    sort_index_event("thread_sort_index", pid, pid, 0);
+
+    for (const Image& im : p.images) {
+      const bool last = &im == &p.images.back();
+      std::string im_name = im.name();
+      begin_event("X", im_name.empty() ? "pid " + std::to_string(p.pid) : im_name, pid, pid);
+      span("process", im.start, im.end);
+      json_.key("args");
+      json_.begin_object();
+      // argv is never empty in a report: fall back to what names the program.
+      if (!im.argv.empty()) argv_member(im.argv);
+      else if (!im.exe.empty()) argv_member({im.exe});
+      else if (!im.path.empty()) argv_member({im.path});
+      else argv_member({});
+      if (im.argv.empty()) json_.member("argv_unknown", true);
+      if (!im.exe.empty()) json_.member("exe", im.exe);
+      if (!im.path.empty() && im.path != im.exe) json_.member("path", im.path);
+      if (!im.cwd.empty()) json_.member("cwd", im.cwd);
+      json_.member("ppid", p.ppid);
+      json_.member("pid", p.pid);
+      if (last) {
+        exit_status_members(p.status);
+        if (p.usage) {
+          json_.key("utime_ms");
+          json_.fixed3(p.usage->utime_ns / 1000);
+          json_.key("stime_ms");
+          json_.fixed3(p.usage->stime_ns / 1000);
+          if (p.usage->maxrss_kb) json_.member("max_rss_kb", p.usage->maxrss_kb);
+        }
+      }
+      json_.member("started_by", im.started_by);
+      if (im.exe_flags) json_.member("exe_kind", exe_flag_names(im.exe_flags));
+      json_.member("traced", im.traced);
+      if (&im == &p.images.front() && p.start_unknown) json_.member("start_unknown", true);
+      if (last && p.end_unknown) json_.member("end_unknown", true);
+      if (last && p.is_target) json_.member("target", true);
+      json_.end_object();
+      json_.end_object();
+    }
+
+    std::uint64_t thread_index = 1;
+    for (const Thread& t : p.threads) {
+      metadata_event("thread_name", pid, t.tid, t.name);
+      sort_index_event("thread_sort_index", pid, t.tid, thread_index++);
+      begin_event("X", t.name, pid, t.tid);
+      span("thread", t.start, t.end);
+      json_.key("args");
+      json_.begin_object();
+      json_.member("tid", t.tid);
+      if (t.end_unknown) json_.member("end_unknown", true);
+      json_.end_object();
+      json_.end_object();
+    }
+  }
+}
+
+void ChromeJsonWriter::write_instants(const TraceModel& model) {
+  origin_ = model.origin;
+  bool viztrace_named = false;
+  for (const Instant& in : model.instants) {
+    // Events on viztrace's own pid: name that process, or viewers show a bare "Process N".
+    if (in.pid == model.session.viztrace_pid && model.session.known && !viztrace_named) {
+      metadata_event("process_name", in.pid, in.pid, "viztrace");
+      sort_index_event("process_sort_index", in.pid, in.pid, model.processes.size());
+      viztrace_named = true;
+    }
+    begin_event("i", in.name, in.pid, in.tid);
+    json_.member("s", in.global ? "g" : "t");
+    json_.member("cat", "viztrace");
+    json_.key("ts");
+    json_.fixed3(in.ts > origin_ ? in.ts - origin_ : 0);
+    json_.key("args");
+    json_.begin_object();
+    for (const auto& [k, v] : in.text_args) json_.member(k, v);
+    for (const auto& [k, v] : in.number_args) json_.member(k, v);
+    if (!in.argv.empty()) argv_member(in.argv);
+    json_.end_object();
+    json_.end_object();
+  }
+}
+
+void ChromeJsonWriter::end(const TraceModel& model) {
+  json_.end_array();
+  json_.member("displayTimeUnit", "ns");
+  json_.key("metadata");
+  json_.begin_object();
+  json_.member("viztrace_version", VIZTRACE_VERSION);
+  json_.key("command");
+  json_.begin_array();
+  for (const std::string& a : model.session.command) json_.string(a);
+  json_.end_array();
+  if (model.session.known) {
+    json_.member("cwd", model.session.cwd);
+    json_.member("start_time", iso8601_utc(model.session.realtime_ns));
+  }
+  json_.key("duration_ms");
+  json_.fixed3((model.end - model.origin) / 1000);
+  json_.key("exit_status");
+  const Process* target = model.target ? &model.processes[*model.target] : nullptr;
+  if (target && target->status.known()) {
+    json_.begin_object();
+    exit_status_members(target->status);
+    json_.end_object();
+  } else {
+    json_.null();
+  }
+  json_.member("processes", static_cast<std::uint64_t>(model.processes.size()));
+  json_.member("threads", model.thread_count());
+  json_.member("events", model.events);
+  json_.key("lost");
+  json_.begin_object();
+  json_.member("dropped_records", model.lost.dropped_records);
+  json_.member("seq_gaps", model.lost.seq_gaps);
+  json_.member("bad_chunks", model.lost.bad_chunks);
+  json_.member("bad_bytes", model.lost.bad_bytes);
+  json_.member("spill_lost", model.lost.spill_lost);
+  json_.member("damaged_bytes", model.lost.damaged_bytes);
+  json_.end_object();
+  json_.end_object();
+  json_.end_object();
+  json_.flush();
+}
+
+}  // namespace viztrace::report

@@ -1,0 +1,41 @@
+// Writes a TraceModel as Chrome trace-event JSON, object form (DESIGN.md, "Report contract"):
+// metadata events, one X per process image and per non-main thread, instants, and top-level
+// metadata. ts/dur are microseconds since the session start with exactly three decimals.
+#pragma once
+
+#include "report/json_writer.h"
+#include "report/trace_model.h"
+
+namespace viztrace::report {
+
+class ChromeJsonWriter {
+ public:
+  explicit ChromeJsonWriter(JsonWriter& json) : json_(json) {}
+
+  // `{"traceEvents":[`: events may follow.
+  void begin();
+  void write_processes(const TraceModel& model);
+  void write_instants(const TraceModel& model);
+  // Closes traceEvents and writes displayTimeUnit and the top-level metadata.
+  void end(const TraceModel& model);
+
+ private:
+  // Starts an event object with ph, name, pid, tid (and ts unless metadata).
+  void begin_event(const char* ph, std::string_view name, std::uint32_t pid, std::uint32_t tid);
+  void metadata_event(const char* name, std::uint32_t pid, std::uint32_t tid,
+                      std::string_view value);
+  void sort_index_event(const char* name, std::uint32_t pid, std::uint32_t tid,
+                        std::uint64_t index);
+  void span(const char* cat, std::uint64_t start, std::uint64_t end);
+  void argv_member(const std::vector<std::string>& argv);
+  void exit_status_members(const ExitStatus& status);
+
+  JsonWriter& json_;
+  std::uint64_t origin_ = 0;
+};
+
+// Whether the report at path is gzip-compressed: ".json" false, ".json.gz" true; anything else
+// throws viztrace::Error("unknown report format for <path>: use .json or .json.gz").
+bool is_gzip_report(const std::string& path);
+
+}  // namespace viztrace::report

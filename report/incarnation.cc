@@ -1,0 +1,269 @@
+#include "report/incarnation.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+namespace viztrace::report {
+namespace {
+
+using Fact = LifecycleFact;
+using Kind = Fact::Kind;
+
+std::string_view base(std::string_view path) {
+  std::size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// Whether the program the shim announced (exe) can be the one named `other`.
+bool same_program(const std::string& exe, const std::string& other) {
+  return exe.empty() || other.empty() || base(exe) == base(other);
+}
+
+// Whether a PROC_START announces im itself, rather than an image from an exec nobody recorded
+// (one done by a program the shim could not enter, or one /proc saw before it exec'd).
+bool announces(const Fact& f, const Image& im) {
+  if (im.confirmed) return false;
+  if (im.exe_flags & VT_EXE_SHIMLESS) return same_program(f.exe, im.path);
+  if (std::strcmp(im.started_by, "observed") == 0) return same_program(f.exe, im.exe);
+  return true;
+}
+
+void confirm(Image& im, const Fact& f) {
+  if (!f.argv.empty()) im.argv = f.argv;
+  if (!f.exe.empty()) im.exe = f.exe;
+  if (!f.cwd.empty()) im.cwd = f.cwd;
+  im.confirmed = true;
+}
+
+Image exec_image(const Fact& f, const Image& previous) {
+  Image im;
+  im.start = f.ts;
+  im.started_by = "exec";
+  im.cwd = previous.cwd;  // exec keeps the working directory
+  im.exec_tid = f.tid;
+  return im;
+}
+
+struct ThreadFacts {
+  std::optional<std::uint64_t> start, exit;
+  std::uint64_t first_seen = UINT64_MAX, last_seen = 0;
+  std::optional<std::string> name;  // the latest
+  std::uint64_t name_ts = 0;
+  void seen(std::uint64_t ts) {
+    first_seen = std::min(first_seen, ts);
+    last_seen = std::max(last_seen, ts);
+  }
+};
+
+// The facts that decide how the incarnation began and ended.
+struct KeyFacts {
+  const Fact *fork = nullptr, *spawn = nullptr, *observed = nullptr;
+  const Fact* first_start = nullptr;  // a PROC_START before any EXEC: the first image's
+  const Fact* any_start = nullptr;
+  const Fact *exit = nullptr, *reap = nullptr, *ended = nullptr, *ended_status = nullptr;
+  std::uint64_t own_first = UINT64_MAX, own_last = 0;  // the process's own records
+
+  KeyFacts(const std::vector<const Fact*>& facts, const std::vector<StreamSpan>& streams) {
+    bool exec_seen = false;
+    for (const Fact* f : facts) {
+      switch (f->kind) {
+        case Kind::fork: if (!fork) fork = f; break;
+        case Kind::spawn: if (!spawn) spawn = f; break;
+        case Kind::observed: if (!observed) observed = f; break;
+        case Kind::proc_start:
+          if (!any_start) any_start = f;
+          if (!first_start && !exec_seen) first_start = f;
+          break;
+        case Kind::exec: exec_seen = true; break;
+        case Kind::exit: exit = f; break;  // the last: exit() may be followed by _exit()
+        case Kind::reap: if (!reap) reap = f; break;
+        case Kind::ended:
+          if (!ended) ended = f;
+          if (!ended_status && f->status >= 0) ended_status = f;
+          break;
+        default: break;
+      }
+      if (f->is_own()) {
+        own_first = std::min(own_first, f->ts);
+        own_last = std::max(own_last, f->ts);
+      }
+    }
+    for (const StreamSpan& s : streams) {
+      own_first = std::min(own_first, s.first_ts);
+      own_last = std::max(own_last, s.last_ts);
+    }
+  }
+  bool has_own() const { return own_first != UINT64_MAX; }
+};
+
+// The first image, as whoever started the process described it.
+Image first_image(const KeyFacts& k, std::uint64_t start) {
+  Image first;
+  first.start = start;
+  if (k.spawn) {
+    first.started_by = k.spawn->from_collector ? "launch" : "spawn";
+    first.path = k.spawn->path;
+    first.argv = k.spawn->argv;
+    first.exe_flags = k.spawn->aux;
+  } else if (k.fork || (k.first_start && (k.first_start->aux & VT_PROC_FORKED))) {
+    first.started_by = "fork";
+  } else if (k.observed) {
+    first.started_by = "observed";
+  }
+  if (k.observed && !k.spawn) {
+    first.argv = k.observed->argv;
+    first.exe = k.observed->exe;
+  }
+  return first;
+}
+
+void add_threads(Process& p, std::map<std::uint32_t, ThreadFacts>& threads) {
+  for (auto& [tid, t] : threads) {
+    if (tid == p.pid || tid == 0) continue;  // the main thread is the process's own track
+    Thread th;
+    th.tid = tid;
+    th.start = t.start.value_or(t.first_seen == UINT64_MAX ? p.start : t.first_seen);
+    if (t.exit) {
+      th.end = *t.exit;
+    } else {  // it lived until the image it was last seen in ended (exec ends all threads)
+      th.end_unknown = true;
+      th.end = p.end;
+      for (const Image& im : p.images)
+        if (t.last_seen >= im.start && t.last_seen < im.end) th.end = im.end;
+    }
+    th.end = std::max(th.end, th.start);
+    th.name = t.name && !t.name->empty() ? *t.name : "thread " + std::to_string(tid);
+    p.threads.push_back(std::move(th));
+  }
+  std::stable_sort(p.threads.begin(), p.threads.end(),
+                   [](const Thread& a, const Thread& b) { return a.start < b.start; });
+}
+
+}  // namespace
+
+std::optional<Incarnation> resolve_incarnation(std::uint32_t pid,
+                                               const std::vector<const Fact*>& facts,
+                                               const std::vector<StreamSpan>& streams,
+                                               const Session& session) {
+  const KeyFacts k(facts, streams);
+  if (!k.fork && !k.spawn && !k.observed && !k.has_own()) return std::nullopt;
+
+  Incarnation inc;
+  Process& p = inc.process;
+  p.pid = p.json_pid = pid;
+
+  // Start: the earliest announcement, whichever side wrote it (a child often runs first).
+  std::uint64_t start = UINT64_MAX;
+  for (const Fact* f : {k.fork, k.spawn, k.first_start, k.observed})
+    if (f) start = std::min(start, f->ts);
+  if (start == UINT64_MAX) {
+    p.start_unknown = true;
+    start = k.own_first;
+  }
+  p.start = start;
+
+  if (k.fork) p.ppid = k.fork->writer;
+  else if (k.spawn) p.ppid = k.spawn->from_collector ? session.viztrace_pid : k.spawn->writer;
+  else if (k.first_start) p.ppid = k.first_start->parent;
+  else if (k.observed) p.ppid = k.observed->parent;
+  else if (k.any_start) p.ppid = k.any_start->parent;
+  p.is_target = k.spawn && k.spawn->from_collector;
+  p.images.push_back(first_image(k, start));
+
+  std::map<std::uint32_t, ThreadFacts> threads;
+  for (const Fact* f : facts) {
+    if (f->is_own() && f->kind != Kind::thread_name) threads[f->tid].seen(f->ts);
+    switch (f->kind) {
+      case Kind::proc_start:
+        // The shim entered an image: the first one, the one the latest exec began, or one from
+        // an exec nobody recorded.
+        if (!announces(*f, p.images.back())) p.images.push_back(exec_image(*f, p.images.back()));
+        confirm(p.images.back(), *f);
+        break;
+      case Kind::exec: {
+        Image im = exec_image(*f, p.images.back());
+        im.path = f->path;
+        im.argv = f->argv;  // provisional, until the image's PROC_START
+        im.exe_flags = f->aux;
+        p.images.push_back(std::move(im));
+        break;
+      }
+      case Kind::exec_failed: {
+        Instant in;
+        in.ts = f->ts;
+        in.pid = pid;
+        in.tid = f->tid;
+        in.text_args.emplace_back("error", errno_name(static_cast<int>(f->aux)));
+        in.number_args.emplace_back("errno", static_cast<std::int64_t>(f->aux));
+        Image& last = p.images.back();
+        if (p.images.size() > 1 && std::strcmp(last.started_by, "exec") == 0 &&
+            !last.confirmed && last.exec_tid == f->tid) {
+          in.name = "exec failed: " + last.name();
+          in.text_args.emplace_back("path", last.path);
+          in.argv = last.argv;
+          p.images.pop_back();  // the earlier image goes on
+        } else {
+          in.name = "exec failed";
+        }
+        inc.instants.push_back(std::move(in));
+        break;
+      }
+      case Kind::thread_start: threads[f->tid].start = f->ts; break;
+      case Kind::thread_exit: threads[f->tid].exit = f->ts; break;
+      case Kind::thread_name: {
+        ThreadFacts& t = threads[f->tid];
+        t.seen(f->ts);
+        if (!t.name || f->ts >= t.name_ts) {
+          t.name = f->name;
+          t.name_ts = f->ts;
+        }
+        break;
+      }
+      default: break;
+    }
+  }
+  for (const StreamSpan& s : streams) {
+    threads[s.tid].seen(s.first_ts);
+    threads[s.tid].seen(s.last_ts);
+  }
+
+  // End: the process's own word, else the pidfd's, else the reaper's, else its last sign of
+  // life; never before anything it wrote itself.
+  std::uint64_t end;
+  if (k.exit) end = k.exit->ts;
+  else if (k.ended) end = k.ended->ts;
+  else if (k.reap) end = k.reap->ts;
+  else {
+    end = k.has_own() ? k.own_last : start;
+    p.end_unknown = true;
+  }
+  if (k.has_own()) end = std::max(end, k.own_last);
+  for (std::size_t i = 1; i < p.images.size(); ++i)
+    p.images[i].start = std::max(p.images[i].start, p.images[i - 1].start);
+  p.end = std::max({end, start, p.images.back().start});
+  for (std::size_t i = 0; i < p.images.size(); ++i)
+    p.images[i].end = i + 1 < p.images.size() ? p.images[i + 1].start : p.end;
+
+  if (k.reap) p.wait_status = k.reap->status;
+  else if (k.ended_status) p.wait_status = k.ended_status->status;
+  if (p.wait_status) p.status = ExitStatus::from_wait_status(*p.wait_status);
+  else if (k.exit) p.status = ExitStatus::from_exit_code(static_cast<int>(k.exit->aux));
+  if (k.reap && k.reap->usage) p.usage = k.reap->usage;
+  else if (k.exit && k.exit->usage) p.usage = k.exit->usage;
+
+  // Traced: the shim announced the image, or wrote from inside it.
+  for (Image& im : p.images) {
+    bool last = &im == &p.images.back();
+    im.traced = im.confirmed;
+    bool first = &im == &p.images.front();  // later ones begin with the old image's EXEC
+    for (const StreamSpan& s : streams)
+      if ((s.first_ts > im.start || (first && s.first_ts == im.start)) &&
+          (s.first_ts < im.end || last))
+        im.traced = true;
+  }
+  add_threads(p, threads);
+  return inc;
+}
+
+}  // namespace viztrace::report

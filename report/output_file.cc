@@ -1,0 +1,97 @@
+#include "report/output_file.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <vector>
+
+#include "core/error.h"
+#include "spill/cleanup_registry.h"
+
+namespace viztrace::report {
+namespace {
+
+mode_t current_umask() {
+  mode_t mask = umask(0);
+  umask(mask);
+  return mask;
+}
+
+// Blocks the signals that run cleanup handlers while a temp file is created and registered, so
+// no handler can run between the two and miss the file.
+class SignalBlock {
+ public:
+  SignalBlock() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, sig);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  ~SignalBlock() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+  SignalBlock(const SignalBlock&) = delete;
+  SignalBlock& operator=(const SignalBlock&) = delete;
+
+ private:
+  sigset_t old_;
+};
+
+}  // namespace
+
+OutputFile::OutputFile(std::string path) : path_(std::move(path)) {
+  std::string templ = path_ + ".tmp-XXXXXX";
+  std::vector<char> buf(templ.begin(), templ.end());
+  buf.push_back('\0');
+  {
+    SignalBlock block;
+    fd_ = mkostemp(buf.data(), O_CLOEXEC);
+    if (fd_ < 0) throw system_error("cannot write " + path_);
+    temp_path_ = buf.data();
+    slot_ = spill::CleanupRegistry::add_file(temp_path_.c_str());
+  }
+  if (fchmod(fd_, 0666 & ~current_umask()) != 0) fail(errno);
+}
+
+OutputFile::~OutputFile() { discard(); }
+
+void OutputFile::discard() {
+  if (done_) return;
+  done_ = true;
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  if (slot_ >= 0)
+    spill::CleanupRegistry::remove_file(slot_);
+  else
+    unlink(temp_path_.c_str());
+}
+
+void OutputFile::fail(int err) {
+  discard();
+  throw system_error("cannot write " + path_, err);
+}
+
+void OutputFile::write(const char* data, std::size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd_, data, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) fail(w < 0 ? errno : ENOSPC);
+    data += w;
+    n -= static_cast<std::size_t>(w);
+    bytes_written_ += static_cast<std::uint64_t>(w);
+  }
+}
+
+void OutputFile::commit() {
+  int fd = fd_;
+  fd_ = -1;
+  // close() reports the errors of delayed writes (NFS, quotas): a report is whole only if it is 0.
+  if (close(fd) != 0) fail(errno);
+  if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) fail(errno);
+  done_ = true;
+  spill::CleanupRegistry::forget_file(slot_);
+}
+
+}  // namespace viztrace::report

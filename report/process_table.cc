@@ -1,0 +1,322 @@
+#include "report/process_table.h"
+
+#include "report/incarnation.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+namespace viztrace::report {
+namespace {
+
+using Fact = LifecycleFact;
+using Kind = Fact::Kind;
+
+constexpr std::uint32_t kPidReuseStride = 4194304;  // PID_MAX_LIMIT: json pids never collide
+
+std::string_view base(std::string_view path) {
+  std::size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// The process with real pid `pid` that was alive at ts (else the nearest one), or null.
+const Process* process_at(const std::vector<Process>& processes,
+                          const std::unordered_map<std::uint32_t, std::vector<std::size_t>>& by_pid,
+                          std::uint32_t pid, std::uint64_t ts) {
+  auto it = by_pid.find(pid);
+  if (it == by_pid.end()) return nullptr;
+  const Process* found = &processes[it->second.front()];
+  for (std::size_t i : it->second)
+    if (processes[i].start <= ts) found = &processes[i];
+  return found;
+}
+
+}  // namespace
+
+void ProcessTable::add(std::uint32_t subject, Fact&& fact) {
+  if (subject == 0) return;
+  fact.order = order_++;
+  facts_[subject].push_back(std::move(fact));
+}
+
+void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
+                          const RecordStrings& strings) {
+  const bool collector = (chunk.flags & VT_CHUNK_COLLECTOR) != 0;
+  Fact f{};
+  f.from_collector = collector;
+  f.ts = rec.ts;
+  f.writer = chunk.pid;
+  f.tid = chunk.tid;
+  f.aux = rec.aux;
+  switch (rec.type) {
+    case VT_REC_FORK: {
+      vt_pid child;
+      if (!record_payload(rec, child) || child.pid <= 0) return;
+      f.kind = Kind::fork;
+      f.parent = chunk.pid;
+      return add(static_cast<std::uint32_t>(child.pid), std::move(f));
+    }
+    case VT_REC_SPAWN: {
+      vt_spawn s;
+      if (!record_payload(rec, s)) return;
+      std::vector<std::string> argv = split_argv(strings.get(VT_STR_ARGV));
+      if (s.error != 0 || s.pid <= 0) {
+        spawn_failures_.push_back({rec.ts, chunk.pid, chunk.tid, collector, s.error,
+                                   std::string(strings.get(VT_STR_PATH)), std::move(argv)});
+        return;
+      }
+      f.kind = Kind::spawn;
+      f.parent = chunk.pid;
+      f.path = strings.get(VT_STR_PATH);
+      f.argv = std::move(argv);
+      return add(static_cast<std::uint32_t>(s.pid), std::move(f));
+    }
+    case VT_REC_PROC_START: {
+      vt_proc_start ps{};
+      record_payload(rec, ps);
+      f.kind = Kind::proc_start;
+      f.parent = ps.ppid;
+      f.argv = split_argv(strings.get(VT_STR_ARGV));
+      f.exe = strings.get(VT_STR_EXE);
+      f.cwd = strings.get(VT_STR_CWD);
+      if (collector) return;
+      return add(chunk.pid, std::move(f));
+    }
+    case VT_REC_EXEC:
+      f.kind = Kind::exec;
+      f.path = strings.get(VT_STR_PATH);
+      f.argv = split_argv(strings.get(VT_STR_ARGV));
+      return add(chunk.pid, std::move(f));
+    case VT_REC_EXEC_FAILED:
+      f.kind = Kind::exec_failed;
+      return add(chunk.pid, std::move(f));
+    case VT_REC_EXIT: {
+      vt_usage u;
+      f.kind = Kind::exit;
+      if (record_payload(rec, u)) f.usage = Usage{u.utime_ns, u.stime_ns, u.maxrss_kb};
+      return add(chunk.pid, std::move(f));
+    }
+    case VT_REC_REAP: {
+      vt_reap r;
+      if (!record_payload(rec, r) || r.pid <= 0) return;
+      f.kind = Kind::reap;
+      f.status = static_cast<int>(rec.aux);
+      if (r.has_usage) f.usage = Usage{r.usage.utime_ns, r.usage.stime_ns, r.usage.maxrss_kb};
+      return add(static_cast<std::uint32_t>(r.pid), std::move(f));
+    }
+    case VT_REC_THREAD_START:
+      f.kind = Kind::thread_start;
+      return add(chunk.pid, std::move(f));
+    case VT_REC_THREAD_EXIT:
+      f.kind = Kind::thread_exit;
+      return add(chunk.pid, std::move(f));
+    case VT_REC_THREAD_NAME:
+      f.kind = Kind::thread_name;
+      f.tid = rec.aux;
+      f.name = strings.get(VT_STR_NAME);
+      return add(chunk.pid, std::move(f));
+    default:
+      break;
+  }
+  if (!collector) return;  // the records below are viztrace's own word, never a target's
+  switch (rec.type) {
+    case VT_REC_SESSION: {
+      vt_session s;
+      if (session_.known || !record_payload(rec, s)) return;
+      session_.known = true;
+      session_.ts = rec.ts;
+      session_.realtime_ns = s.realtime_ns;
+      session_.target_pid = static_cast<std::uint32_t>(std::max(s.target_pid, 0));
+      session_.viztrace_pid = static_cast<std::uint32_t>(std::max(s.viztrace_pid, 0));
+      session_.command = split_argv(strings.get(VT_STR_COMMAND));
+      session_.cwd = strings.get(VT_STR_CWD);
+      return;
+    }
+    case VT_REC_OBSERVED: {
+      vt_observed o;
+      if (!record_payload(rec, o) || o.pid <= 0) return;
+      f.kind = Kind::observed;
+      f.parent = static_cast<std::uint32_t>(std::max(o.ppid, 0));
+      f.argv = split_argv(strings.get(VT_STR_ARGV));
+      f.exe = strings.get(VT_STR_EXE);
+      return add(static_cast<std::uint32_t>(o.pid), std::move(f));
+    }
+    case VT_REC_ENDED: {
+      vt_ended e;
+      if (!record_payload(rec, e) || e.pid <= 0) return;
+      f.kind = Kind::ended;
+      f.status = e.status;
+      return add(static_cast<std::uint32_t>(e.pid), std::move(f));
+    }
+    case VT_REC_SIGNAL: {
+      vt_pid to{};
+      record_payload(rec, to);
+      signals_.push_back({rec.ts, static_cast<int>(rec.aux), to.pid});
+      return;
+    }
+    case VT_REC_STATS: {
+      vt_stats st;
+      if (record_payload(rec, st)) stats_ = st;
+      return;
+    }
+    default:
+      return;  // a record type from a newer shim: skipped
+  }
+}
+
+TraceModel ProcessTable::resolve(const RecordDecoder& decoder,
+                                 std::uint64_t spill_damaged_bytes) const {
+  TraceModel m;
+  m.session = session_;
+  m.events = decoder.counts().events;
+
+  std::unordered_map<std::uint32_t, std::vector<StreamSpan>> streams;  // of traced processes
+  std::uint64_t first_ts = UINT64_MAX, last_ts = 0;
+  decoder.for_each_stream([&](const StreamKey& key, const StreamInfo& info) {
+    if (info.records == 0) return;
+    first_ts = std::min(first_ts, info.first_ts);
+    last_ts = std::max(last_ts, info.last_ts);
+    if (!info.collector) streams[key.pid].push_back({key.tid, info.first_ts, info.last_ts});
+  });
+  m.origin = session_.known ? session_.ts : (first_ts == UINT64_MAX ? 0 : first_ts);
+
+  std::vector<std::uint32_t> pids;
+  for (const auto& [pid, facts] : facts_) pids.push_back(pid);
+  for (const auto& [pid, spans] : streams)
+    if (!facts_.count(pid)) pids.push_back(pid);
+
+  std::vector<Instant> exec_failures;
+  for (std::uint32_t pid : pids) {
+    std::vector<const Fact*> facts;
+    if (auto it = facts_.find(pid); it != facts_.end())
+      for (const Fact& f : it->second) facts.push_back(&f);
+    std::stable_sort(facts.begin(), facts.end(), [](const Fact* a, const Fact* b) {
+      return a->ts != b->ts ? a->ts < b->ts : a->order < b->order;
+    });
+    // A start after the pid was reaped or ended is a new process that got the same pid.
+    std::vector<std::vector<const Fact*>> groups;
+    bool over = false;
+    for (const Fact* f : facts) {
+      if (groups.empty() || (over && f->is_start())) {
+        groups.emplace_back();
+        over = false;
+      }
+      groups.back().push_back(f);
+      over = over || f->is_end();
+    }
+    if (groups.empty()) groups.emplace_back();
+    std::vector<std::vector<StreamSpan>> group_streams(groups.size());
+    if (auto it = streams.find(pid); it != streams.end()) {
+      for (const StreamSpan& s : it->second) {
+        std::size_t g = 0;
+        for (std::size_t i = 1; i < groups.size(); ++i)
+          if (groups[i].front()->ts <= s.first_ts) g = i;
+        group_streams[g].push_back(s);
+      }
+    }
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      auto inc = resolve_incarnation(pid, groups[g], group_streams[g], session_);
+      if (!inc) continue;
+      m.processes.push_back(std::move(inc->process));
+      for (Instant& in : inc->instants) exec_failures.push_back(std::move(in));
+    }
+  }
+
+  std::stable_sort(m.processes.begin(), m.processes.end(), [](const Process& a, const Process& b) {
+    return a.start != b.start ? a.start < b.start : a.pid < b.pid;
+  });
+  std::unordered_map<std::uint32_t, std::vector<std::size_t>> by_pid;
+  for (std::size_t i = 0; i < m.processes.size(); ++i) {
+    Process& p = m.processes[i];
+    std::vector<std::size_t>& same = by_pid[p.pid];
+    p.json_pid = p.pid + static_cast<std::uint32_t>(same.size()) * kPidReuseStride;
+    same.push_back(i);
+  }
+
+  // A fork child runs its parent's program until it execs: take argv from the parent's image
+  // of that moment (parents start first, so theirs is already filled in).
+  for (Process& p : m.processes) {
+    Image& first = p.images.front();
+    if (!first.argv.empty() || std::strcmp(first.started_by, "fork") != 0) continue;
+    const Process* parent = process_at(m.processes, by_pid, p.ppid, p.start);
+    if (!parent || parent == &p) continue;
+    for (const Image& im : parent->images) {
+      if (im.start > p.start) break;
+      first.argv = im.argv;
+      if (first.exe.empty()) first.exe = im.exe;
+      if (first.cwd.empty()) first.cwd = im.cwd;
+    }
+  }
+
+  for (std::size_t i = 0; i < m.processes.size() && !m.target; ++i)
+    if (m.processes[i].is_target) m.target = i;
+  if (!m.target && session_.known) {
+    auto it = by_pid.find(session_.target_pid);
+    if (it != by_pid.end()) {
+      m.target = it->second.front();
+      m.processes[*m.target].is_target = true;
+    }
+  }
+
+  auto json_pid = [&](std::uint32_t pid, std::uint64_t ts) {
+    const Process* p = process_at(m.processes, by_pid, pid, ts);
+    return p ? p->json_pid : pid;
+  };
+  for (Instant& in : exec_failures) {
+    in.pid = json_pid(in.pid, in.ts);
+    m.instants.push_back(std::move(in));
+  }
+  for (const SpawnFailure& s : spawn_failures_) {
+    Instant in;
+    in.ts = s.ts;
+    if (s.from_collector) {
+      in.pid = in.tid = session_.viztrace_pid;
+    } else {
+      in.pid = json_pid(s.pid, s.ts);
+      in.tid = s.tid;
+    }
+    in.name = "spawn failed: " + std::string(base(s.path));
+    in.text_args.emplace_back("path", s.path);
+    in.text_args.emplace_back("error", errno_name(s.error));
+    in.number_args.emplace_back("errno", s.error);
+    in.argv = s.argv;
+    m.instants.push_back(std::move(in));
+  }
+  for (const Signal& s : signals_) {
+    Instant in;
+    in.ts = s.ts;
+    in.pid = in.tid = session_.viztrace_pid;
+    in.global = true;
+    in.name = "viztrace got " + signal_name(s.signal);
+    in.number_args.emplace_back("signal", s.signal);
+    if (s.forwarded_to > 0) in.number_args.emplace_back("forwarded_to", s.forwarded_to);
+    m.instants.push_back(std::move(in));
+  }
+  std::stable_sort(m.instants.begin(), m.instants.end(),
+                   [](const Instant& a, const Instant& b) { return a.ts < b.ts; });
+
+  const DecodeCounts& c = decoder.counts();
+  if (stats_) {  // the collector saw every chunk arrive: its counts are the complete ones
+    m.lost.dropped_records = stats_->dropped_records;
+    m.lost.seq_gaps = stats_->seq_gaps;
+    m.lost.bad_chunks = stats_->bad_chunks;
+    m.lost.bad_bytes = stats_->bad_bytes;
+    m.lost.spill_lost = stats_->spill_lost;
+  } else {  // no final word from the collector: count what the spill shows
+    m.lost.dropped_records = c.dropped_records;
+    m.lost.seq_gaps = c.seq_gaps;
+  }
+  m.lost.damaged_bytes = spill_damaged_bytes + c.damaged_bytes;
+  m.lost.damaged_spots = c.damaged_chunks + (spill_damaged_bytes > 0 ? 1 : 0);
+
+  m.end = m.origin;
+  for (const Process& p : m.processes) {
+    m.end = std::max(m.end, p.end);
+    for (const Thread& t : p.threads) m.end = std::max(m.end, t.end);
+  }
+  for (const Instant& in : m.instants) m.end = std::max(m.end, in.ts);
+  if (m.processes.empty()) m.end = std::max(m.end, last_ts);
+  return m;
+}
+
+}  // namespace viztrace::report

@@ -1,0 +1,51 @@
+// Builds processes, their images and threads from lifecycle records. Records of different
+// processes arrive interleaved in any order (a child's PROC_START may precede its parent's FORK
+// record), so the table keeps every fact per pid and resolves them once the spill has been read.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "report/lifecycle_fact.h"
+#include "report/record_decoder.h"
+#include "report/trace_model.h"
+
+namespace viztrace::report {
+
+class ProcessTable final : public RecordVisitor {
+ public:
+  void record(const vt_chunk_header& chunk, const vt_record& record,
+              const RecordStrings& strings) override;
+
+  // The model of everything recorded. spill_damaged_bytes: what the spill reader skipped.
+  TraceModel resolve(const RecordDecoder& decoder, std::uint64_t spill_damaged_bytes) const;
+
+ private:
+  void add(std::uint32_t subject, LifecycleFact&& fact);
+
+  struct SpawnFailure {
+    std::uint64_t ts;
+    std::uint32_t pid, tid;
+    bool from_collector;
+    int error;
+    std::string path;
+    std::vector<std::string> argv;
+  };
+  struct Signal {
+    std::uint64_t ts;
+    int signal;
+    std::int32_t forwarded_to;
+  };
+
+  std::unordered_map<std::uint32_t, std::vector<LifecycleFact>> facts_;  // by subject pid
+  Session session_;
+  std::optional<vt_stats> stats_;
+  std::vector<SpawnFailure> spawn_failures_;
+  std::vector<Signal> signals_;
+  std::uint64_t order_ = 0;
+};
+
+}  // namespace viztrace::report

@@ -1,0 +1,133 @@
+#include "report/summary.h"
+
+#include <algorithm>
+
+#include "report/json_writer.h"
+#include "report/utf8.h"
+
+namespace viztrace::report {
+namespace {
+
+constexpr std::size_t kSlowest = 5;
+constexpr std::size_t kColumns = 100;
+
+// ns as "1.203 s"
+std::string seconds(std::uint64_t ns) {
+  char buf[32];
+  char* end = write_fixed3(buf, ns / 1000000);
+  return std::string(buf, end) + " s";
+}
+
+std::string size_text(std::uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"kB", "MB", "GB", "TB"};
+  if (bytes < 1000) return std::to_string(bytes) + " bytes";
+  std::uint64_t tenths = bytes / 100;  // of a kB
+  int unit = 0;
+  while (tenths >= 10000 && unit < 3) {
+    tenths /= 1000;
+    ++unit;
+  }
+  return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " " + kUnits[unit];
+}
+
+std::string count(std::uint64_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+std::string status_text(const ExitStatus& s) {
+  switch (s.kind) {
+    case ExitStatus::Kind::exited:
+      return "exited with status " + std::to_string(s.code);
+    case ExitStatus::Kind::signaled:
+      return "was killed by " + signal_name(s.signal) + (s.core_dumped ? " (core dumped)" : "");
+    default:
+      return "ended with an unknown status";
+  }
+}
+
+std::string loss_text(const LossCounts& l) {
+  std::vector<std::string> parts;
+  if (l.dropped_records)
+    parts.push_back(count(l.dropped_records, "record", "records") + " dropped by traced processes");
+  if (l.seq_gaps) parts.push_back(count(l.seq_gaps, "chunk", "chunks") + " missing");
+  if (l.bad_chunks || l.bad_bytes)
+    parts.push_back(count(l.bad_chunks, "bad chunk", "bad chunks") + " (" +
+                    count(l.bad_bytes, "byte", "bytes") + ") skipped");
+  if (l.spill_lost) parts.push_back(count(l.spill_lost, "chunk", "chunks") + " not spilled to disk");
+  if (l.damaged_bytes)
+    parts.push_back(count(l.damaged_bytes, "byte", "bytes") + " of the spill damaged");
+  if (parts.empty()) return "nothing lost";
+  std::string out = "lost: ";
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? ", " : "") + parts[i];
+  return out;
+}
+
+}  // namespace
+
+std::string printable_command(const std::vector<std::string>& argv, std::size_t columns) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  std::vector<std::size_t> ends;  // ends[i]: the bytes of out that show the first i+1 columns
+  for (std::size_t a = 0; a < argv.size() && ends.size() <= columns; ++a) {
+    if (a > 0) out += ' ', ends.push_back(out.size());
+    const auto* p = reinterpret_cast<const unsigned char*>(argv[a].data());
+    const std::size_t n = argv[a].size();
+    for (std::size_t i = 0; i < n && ends.size() <= columns;) {
+      std::size_t len = p[i] >= 0x20 && p[i] != 0x7f ? utf8_sequence_length(p + i, n - i) : 0;
+      if (len > 0) {
+        out.append(reinterpret_cast<const char*>(p + i), len);
+        ends.push_back(out.size());
+        i += len;
+      } else {
+        for (char c : {'\\', 'x', kHex[p[i] >> 4], kHex[p[i] & 15]}) {
+          out += c;
+          ends.push_back(out.size());
+        }
+        ++i;
+      }
+    }
+  }
+  if (ends.size() <= columns) return out;
+  std::size_t keep = columns > 3 ? columns - 3 : 0;
+  out.resize(keep > 0 ? ends[keep - 1] : 0);
+  return out + "...";
+}
+
+std::string format_summary(const TraceModel& model, const std::string& report_path,
+                           std::uint64_t report_bytes) {
+  const Process* target = model.target ? &model.processes[*model.target] : nullptr;
+  std::vector<std::string> command = model.session.command;
+  if (command.empty() && target) command = target->images.front().argv;
+  std::string out = "viztrace: `" + printable_command(command, 60) + "` " +
+                    status_text(target ? target->status : ExitStatus{}) + " after " +
+                    seconds(model.end - model.origin) + "\n";
+  out += "  " + count(model.processes.size(), "process", "processes") + ", " +
+         count(model.thread_count(), "thread", "threads") + ", " +
+         count(model.events, "event", "events") + ", " + loss_text(model.lost) + "\n";
+
+  std::vector<const Process*> slowest;  // the target contains everything: it is the first line
+  for (const Process& p : model.processes)
+    if (!p.is_target) slowest.push_back(&p);
+  auto longer = [](const Process* a, const Process* b) {
+    return a->end - a->start > b->end - b->start;
+  };
+  std::size_t shown = std::min(kSlowest, slowest.size());
+  std::partial_sort(slowest.begin(), slowest.begin() + static_cast<std::ptrdiff_t>(shown),
+                    slowest.end(), longer);
+  if (shown > 0) out += "  slowest processes:\n";
+  for (std::size_t i = 0; i < shown; ++i) {
+    const Process& p = *slowest[i];
+    std::string dur = seconds(p.end - p.start);
+    std::string pid = "  (pid " + std::to_string(p.pid) + ")";
+    std::string line = "  " + std::string(dur.size() < 10 ? 10 - dur.size() : 0, ' ') + dur + "  ";
+    const std::vector<std::string>& argv = p.images.back().argv;
+    std::size_t room = kColumns > line.size() + pid.size() ? kColumns - line.size() - pid.size() : 10;
+    line += printable_command(argv.empty() ? std::vector<std::string>{p.name()} : argv, room);
+    out += line + pid + "\n";
+  }
+  out += "  report: " + printable_command({report_path}, kColumns) + " (" + size_text(report_bytes) +
+         "): open it in https://ui.perfetto.dev or chrome://tracing\n";
+  return out;
+}
+
+}  // namespace viztrace::report

@@ -1,0 +1,44 @@
+#include "report/trace_model.h"
+
+namespace viztrace::report {
+namespace {
+
+std::string basename_of(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  std::size_t slash = path.rfind('/');
+  if (slash != std::string_view::npos && path.size() > 1) path.remove_prefix(slash + 1);
+  return std::string(path);
+}
+
+}  // namespace
+
+std::string Image::name() const {
+  if (!argv.empty() && !argv[0].empty()) return basename_of(argv[0]);
+  if (!exe.empty()) return basename_of(exe);
+  if (!path.empty()) return basename_of(path);
+  return {};
+}
+
+std::string Process::name() const {
+  std::string n = images.empty() ? std::string() : images.back().name();
+  return n.empty() ? "pid " + std::to_string(pid) : n;
+}
+
+std::uint64_t TraceModel::thread_count() const {
+  std::uint64_t n = 0;
+  for (const Process& p : processes) n += 1 + p.threads.size();
+  return n;
+}
+
+std::vector<std::string> split_argv(std::string_view bytes) {
+  std::vector<std::string> out;
+  while (!bytes.empty()) {
+    std::size_t nul = bytes.find('\0');
+    out.emplace_back(bytes.substr(0, nul));
+    if (nul == std::string_view::npos) break;
+    bytes.remove_prefix(nul + 1);
+  }
+  return out;
+}
+
+}  // namespace viztrace::report

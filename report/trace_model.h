@@ -1,0 +1,115 @@
+// The trace as the writers and the summary see it: processes (one entry per pid incarnation)
+// with their images and threads, instants, the session and what was lost. Times are the raw
+// CLOCK_MONOTONIC nanoseconds of the wire; writers make them relative to `origin`.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/wire.h"
+#include "report/exit_status.h"
+
+namespace viztrace::report {
+
+// One program a process ran: the first one, then a new one after each exec.
+struct Image {
+  std::uint64_t start = 0, end = 0;
+  std::vector<std::string> argv;
+  std::string exe;   // as the kernel resolved it (from the shim or /proc)
+  std::string path;  // as given to exec/spawn
+  std::string cwd;
+  const char* started_by = "spawn";  // "fork" | "spawn" | "exec" | "observed" | "launch"
+  std::uint32_t exe_flags = 0;       // VT_EXE_* of the exec or spawn that began it
+  bool confirmed = false;            // the shim announced it (PROC_START): argv/exe are its own
+  bool traced = false;               // the shim ran inside it
+  std::uint32_t exec_tid = 0;        // the thread whose EXEC began it
+
+  // basename(argv[0]), else of exe, else of path; empty when nothing is known.
+  std::string name() const;
+};
+
+struct Thread {
+  std::uint32_t tid = 0;
+  std::uint64_t start = 0, end = 0;
+  std::string name;  // from THREAD_NAME, else "thread <tid>"
+  bool end_unknown = false;
+};
+
+struct Usage {
+  std::uint64_t utime_ns = 0, stime_ns = 0, maxrss_kb = 0;
+};
+
+struct Process {
+  std::uint32_t pid = 0;       // the real pid
+  std::uint32_t json_pid = 0;  // pid, or pid + k * 4194304 for the k-th reuse of the pid
+  std::uint32_t ppid = 0;      // 0: unknown
+  std::uint64_t start = 0, end = 0;
+  bool start_unknown = false;  // no record announced its start
+  bool end_unknown = false;    // no record announced its end
+  bool is_target = false;      // the command viztrace launched
+  std::vector<Image> images;   // never empty; consecutive images touch
+  std::vector<Thread> threads; // the non-main threads, by start
+  ExitStatus status;
+  std::optional<int> wait_status;  // raw, when a reaper or a pidfd told
+  std::optional<Usage> usage;
+
+  // The last image's name, else "pid N".
+  std::string name() const;
+};
+
+// A point in time worth marking: a failed spawn or exec, a signal viztrace got.
+struct Instant {
+  std::uint64_t ts = 0;
+  std::uint32_t pid = 0, tid = 0;  // json pid
+  bool global = false;             // on the global track rather than the thread's
+  std::string name;
+  std::vector<std::pair<const char*, std::string>> text_args;
+  std::vector<std::pair<const char*, std::int64_t>> number_args;
+  std::vector<std::string> argv;  // "argv" arg when not empty
+};
+
+struct Session {
+  bool known = false;  // a SESSION record was found
+  std::uint64_t ts = 0;
+  std::uint64_t realtime_ns = 0;
+  std::uint32_t target_pid = 0, viztrace_pid = 0;
+  std::vector<std::string> command;
+  std::string cwd;
+};
+
+struct LossCounts {
+  std::uint64_t dropped_records = 0;  // records the shims dropped
+  std::uint64_t seq_gaps = 0;         // chunks missing according to sequence numbers
+  std::uint64_t bad_chunks = 0;       // invalid chunks the collector skipped
+  std::uint64_t bad_bytes = 0;        // FIFO bytes that were not a valid chunk
+  std::uint64_t spill_lost = 0;       // chunks the collector could not write to the spill
+  std::uint64_t damaged_bytes = 0;    // spill bytes unreadable (torn tail, malformed records)
+  std::uint64_t damaged_spots = 0;    // places where damaged bytes were found
+
+  // Records and chunks lost plus damaged spots: 0 means nothing was lost.
+  std::uint64_t total() const {
+    return dropped_records + seq_gaps + bad_chunks + spill_lost + damaged_spots +
+           (bad_bytes > 0 && bad_chunks == 0 ? 1 : 0);
+  }
+};
+
+struct TraceModel {
+  Session session;
+  std::uint64_t origin = 0;  // ts 0 of the report: the session start
+  std::uint64_t end = 0;     // the last moment anything happened
+  std::vector<Process> processes;  // by start time; process_sort_index is the position here
+  std::vector<Instant> instants;
+  LossCounts lost;
+  std::uint64_t events = 0;  // non-string records decoded
+  std::optional<std::size_t> target;  // index of the launched command in processes
+
+  std::uint64_t thread_count() const;  // main threads included
+};
+
+// Splits an ARGV string (each element NUL-terminated; a last element may lack it).
+std::vector<std::string> split_argv(std::string_view bytes);
+
+}  // namespace viztrace::report

@@ -1,0 +1,132 @@
+#include "spill/cleanup_registry.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include "spill/spill_format.h"
+
+namespace viztrace::spill {
+namespace {
+
+struct DirSlot {
+  std::atomic<bool> used{false};
+  std::atomic<bool> live{false};  // registered and not yet swept or kept
+  int fd = -1;
+  std::atomic<std::uint32_t> segments{0};
+  char path[PATH_MAX] = {};
+};
+
+struct FileSlot {
+  std::atomic<bool> used{false};
+  std::atomic<bool> live{false};
+  char path[PATH_MAX] = {};
+};
+
+DirSlot g_dirs[CleanupRegistry::kMaxDirs];
+FileSlot g_files[CleanupRegistry::kMaxFiles];
+
+bool copy_path(char (&dst)[PATH_MAX], const char* src) {
+  std::size_t n = std::strlen(src);
+  if (n >= PATH_MAX) return false;
+  std::memcpy(dst, src, n + 1);
+  return true;
+}
+
+}  // namespace
+
+int CleanupRegistry::add_dir(int dir_fd, const char* path) {
+  for (int i = 0; i < kMaxDirs; ++i) {
+    bool expected = false;
+    if (!g_dirs[i].used.compare_exchange_strong(expected, true)) continue;
+    if (!copy_path(g_dirs[i].path, path)) {
+      g_dirs[i].used = false;
+      return -1;
+    }
+    g_dirs[i].fd = dir_fd;
+    g_dirs[i].segments = 0;
+    g_dirs[i].live = true;
+    return i;
+  }
+  return -1;
+}
+
+void CleanupRegistry::set_segments(int slot, std::uint32_t segments) {
+  if (slot >= 0) g_dirs[slot].segments = segments;
+}
+
+void CleanupRegistry::keep_dir(int slot) {
+  if (slot >= 0) g_dirs[slot].live = false;
+}
+
+void CleanupRegistry::sweep_dir(int slot) {
+  if (slot < 0) return;
+  DirSlot& d = g_dirs[slot];
+  bool expected = true;
+  if (!d.live.compare_exchange_strong(expected, false)) return;
+  int saved = errno;
+  // unlinkat on names inside the dir fd: never follows a symlink, never leaves the dir.
+  unlinkat(d.fd, "fifo", 0);
+  char name[kSegmentNameMax];
+  for (std::uint32_t i = 0, n = d.segments; i < n; ++i) {
+    segment_name(i, name);
+    unlinkat(d.fd, name, 0);
+  }
+  rmdir(d.path);
+  errno = saved;
+}
+
+int CleanupRegistry::add_file(const char* path) {
+  for (int i = 0; i < kMaxFiles; ++i) {
+    bool expected = false;
+    if (!g_files[i].used.compare_exchange_strong(expected, true)) continue;
+    if (!copy_path(g_files[i].path, path)) {
+      g_files[i].used = false;
+      return -1;
+    }
+    g_files[i].live = true;
+    return i;
+  }
+  return -1;
+}
+
+void CleanupRegistry::remove_file(int slot) {
+  if (slot < 0) return;
+  bool expected = true;
+  if (g_files[slot].live.compare_exchange_strong(expected, false)) {
+    int saved = errno;
+    unlink(g_files[slot].path);
+    errno = saved;
+  }
+  g_files[slot].used = false;
+}
+
+void CleanupRegistry::forget_file(int slot) {
+  if (slot < 0) return;
+  g_files[slot].live = false;
+  g_files[slot].used = false;
+}
+
+void CleanupRegistry::sweep_all() {
+  for (int i = 0; i < kMaxFiles; ++i) {
+    bool expected = true;
+    if (g_files[i].live.compare_exchange_strong(expected, false)) {
+      int saved = errno;
+      unlink(g_files[i].path);
+      errno = saved;
+    }
+  }
+  for (int i = 0; i < kMaxDirs; ++i) sweep_dir(i);
+}
+
+void CleanupRegistry::install_atexit() {
+  static std::atomic<bool> installed{false};
+  if (!installed.exchange(true)) std::atexit([] { sweep_all(); });
+}
+
+}  // namespace viztrace::spill

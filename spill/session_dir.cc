@@ -1,0 +1,75 @@
+#include "spill/session_dir.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include "core/error.h"
+#include "spill/cleanup_registry.h"
+
+namespace viztrace::spill {
+
+std::string SessionDir::default_temp_root() {
+  const char* t = std::getenv("TMPDIR");
+  return (t && *t) ? t : "/tmp";
+}
+
+SessionDir SessionDir::create(const std::string& temp_root) {
+  struct stat st;
+  if (stat(temp_root.c_str(), &st) != 0) throw system_error("temp dir " + temp_root);
+  if (!S_ISDIR(st.st_mode)) throw Error("temp dir " + temp_root + ": Not a directory");
+  CleanupRegistry::install_atexit();
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    std::string templ = temp_root;
+    if (templ.back() != '/') templ += '/';
+    templ += "viztrace-XXXXXX";
+    std::vector<char> buf(templ.begin(), templ.end());
+    buf.push_back('\0');
+    if (!mkdtemp(buf.data())) throw system_error("cannot create a session dir in " + temp_root);
+    std::string path(buf.data());
+    int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      int err = errno;
+      rmdir(path.c_str());
+      throw system_error("cannot open session dir " + path, err);
+    }
+    // A sweeper that found the new dir unlocked may hold the lock right now: wait for it, then
+    // make sure the dir still exists (a removed dir has no links); if not, start again.
+    if (flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0 || st.st_nlink == 0) {
+      close(fd);
+      continue;
+    }
+    int slot = CleanupRegistry::add_dir(fd, path.c_str());
+    return SessionDir(std::move(path), fd, slot);
+  }
+  throw Error("cannot create a session dir in " + temp_root + ": it keeps disappearing");
+}
+
+SessionDir::SessionDir(SessionDir&& other) noexcept
+    : path_(std::move(other.path_)), fd_(other.fd_), slot_(other.slot_) {
+  other.fd_ = -1;
+  other.slot_ = -1;
+}
+
+SessionDir::~SessionDir() {
+  sweep();
+  if (fd_ >= 0) close(fd_);
+}
+
+void SessionDir::make_fifo() {
+  if (mkfifoat(fd_, "fifo", 0600) != 0) throw system_error("cannot create FIFO in " + path_);
+}
+
+void SessionDir::set_segments(std::uint32_t segments) {
+  CleanupRegistry::set_segments(slot_, segments);
+}
+
+void SessionDir::keep() { CleanupRegistry::keep_dir(slot_); }
+
+void SessionDir::sweep() { CleanupRegistry::sweep_dir(slot_); }
+
+}  // namespace viztrace::spill

@@ -1,0 +1,45 @@
+// The private directory of one tracing session: "$TMPDIR/viztrace-XXXXXX", mode 0700, holding the
+// FIFO and the spill segments. The session keeps an exclusive flock on the dir for its whole life,
+// so a later start can tell a dead session's dir (lock free) from a live one and sweep it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace viztrace::spill {
+
+class SessionDir {
+ public:
+  // Creates, locks and registers a new session dir under temp_root. Throws viztrace::Error
+  // naming the temp root and the reason (missing, read-only, full, ...).
+  static SessionDir create(const std::string& temp_root);
+
+  SessionDir(SessionDir&& other) noexcept;
+  SessionDir& operator=(SessionDir&&) = delete;
+  SessionDir(const SessionDir&) = delete;
+  ~SessionDir();  // sweeps unless kept
+
+  const std::string& path() const { return path_; }
+  std::string fifo_path() const { return path_ + "/fifo"; }
+  int fd() const { return fd_; }
+
+  // Makes the FIFO the traced processes write into (mode 0600).
+  void make_fifo();
+  // Tells the cleanup guards how many spill segments exist.
+  void set_segments(std::uint32_t segments);
+  // Leaves the dir in place at the end (--keep-temp).
+  void keep();
+  // Removes the FIFO, the segments and the dir; idempotent.
+  void sweep();
+
+  // The temp root: $TMPDIR, or /tmp when unset or empty.
+  static std::string default_temp_root();
+
+ private:
+  SessionDir(std::string path, int fd, int slot) : path_(std::move(path)), fd_(fd), slot_(slot) {}
+  std::string path_;
+  int fd_ = -1;
+  int slot_ = -1;
+};
+
+}  // namespace viztrace::spill

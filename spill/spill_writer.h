@@ -1,0 +1,52 @@
+// Appends chunks to numbered segment files in the session dir, so the collector's memory stays
+// flat however long the run. A failed write (full disk, RLIMIT_FSIZE) loses the chunks it held,
+// counts them, and writing goes on: the collector must keep draining the FIFO regardless.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "spill/session_dir.h"
+
+namespace viztrace::spill {
+
+class SpillWriter {
+ public:
+  static constexpr std::size_t kDefaultSegmentBytes = 64u << 20;
+
+  explicit SpillWriter(SessionDir& dir, std::size_t segment_bytes = kDefaultSegmentBytes);
+  ~SpillWriter();
+  SpillWriter(const SpillWriter&) = delete;
+  SpillWriter& operator=(const SpillWriter&) = delete;
+
+  // Appends one whole chunk (already validated).
+  void append(const void* chunk, std::size_t length);
+  // Writes out what is buffered. Returns false if anything was lost since the last call.
+  bool flush();
+
+  std::uint32_t segments() const { return segments_; }
+  std::uint64_t lost_chunks() const { return lost_chunks_; }
+  std::uint64_t bytes_written() const { return bytes_written_; }
+  // errno of the last failure, 0 if none.
+  int last_error() const { return last_error_; }
+
+ private:
+  bool open_segment();
+  bool write_buffer();
+
+  SessionDir& dir_;
+  std::size_t segment_bytes_;
+  int fd_ = -1;
+  std::uint32_t segments_ = 0;
+  std::uint64_t segment_size_ = 0;
+  std::vector<unsigned char> buffer_;
+  std::size_t buffered_chunks_ = 0;
+  std::uint64_t lost_chunks_ = 0;
+  std::uint64_t bytes_written_ = 0;
+  int last_error_ = 0;
+  bool lost_since_flush_ = false;
+};
+
+}  // namespace viztrace::spill

@@ -1,0 +1,255 @@
+#include "harness.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "simdjson.h"
+
+namespace fs = std::filesystem;
+
+namespace vt_test {
+
+std::string viztrace_bin() {
+  const char* env = std::getenv("VIZTRACE_BIN");
+  return env && *env ? env : VIZTRACE_BIN;
+}
+
+std::string fixture(const std::string& name) { return std::string(FIXTURE_DIR) + "/" + name; }
+
+bool Result::exited() const { return WIFEXITED(status); }
+int Result::exit_code() const { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
+int Result::signal() const { return WIFSIGNALED(status) ? WTERMSIG(status) : 0; }
+
+namespace {
+
+double now_s() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void drain(int fd, std::string& into) {
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) into.append(buf, static_cast<size_t>(n));
+}
+
+Result run_process(const std::vector<std::string>& argv, const std::string& cwd,
+                   const std::string& tmp, const Options& o) {
+  int out[2], err[2], in[2];
+  REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+  REQUIRE(pipe2(err, O_CLOEXEC) == 0);
+  REQUIRE(pipe2(in, O_CLOEXEC) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    if (chdir(cwd.c_str()) != 0) _exit(126);
+    setenv("TMPDIR", tmp.c_str(), 1);
+    for (const auto& name : o.unset) unsetenv(name.c_str());
+    for (const auto& [k, v] : o.env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  if (!o.stdin_data.empty()) {
+    ssize_t w = write(in[1], o.stdin_data.data(), o.stdin_data.size());
+    (void)w;
+  }
+  close(in[1]);
+  fcntl(out[0], F_SETFL, O_NONBLOCK);
+  fcntl(err[0], F_SETFL, O_NONBLOCK);
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  REQUIRE(pidfd >= 0);
+  Result r;
+  double deadline = now_s() + o.timeout_s;
+  bool done = false;
+  while (!done) {
+    pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {pidfd, POLLIN, 0}};
+    double left = deadline - now_s();
+    if (left <= 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &r.status, 0);
+      FAIL("timed out after " << o.timeout_s << " s: " << argv[0] << "\nstderr:\n" << r.err);
+    }
+    poll(fds, 3, static_cast<int>(left * 1000) + 1);
+    drain(out[0], r.out);
+    drain(err[0], r.err);
+    if (fds[2].revents) done = true;
+  }
+  REQUIRE(waitpid(pid, &r.status, 0) == pid);
+  // Descendants may still hold the pipes; take what is there and stop.
+  drain(out[0], r.out);
+  drain(err[0], r.err);
+  close(out[0]);
+  close(err[0]);
+  close(pidfd);
+  return r;
+}
+
+std::string slurp(const std::string& path) {
+  if (path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0) {
+    gzFile f = gzopen(path.c_str(), "rb");
+    REQUIRE(f != nullptr);
+    std::string data;
+    char buf[65536];
+    int n;
+    while ((n = gzread(f, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
+    REQUIRE(n == 0);
+    gzclose(f);
+    return data;
+  }
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+Sandbox::Sandbox() {
+  char templ[] = "/tmp/vt-sandbox-XXXXXX";
+  REQUIRE(mkdtemp(templ) != nullptr);
+  root_ = templ;
+  tmp_ = root_ + "/tmp";
+  dir_ = root_ + "/work";
+  fs::create_directory(tmp_);
+  fs::create_directory(dir_);
+}
+
+Sandbox::~Sandbox() {
+  std::error_code ec;
+  fs::remove_all(root_, ec);
+}
+
+Result Sandbox::viztrace(const std::vector<std::string>& args, const Options& o) const {
+  std::vector<std::string> argv = {viztrace_bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv, dir_, tmp_, o);
+}
+
+Result Sandbox::command(const std::vector<std::string>& argv, const Options& o) const {
+  return run_process(argv, dir_, tmp_, o);
+}
+
+std::vector<std::string> Sandbox::temp_leftovers() const {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(tmp_)) out.push_back(e.path().filename());
+  return out;
+}
+
+void Sandbox::write_file(const std::string& name, const std::string& content,
+                         bool executable) const {
+  std::string p = path(name);
+  fs::create_directories(fs::path(p).parent_path());
+  std::ofstream(p, std::ios::binary) << content;
+  if (executable) chmod(p.c_str(), 0755);
+}
+
+std::vector<Process> Report::named(const std::string& base) const {
+  std::vector<Process> out;
+  for (const auto& p : processes) {
+    if (p.argv.empty()) continue;
+    const std::string& a0 = p.argv[0];
+    auto slash = a0.rfind('/');
+    if ((slash == std::string::npos ? a0 : a0.substr(slash + 1)) == base) out.push_back(p);
+  }
+  return out;
+}
+
+const Process* Report::find_pid(long long pid) const {
+  for (const auto& p : processes)
+    if (p.pid == pid) return &p;
+  return nullptr;
+}
+
+Process Report::target() const {
+  std::vector<Process> found;
+  for (const auto& p : processes)
+    if (p.target) found.push_back(p);
+  REQUIRE(found.size() == 1);
+  return found[0];
+}
+
+Report Sandbox::report(const std::string& name) const {
+  Report rep;
+  rep.raw = slurp(name.size() && name[0] == '/' ? name : path(name));
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  auto error = parser.parse(rep.raw).get(doc);
+  INFO("report " << name);
+  REQUIRE(error == simdjson::SUCCESS);
+  simdjson::dom::array events;
+  REQUIRE(doc["traceEvents"].get(events) == simdjson::SUCCESS);
+  for (simdjson::dom::element e : events) {
+    std::string_view ph, cat, ename;
+    REQUIRE(e["ph"].get(ph) == simdjson::SUCCESS);
+    int64_t pid = 0, tid = 0;
+    REQUIRE(e["pid"].get(pid) == simdjson::SUCCESS);
+    REQUIRE(e["tid"].get(tid) == simdjson::SUCCESS);
+    if (e["cat"].get(cat) != simdjson::SUCCESS) cat = "";
+    if (e["name"].get(ename) != simdjson::SUCCESS) ename = "";
+    if (ph == "M" && ename == "thread_name") {
+      std::string_view n;
+      if (e["args"]["name"].get(n) == simdjson::SUCCESS) rep.thread_names[{pid, tid}] = n;
+      continue;
+    }
+    if (ph != "X") continue;
+    double ts = 0, dur = 0;
+    REQUIRE(e["ts"].get(ts) == simdjson::SUCCESS);
+    REQUIRE(e["dur"].get(dur) == simdjson::SUCCESS);
+    if (cat == "process") {
+      Process p;
+      p.pid = pid;
+      p.tid = tid;
+      p.name = ename;
+      p.ts = ts;
+      p.dur = dur;
+      simdjson::dom::element args = e["args"];
+      int64_t v;
+      if (args["pid"].get(v) == simdjson::SUCCESS) p.pid = v;
+      if (args["ppid"].get(v) == simdjson::SUCCESS) p.ppid = v;
+      if (args["exit_code"].get(v) == simdjson::SUCCESS) p.exit_code = v;
+      if (args["signal"].get(v) == simdjson::SUCCESS) p.signal = v;
+      bool traced;
+      if (args["traced"].get(traced) == simdjson::SUCCESS) p.traced = traced;
+      bool target;
+      if (args["target"].get(target) == simdjson::SUCCESS) p.target = target;
+      std::string_view sv;
+      if (args["exe"].get(sv) == simdjson::SUCCESS) p.exe = sv;
+      if (args["started_by"].get(sv) == simdjson::SUCCESS) p.started_by = sv;
+      simdjson::dom::array argv;
+      if (args["argv"].get(argv) == simdjson::SUCCESS)
+        for (simdjson::dom::element a : argv) p.argv.emplace_back(std::string_view(a));
+      rep.processes.push_back(std::move(p));
+    } else if (cat == "thread") {
+      rep.threads.push_back({pid, tid, std::string(ename), ts, dur});
+    }
+  }
+  return rep;
+}
+
+}  // namespace vt_test

@@ -1,0 +1,220 @@
+// viztrace run on real process trees: every process appears with its argv, parent and status,
+// the exit status is the target's, and the temp root is empty afterwards.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "harness.h"
+
+using namespace vt_test;
+
+namespace {
+
+// Every test ends with this: nothing left behind in the temp root.
+void require_clean(const Sandbox& s) {
+  auto left = s.temp_leftovers();
+  INFO("left in TMPDIR: " << (left.empty() ? "" : left.front()));
+  REQUIRE(left.empty());
+}
+
+}  // namespace
+
+TEST_CASE("shell pipeline: every stage appears with argv, parent and exit code") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "--", "sh", "-c", "printf 'b\\na\\nc\\n' | sort | head -n 2; exit 7"});
+  INFO(r.err);
+  CHECK(r.exit_code() == 7);
+  CHECK(r.out == "a\nb\n");
+  Report rep = s.report();
+  const Process sh = rep.target();
+  CHECK(sh.name == "sh");
+  CHECK(sh.exit_code == 7);
+  CHECK(sh.argv == std::vector<std::string>{"sh", "-c", "printf 'b\\na\\nc\\n' | sort | head -n 2; exit 7"});
+  for (const char* stage : {"sort", "head"}) {
+    auto found = rep.named(stage);
+    INFO(stage);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].ppid == sh.pid);
+    CHECK(found[0].exit_code == 0);
+    CHECK(found[0].ts >= sh.ts);
+    CHECK(found[0].ts + found[0].dur <= sh.ts + sh.dur + 1e-3);
+  }
+  CHECK(rep.named("head")[0].argv == std::vector<std::string>{"head", "-n", "2"});
+  require_clean(s);
+}
+
+TEST_CASE("target exit status is viztrace's exit status") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "-q", "--", "sh", "-c", "exit 42"});
+  CHECK(r.exit_code() == 42);
+  CHECK(r.err.empty());
+  CHECK(s.report().target().exit_code == 42);
+  require_clean(s);
+}
+
+TEST_CASE("target killed by SIGSEGV: reported as a signal, viztrace exits 139") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "--", fixture("segv")});
+  CHECK(r.exit_code() == 128 + SIGSEGV);
+  CHECK(r.out == "about to crash\n");
+  CHECK(r.err.find("SIGSEGV") != std::string::npos);
+  auto p = s.report().named("segv");
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].signal == SIGSEGV);
+  CHECK_FALSE(p[0].exit_code.has_value());
+  require_clean(s);
+}
+
+TEST_CASE("fork without exec: each child is its own process with its own exit code") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "--", fixture("fork_no_exec")});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  Report rep = s.report();
+  auto all = rep.named("fork_no_exec");
+  REQUIRE(all.size() == 4);
+  auto parent = std::find_if(all.begin(), all.end(), [](auto& p) { return p.started_by != "fork"; });
+  REQUIRE(parent != all.end());
+  std::multiset<long long> codes;
+  for (const auto& p : all) {
+    if (p.pid == parent->pid) continue;
+    CHECK(p.ppid == parent->pid);
+    CHECK(p.started_by == "fork");
+    REQUIRE(p.exit_code.has_value());
+    codes.insert(*p.exit_code);
+    // The report says which pid exited with which code, as the program itself printed it.
+    CHECK(r.out.find("child " + std::to_string(p.pid) + " exited " + std::to_string(*p.exit_code)) !=
+          std::string::npos);
+  }
+  CHECK(codes == std::multiset<long long>{10, 11, 12});
+  require_clean(s);
+}
+
+TEST_CASE("threads appear with the names they were given, however they got them") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "--", fixture("named_threads")});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  Report rep = s.report();
+  auto proc = rep.named("named_threads");
+  REQUIRE(proc.size() == 1);
+  std::set<std::string> names;
+  for (const auto& t : rep.threads) {
+    CHECK(t.pid == proc[0].pid);
+    CHECK(t.tid != proc[0].pid);
+    CHECK(t.ts >= proc[0].ts);
+    CHECK(t.ts + t.dur <= proc[0].ts + proc[0].dur + 1e-3);
+    names.insert(t.name);
+  }
+  CHECK(names == std::set<std::string>{"worker-self", "worker-main", "worker-prctl"});
+  require_clean(s);
+}
+
+TEST_CASE("a program that execs with an environment of its own is still traced") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "--", fixture("exec_own_env")});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  CHECK(r.out == "FOO=bar\nchild-of-own-env\n");
+  Report rep = s.report();
+  auto echo = rep.named("echo");
+  REQUIRE(echo.size() == 1);
+  CHECK(echo[0].argv == std::vector<std::string>{"/bin/echo", "child-of-own-env"});
+  // One pid, two images: the fixture, then sh after the exec.
+  auto sh = rep.named("sh");
+  REQUIRE(sh.size() == 1);
+  CHECK(echo[0].ppid == sh[0].pid);
+  auto first = rep.named("exec_own_env");
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].pid == sh[0].pid);
+  CHECK(first[0].ts + first[0].dur <= sh[0].ts + 1e-3);
+  require_clean(s);
+}
+
+TEST_CASE("python subprocess with close_fds=True is traced") {
+  Sandbox s;
+  s.write_file("spawn.py",
+               "import subprocess, sys\n"
+               "r = subprocess.run(['/bin/sh', '-c', 'exit 5'], close_fds=True)\n"
+               "out = subprocess.run(['/bin/echo', 'hi'], close_fds=True, capture_output=True)\n"
+               "sys.exit(r.returncode + len(out.stdout))\n");
+  auto r = s.viztrace({"run", "--", "/usr/bin/python3", "spawn.py"});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 8);
+  Report rep = s.report();
+  auto py = rep.named("python3");
+  REQUIRE(!py.empty());
+  auto sh = rep.named("sh");
+  REQUIRE(sh.size() == 1);
+  CHECK(sh[0].exit_code == 5);
+  CHECK(sh[0].ppid == py.back().pid);
+  auto echo = rep.named("echo");
+  REQUIRE(echo.size() == 1);
+  CHECK(echo[0].exit_code == 0);
+  require_clean(s);
+}
+
+TEST_CASE("a static program is not entered but appears, and its dynamic children are traced") {
+  Sandbox s;
+  SECTION("as the target") {
+    auto r = s.viztrace({"run", "--", fixture("static_spawner"), "/bin/true", "/bin/false"});
+    INFO(r.err);
+    CHECK(r.exit_code() == 1);
+    Report rep = s.report();
+    auto st = rep.named("static_spawner");
+    REQUIRE(st.size() == 1);
+    CHECK_FALSE(st[0].traced);
+    CHECK(st[0].exit_code == 1);
+    auto t = rep.named("true"), f = rep.named("false");
+    REQUIRE(t.size() == 1);
+    REQUIRE(f.size() == 1);
+    CHECK(t[0].ppid == st[0].pid);
+    CHECK(f[0].ppid == st[0].pid);
+    CHECK(t[0].argv == std::vector<std::string>{"/bin/true", "spawned-by-static"});
+    CHECK(f[0].exit_code == 1);
+  }
+  SECTION("in the middle of a tree") {
+    auto r = s.viztrace({"run", "--", "sh", "-c", fixture("static_spawner") + " /bin/true; echo done"});
+    INFO(r.err);
+    CHECK(r.exit_code() == 0);
+    Report rep = s.report();
+    const Process sh = rep.target();
+    auto st = rep.named("static_spawner");
+    REQUIRE(st.size() == 1);
+    CHECK(st[0].ppid == sh.pid);
+    CHECK_FALSE(st[0].traced);
+    CHECK(st[0].exit_code == 0);
+    auto t = rep.named("true");
+    REQUIRE(t.size() == 1);
+    CHECK(t[0].ppid == st[0].pid);
+  }
+  require_clean(s);
+}
+
+TEST_CASE("an ASan build with a leak reports it and exits as it does untraced") {
+  Sandbox s;
+  Options o;
+  int expected = 1;  // ASan's exit code for leaks
+  SECTION("default options") {}
+  SECTION("the user's own ASAN_OPTIONS are kept") {
+    o.env["ASAN_OPTIONS"] = "exitcode=9:detect_leaks=1";
+    expected = 9;
+  }
+  auto plain = s.command({fixture("asan_leak")}, o);
+  auto traced = s.viztrace({"run", "-q", "--", fixture("asan_leak")}, o);
+  CHECK(plain.exit_code() == expected);
+  CHECK(traced.exit_code() == expected);
+  CHECK(traced.out == plain.out);
+  for (const auto* r : {&plain, &traced}) {
+    CHECK(r->err.find("ERROR: LeakSanitizer: detected memory leaks") != std::string::npos);
+    CHECK(r->err.find("SUMMARY: AddressSanitizer: 4242 byte(s) leaked in 1 allocation(s).") !=
+          std::string::npos);
+  }
+  auto p = s.report().named("asan_leak");
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].exit_code == expected);
+  require_clean(s);
+}

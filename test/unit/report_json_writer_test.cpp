@@ -1,0 +1,130 @@
+// JsonWriter: number formats, escaping of arbitrary bytes, pieces across buffer boundaries.
+#include "report/json_writer.h"
+
+#include <simdjson.h>
+
+#include <catch2/catch.hpp>
+#include <string>
+
+using viztrace::report::ByteSink;
+using viztrace::report::JsonWriter;
+using viztrace::report::write_fixed3;
+
+namespace {
+
+struct StringSink final : ByteSink {
+  std::string bytes;
+  int writes = 0;
+  void write(const char* data, std::size_t n) override {
+    bytes.append(data, n);
+    ++writes;
+  }
+};
+
+std::string fixed3(std::uint64_t v) {
+  char buf[32];
+  return std::string(buf, write_fixed3(buf, v));
+}
+
+// The JSON text of one string value.
+std::string json_string(std::string_view bytes, std::size_t buffer = JsonWriter::kDefaultBufferBytes) {
+  StringSink sink;
+  JsonWriter w(sink, buffer);
+  w.string(bytes);
+  w.flush();
+  return sink.bytes;
+}
+
+// What a JSON parser reads back from the JSON text of a string.
+std::string parse_string(const std::string& json) {
+  simdjson::dom::parser parser;
+  auto doc = parser.parse(json);
+  REQUIRE(doc.error() == simdjson::SUCCESS);
+  return std::string(doc.get_string().value());
+}
+
+}  // namespace
+
+TEST_CASE("fixed3 prints thousandths with exactly three decimals, from integers") {
+  CHECK(fixed3(0) == "0.000");
+  CHECK(fixed3(5) == "0.005");
+  CHECK(fixed3(70) == "0.070");
+  CHECK(fixed3(1000) == "1.000");
+  CHECK(fixed3(1234567) == "1234.567");
+  // Beyond 2^53, where a double would lose the last digits.
+  CHECK(fixed3(9007199254740993ull) == "9007199254740.993");
+  CHECK(fixed3(UINT64_MAX) == "18446744073709551.615");
+}
+
+TEST_CASE("JsonWriter places commas and nests objects and arrays") {
+  StringSink sink;
+  JsonWriter w(sink);
+  w.begin_object();
+  w.member("a", 1);
+  w.key("list");
+  w.begin_array();
+  w.integer(-5);
+  w.unsigned_integer(18446744073709551615ull);
+  w.begin_object();
+  w.end_object();
+  w.begin_array();
+  w.end_array();
+  w.boolean(true);
+  w.null();
+  w.fixed3(1500);
+  w.end_array();
+  w.member("s", "x");
+  w.end_object();
+  w.flush();
+  CHECK(sink.bytes == R"({"a":1,"list":[-5,18446744073709551615,{},[],true,null,1.500],"s":"x"})");
+  CHECK(w.bytes() == sink.bytes.size());
+}
+
+TEST_CASE("JsonWriter escapes what JSON requires and shows control bytes as \\u00XX") {
+  CHECK(json_string("plain text") == R"("plain text")");
+  CHECK(json_string("say \"hi\"") == R"("say \"hi\"")");
+  CHECK(json_string("C:\\dir") == R"("C:\\dir")");
+  CHECK(json_string("a\nb\tc\rd\be\ff") == R"("a\nb\tc\rd\be\ff")");
+  CHECK(json_string(std::string("nul\0x", 5)) == R"("nul\u0000x")");
+  CHECK(json_string("\x01\x1f\x7f") == R"("\u0001\u001f\u007f")");
+  CHECK(json_string("</script>") == R"("</script>")");
+}
+
+TEST_CASE("JsonWriter passes valid UTF-8 through and writes each invalid byte as \\xNN") {
+  // é (2 bytes), € (3), U+10FFFF (4), 😀 (4): valid, unchanged.
+  std::string valid = "caf\xc3\xa9 \xe2\x82\xac \xf4\x8f\xbf\xbf \xf0\x9f\x98\x80";
+  CHECK(json_string(valid) == "\"" + valid + "\"");
+  CHECK(parse_string(json_string(valid)) == valid);
+
+  CHECK(json_string("\x80") == R"("\\x80")");                  // stray continuation byte
+  CHECK(json_string("\xc0\x80") == R"("\\xc0\\x80")");          // overlong NUL
+  CHECK(json_string("\xc1\xbf") == R"("\\xc1\\xbf")");          // overlong
+  CHECK(json_string("\xe0\x80\x80") == R"("\\xe0\\x80\\x80")");  // overlong 3-byte
+  CHECK(json_string("\xed\xa0\x80") == R"("\\xed\\xa0\\x80")");  // surrogate U+D800
+  CHECK(json_string("\xf4\x90\x80\x80") == R"("\\xf4\\x90\\x80\\x80")");  // > U+10FFFF
+  CHECK(json_string("\xf5\xff") == R"("\\xf5\\xff")");
+  CHECK(json_string("ok\xe2\x82") == R"("ok\\xe2\\x82")");      // cut short at the end
+  CHECK(json_string("\xe2\x82x") == R"("\\xe2\\x82x")");        // cut short by ASCII
+  // What a reader gets: the text \xNN, the valid parts untouched.
+  CHECK(parse_string(json_string("a\xff\xc3\xa9z")) == "a\\xff\xc3\xa9z");
+}
+
+TEST_CASE("JsonWriter keeps long strings whole across buffer flushes") {
+  // A small buffer forces many pieces; multi-byte characters land on every possible boundary.
+  std::string text;
+  for (int i = 0; i < 5000; ++i) text += (i % 3 == 0) ? "\xe2\x82\xac" : (i % 3 == 1 ? "\xf0\x9f\x98\x80" : "a\"");
+  StringSink sink;
+  JsonWriter w(sink, 4096);
+  w.begin_array();
+  w.string(text);
+  w.string(text + "\xff");
+  w.end_array();
+  w.flush();
+  CHECK(sink.writes > 3);
+  simdjson::dom::parser parser;
+  auto doc = parser.parse(sink.bytes);
+  REQUIRE(doc.error() == simdjson::SUCCESS);
+  auto array = doc.get_array().value();
+  CHECK(std::string(array.at(0).get_string().value()) == text);
+  CHECK(std::string(array.at(1).get_string().value()) == text + "\\xff");
+}

@@ -1,0 +1,137 @@
+// SpillWriter and SpillReader: round trip, segment rollover, torn tails, missing spills.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+
+#include "core/error.h"
+#include "spill/cleanup_registry.h"
+#include "spill/spill_format.h"
+#include "spill/spill_reader.h"
+#include "synthetic_trace.h"
+
+using viztrace::ChunkBuilder;
+using viztrace::spill::SpillReader;
+using viztrace::test::SyntheticSpill;
+using viztrace::test::TempDir;
+
+namespace {
+
+// n chunks of one stream, each holding one record whose ts is its index.
+std::vector<ChunkBuilder::Chunk> numbered_chunks(int n, std::size_t payload = 0) {
+  ChunkBuilder b(42, 42, 7);
+  std::vector<ChunkBuilder::Chunk> out;
+  std::string filler(payload, 'x');
+  for (int i = 0; i < n; ++i) {
+    b.record(VT_REC_THREAD_START, 0, static_cast<std::uint64_t>(i), filler.data(), filler.size());
+    for (auto& c : b.take()) out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> read_back_ts(SpillReader& reader) {
+  std::vector<std::uint64_t> ts;
+  reader.for_each([&](const vt_chunk_header& h) {
+    vt_record r;
+    std::memcpy(&r, reinterpret_cast<const unsigned char*>(&h) + sizeof h, sizeof r);
+    ts.push_back(r.ts);
+  });
+  return ts;
+}
+
+}  // namespace
+
+TEST_CASE("spill: chunks come back whole and in order across segment rollovers") {
+  TempDir root;
+  SyntheticSpill spill(root, 8192);  // a few chunks per segment
+  auto chunks = numbered_chunks(200, 1000);
+  for (std::size_t i = 0; i < chunks.size(); i += 7)  // several flushes
+    spill.add(std::vector<ChunkBuilder::Chunk>(
+        chunks.begin() + static_cast<std::ptrdiff_t>(i),
+        chunks.begin() + static_cast<std::ptrdiff_t>(std::min(i + 7, chunks.size()))));
+  CHECK(spill.writer().segments() > 10);
+  CHECK(spill.writer().lost_chunks() == 0);
+
+  SpillReader reader(spill.dir());
+  auto ts = read_back_ts(reader);
+  REQUIRE(ts.size() == 200);
+  for (std::size_t i = 0; i < ts.size(); ++i) CHECK(ts[i] == i);
+  CHECK(reader.segments_read() == spill.writer().segments());
+  CHECK(reader.damaged_bytes() == 0);
+  CHECK(SpillReader::is_spill_dir(spill.dir()));
+}
+
+TEST_CASE("spill: a torn tail is skipped and counted as damaged") {
+  TempDir root;
+  SyntheticSpill spill(root);
+  auto chunks = numbered_chunks(5, 40);
+  spill.add(chunks);
+  std::string segment = spill.dir() + "/" + viztrace::spill::segment_name(0);
+  struct stat st;
+  REQUIRE(stat(segment.c_str(), &st) == 0);
+  // Cut the last chunk in the middle, as a crash during a write would.
+  off_t cut = st.st_size - static_cast<off_t>(chunks.back().size() / 2);
+  REQUIRE(truncate(segment.c_str(), cut) == 0);
+
+  SpillReader reader(spill.dir());
+  auto ts = read_back_ts(reader);
+  CHECK(ts == std::vector<std::uint64_t>{0, 1, 2, 3});
+  CHECK(reader.damaged_bytes() == chunks.back().size() - chunks.back().size() / 2);
+}
+
+TEST_CASE("spill: garbage in the middle of a segment ends that segment, not the next one") {
+  TempDir root;
+  SyntheticSpill spill(root, 2048);
+  auto chunks = numbered_chunks(6, 600);  // 648-byte chunks: a segment holds 3 (16 + 3 * 648)
+  const std::size_t size = chunks[0].size();
+  REQUIRE(size == 648);
+  spill.add({chunks.begin(), chunks.begin() + 3});  // the writer rolls over between flushes
+  spill.add({chunks.begin() + 3, chunks.end()});
+  REQUIRE(spill.writer().segments() == 2);
+  std::string segment = spill.dir() + "/" + viztrace::spill::segment_name(0);
+  std::string bytes = viztrace::test::read_file(segment);
+  bytes[16 + size] ^= 0x5a;  // the second chunk's magic
+  viztrace::test::write_file(segment, bytes);
+
+  SpillReader reader(spill.dir());
+  CHECK(read_back_ts(reader) == std::vector<std::uint64_t>{0, 3, 4, 5});
+  CHECK(reader.damaged_bytes() == 2 * size);
+}
+
+TEST_CASE("spill: a dir without segments is an error naming the dir") {
+  TempDir root;
+  SpillReader reader(root.path());
+  CHECK_FALSE(SpillReader::is_spill_dir(root.path()));
+  CHECK_THROWS_WITH(reader.for_each([](const vt_chunk_header&) {}),
+                    Catch::Contains(root.path()) && Catch::Contains("no trace data"));
+}
+
+TEST_CASE("spill: the session dir and its segments are swept when the session ends") {
+  TempDir root;
+  SyntheticSpill spill(root, 4096);
+  spill.add(numbered_chunks(20, 500));
+  REQUIRE(spill.writer().segments() > 1);
+  // The sweep happens in SessionDir's destructor; do it early and look.
+  spill.session().sweep();
+  struct stat st;
+  CHECK(stat(spill.dir().c_str(), &st) != 0);
+}
+
+// Known bug (spill/cleanup_registry.cc): sweep_dir and keep_dir never free their slot, so once
+// kMaxDirs sessions have existed in a process, later ones are neither registered nor swept.
+TEST_CASE("spill: every session dir is swept, however many sessions came before", "[!mayfail]") {
+  TempDir root;
+  for (int i = 0; i < viztrace::spill::CleanupRegistry::kMaxDirs + 2; ++i) {
+    std::string dir;
+    {
+      SyntheticSpill spill(root, 4096);
+      spill.add(numbered_chunks(3, 100));
+      dir = spill.dir();
+    }
+    struct stat st;
+    INFO("session " << i);
+    CHECK(stat(dir.c_str(), &st) != 0);
+  }
+  CHECK(root.entries().empty());
+}
