@@ -15,6 +15,9 @@ inline constexpr int kViztraceFailed = 2;
 struct Command {
   CLI::App* app;
   std::function<int()> run;
+  // Optional: takes the words that are not viztrace's (a command to run) out of argv before
+  // CLI11 sees them; returns the new argc.
+  std::function<int(int argc, char** argv)> split = nullptr;
 };
 
 Command add_run_command(CLI::App& app);

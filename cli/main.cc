@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
       "  viztrace run -o t.json.gz -- ./test.sh\n"};
   app.name("viztrace");
   app.require_subcommand(1);
+  app.fallthrough();  // global options such as -v also work after the subcommand
   app.set_version_flag("--version", std::string("viztrace ") + VIZTRACE_VERSION);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "Print diagnostics of viztrace itself on stderr");
@@ -23,6 +24,8 @@ int main(int argc, char** argv) {
   std::vector<viztrace::cli::Command> commands = {
       viztrace::cli::add_run_command(app),
   };
+  for (auto& command : commands)
+    if (command.split) argc = command.split(argc, argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -121,6 +121,28 @@ int run_command(const RunOptions& o) {
   end_like(status);
 }
 
+// "viztrace [global options] run [options] [--] command args...": the command starts at "--" or
+// at the first word that is not an option of ours (or an option's value), so that
+// `viztrace run make -j8` works and no option of the command is ever taken for ours.
+int split_command(CLI::App* run, int argc, char** argv, std::vector<std::string>& command) {
+  int i = 1;
+  while (i < argc && std::strcmp(argv[i], run->get_name().c_str()) != 0) ++i;
+  if (i == argc) return argc;
+  for (++i; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") {
+      command.assign(argv + i + 1, argv + argc);
+      return i;
+    }
+    if (arg.size() < 2 || arg[0] != '-') break;
+    if (arg.find('=') != std::string::npos) continue;
+    const CLI::Option* opt = run->get_option_no_throw(arg);
+    if (opt && opt->get_expected_min() > 0) ++i;  // skip its value
+  }
+  command.assign(argv + i, argv + argc);
+  return i;
+}
+
 }  // namespace
 
 Command add_run_command(CLI::App& app) {
@@ -128,6 +150,7 @@ Command add_run_command(CLI::App& app) {
   CLI::App* run = app.add_subcommand(
       "run",
       "Run a command and trace every process and thread it starts.\n"
+      "Usage: viztrace run [options] [--] command [args...]\n"
       "Exits with the command's status (128+N when a signal N killed it).");
   run->add_option("-o,--output", o->output,
                   "Report file; the format follows the extension: .json or .json.gz")
@@ -139,15 +162,17 @@ Command add_run_command(CLI::App& app) {
                   "Seconds to wait for processes that outlive the command")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  run->add_option("command", o->command, "The command to trace, after --")->required();
-  run->prefix_command();
-  return {run, [o] {
-            // With prefix_command the first word lands in `command`, the rest in remaining().
-            std::vector<std::string> argv = o->command;
-            CLI::App* self = nullptr;
-            (void)self;
+  run->footer("Examples:\n"
+              "  viztrace run -- make -j8\n"
+              "  viztrace run -o trace.json.gz ./run-tests.sh --fast\n"
+              "Open the report in https://ui.perfetto.dev (Open trace file) or chrome://tracing.");
+  return {run,
+          [o] {
+            if (o->command.empty())
+              throw Error("run: no command given (viztrace run [options] -- command [args...])");
             return run_command(*o);
-          }};
+          },
+          [o, run](int argc, char** argv) { return split_command(run, argc, argv, o->command); }};
 }
 
 }  // namespace viztrace::cli

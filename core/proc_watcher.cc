@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/shim/exe_probe.h"
+#include "spdlog/spdlog.h"
 #include "core/wire.h"
 
 namespace viztrace {
@@ -72,6 +73,14 @@ int zombie_status(pid_t pid) {
   return std::atoi(fields[49].c_str());
 }
 
+// The command name in /proc/<pid>/stat, which stays readable for a zombie.
+std::string zombie_comm(pid_t pid) {
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  auto open_paren = stat.find('('), close_paren = stat.rfind(')');
+  if (open_paren == std::string::npos || close_paren == std::string::npos) return {};
+  return stat.substr(open_paren + 1, close_paren - open_paren - 1);
+}
+
 int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
 }  // namespace
@@ -100,14 +109,24 @@ void ProcWatcher::examine(pid_t child, pid_t parent, std::uint64_t first_seen,
   std::string exe = read_link(base + "/exe");
   std::string argv = read_file(base + "/cmdline");
   std::string pbase = "/proc/" + std::to_string(parent);
+  // Between fork and exec a child shows its parent's exe and cmdline; during exec, none.
   bool looks_like_parent = exe == read_link(pbase + "/exe") && argv == read_file(pbase + "/cmdline");
-  if (looks_like_parent && now - first_seen < kExecGraceNs && !exe.empty()) {
+  bool in_exec = argv.empty() && !exe.empty();
+  spdlog::debug("pid {}: child {} exe {} argv {} bytes", parent, child, exe, argv.size());
+  if ((looks_like_parent || in_exec) && now - first_seen < kExecGraceNs && !exe.empty()) {
     pending_[child] = {parent, first_seen};
     return;
   }
   pending_.erase(child);
   known_.insert(child);
-  if (exe.empty() && argv.empty()) return;  // gone before we could look
+  if (exe.empty() && argv.empty()) {
+    // Already a zombie (or gone): its name and status can still be read until it is reaped.
+    std::string comm = zombie_comm(child);
+    if (comm.empty()) return;
+    on_observed_({child, parent, first_seen, comm + '\0', ""});
+    on_ended_({child, now, zombie_status(child)});
+    return;
+  }
   on_observed_({child, parent, first_seen, std::move(argv), exe});
   int fd = ::open((base + "/exe").c_str(), O_RDONLY | O_CLOEXEC);
   std::uint32_t flags = VT_EXE_UNREADABLE;

@@ -92,7 +92,8 @@ enum {
   VT_REC_PROC_START = 2,   /* the shim entered a new image; aux: VT_PROC_*; vt_proc_start;
                               strings ARGV, EXE, CWD. An EXEC of the same pid before it means
                               this image replaced an earlier one. */
-  VT_REC_EXEC = 3,         /* about to exec; aux: VT_EXE_*; strings PATH, ARGV */
+  VT_REC_EXEC = 3,         /* about to exec; aux: VT_EXE_*; vt_proc_start (ppid); strings
+                              PATH, ARGV. May come from a vfork child that said nothing before */
   VT_REC_EXEC_FAILED = 4,  /* the exec announced before it failed; aux: errno */
   VT_REC_SPAWN = 5,        /* posix_spawn returned; aux: VT_EXE_*; vt_spawn; PATH, ARGV */
   VT_REC_FORK = 6,         /* fork returned in the parent; vt_pid */

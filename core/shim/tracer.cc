@@ -325,7 +325,8 @@ void emit_exec(const char* path, char* const argv[], uint32_t exe_flags) noexcep
   uint64_t ts = now_ns();
   e.w().string(VT_STR_PATH, path, strlen(path), ts);
   e.w().string_list(VT_STR_ARGV, argv, ts);
-  e.w().record(VT_REC_EXEC, exe_flags, ts);
+  vt_proc_start p = {static_cast<uint32_t>(getppid()), 0};
+  e.w().record(VT_REC_EXEC, exe_flags, ts, &p, sizeof p);
 }
 
 void emit_exec_failed(int error) noexcept {

@@ -186,6 +186,16 @@ const Process* Report::find_pid(long long pid) const {
   return nullptr;
 }
 
+const Process* Report::parent_of(const Process& child) const {
+  const Process* last = nullptr;
+  for (const auto& p : processes) {
+    if (p.pid != child.ppid) continue;
+    if (p.ts <= child.ts && child.ts <= p.ts + p.dur) return &p;
+    if (!last || p.ts > last->ts) last = &p;
+  }
+  return last;
+}
+
 Process Report::target() const {
   std::vector<Process> found;
   for (const auto& p : processes)

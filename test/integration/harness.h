@@ -56,6 +56,8 @@ struct Report {
   // Images whose argv[0] ends with the given basename.
   std::vector<Process> named(const std::string& base) const;
   const Process* find_pid(long long pid) const;
+  // The image of p's parent that was running when p started (its last image if none was).
+  const Process* parent_of(const Process& p) const;
   // The image of the command viztrace ran (fails the test if there is not exactly one).
   Process target() const;
 };

@@ -242,7 +242,8 @@ class ParsedReport {
 
   std::vector<simdjson::dom::element> events() const {
     std::vector<simdjson::dom::element> out;
-    for (simdjson::dom::element e : root_["traceEvents"].get_array().value()) out.push_back(e);
+    simdjson::dom::array array = root_["traceEvents"].get_array().value();
+    for (simdjson::dom::element e : array) out.push_back(e);
     return out;
   }
   // Events with this ph (and cat and pid when given), in ts order.
@@ -286,10 +287,10 @@ class ParsedReport {
     auto v = e["dur"].get_double();
     return v.error() ? -1 : v.value();
   }
-  static std::vector<std::string> strings(simdjson::dom::element array) {
+  static std::vector<std::string> strings(simdjson::dom::element e) {
     std::vector<std::string> out;
-    for (simdjson::dom::element s : array.get_array().value())
-      out.emplace_back(s.get_string().value());
+    simdjson::dom::array array = e.get_array().value();
+    for (simdjson::dom::element s : array) out.emplace_back(s.get_string().value());
     return out;
   }
 

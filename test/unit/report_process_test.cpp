@@ -1,0 +1,314 @@
+// The process model in the report: trees of fork/exec/spawn, failed and shimless execs,
+// processes seen only through /proc, pid reuse and threads, whatever the arrival order.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include "report/report.h"
+#include "synthetic_trace.h"
+
+using viztrace::report::ReportOptions;
+using viztrace::report::ReportResult;
+using viztrace::report::write_report;
+using namespace viztrace::test;
+using R = ParsedReport;
+
+namespace {
+
+constexpr std::uint64_t T0 = 5'000'000'000;  // the session start, CLOCK_MONOTONIC ns
+constexpr std::int32_t kViztrace = 1000;
+
+// Writes the report of these chunks and parses it.
+struct Run {
+  TempDir dir;
+  ReportResult result;
+  std::unique_ptr<ParsedReport> report;
+
+  explicit Run(const std::vector<Stream::Chunk>& chunks) {
+    SyntheticSpill spill(dir);
+    spill.add(chunks);
+    ReportOptions o;
+    o.output = dir.file("r.json");
+    o.quiet = true;
+    result = write_report(spill.dir(), o);
+    report = std::make_unique<ParsedReport>(read_file(o.output));
+  }
+  const ParsedReport& operator*() const { return *report; }
+  const ParsedReport* operator->() const { return report.get(); }
+};
+
+Stream collector() { return Stream(kViztrace, kViztrace, 1, VT_CHUNK_COLLECTOR); }
+
+// The collector's opening: the session, then the launch of the target.
+void open_session(Stream& c, std::int32_t target, const std::vector<std::string>& argv,
+                  const std::string& path) {
+  c.session(T0, 1700000000123456789ull, target, kViztrace, argv, "/work");
+  c.spawn(T0 + 100'000, target, path, argv);
+}
+
+std::vector<std::string> args_argv(simdjson::dom::element e) {
+  return R::strings(e["args"]["argv"].value());
+}
+
+}  // namespace
+
+TEST_CASE("report: a fork+exec tree resolves the same in any arrival order") {
+  Stream c = collector();
+  open_session(c, 2000, {"sh", "-c", "make -j2"}, "/bin/sh");
+  Stream sh(2000, 2000, 0xa);
+  sh.proc_start(T0 + 200'000, kViztrace, {"sh", "-c", "make -j2"}, "/usr/bin/dash", "/work");
+  sh.fork(T0 + 1'234'567, 2001);  // read after the child already ran
+  Stream child(2001, 2001, 0xa);
+  child.proc_start(T0 + 1'200'000, 2000, {"sh", "-c", "make -j2"}, "/usr/bin/dash", "/work",
+                   VT_PROC_FORKED);
+  child.exec(T0 + 1'500'000, "/usr/bin/make", {"make", "-j2"});
+  Stream make(2001, 2001, 0xb);
+  make.proc_start(T0 + 1'600'000, 2000, {"make", "-j2"}, "/usr/bin/make", "/work/sub");
+  make.exit(T0 + 7'900'000, 2, vt_usage{9'000'000, 9'000'000, 1});
+  vt_usage usage{3'000'000, 1'250'000, 4096};
+  sh.reap(T0 + 8'000'000, 2001, 2 << 8, &usage);
+  sh.exit(T0 + 8'500'000, 0);
+  c.reap(T0 + 9'000'000, 2000, 0);
+  c.stats(T0 + 9'500'000, vt_stats{});
+
+  std::string first_text;
+  for (unsigned seed : {0u, 1u, 2u, 3u, 7u, 11u, 42u, 1234u}) {
+    INFO("arrival order seed " << seed);
+    Run run(interleave({&c, &sh, &child, &make}, seed));
+
+    auto sh_spans = run->find("X", "process", 2000);
+    REQUIRE(sh_spans.size() == 1);
+    auto s = sh_spans[0];
+    CHECK(R::str(s, "name") == "sh");
+    CHECK(R::num(s, "tid") == 2000);
+    CHECK(R::ts(s) == Approx(100.0));
+    CHECK(R::dur(s) == Approx(8400.0));
+    CHECK(args_argv(s) == std::vector<std::string>{"sh", "-c", "make -j2"});
+    CHECK(R::str(s["args"], "exe") == "/usr/bin/dash");
+    CHECK(R::num(s["args"], "ppid") == kViztrace);
+    CHECK(R::num(s["args"], "pid") == 2000);
+    CHECK(R::str(s["args"], "started_by") == "launch");
+    CHECK(s["args"]["traced"].get_bool().value());
+    CHECK(R::num(s["args"], "exit_code") == 0);
+
+    auto images = run->find("X", "process", 2001);
+    REQUIRE(images.size() == 2);
+    auto fork_image = images[0], make_image = images[1];
+    CHECK(R::str(fork_image, "name") == "sh");
+    CHECK(R::ts(fork_image) == Approx(1200.0));  // the child's own record came first
+    CHECK(R::dur(fork_image) == Approx(300.0));  // until the exec
+    CHECK(R::str(fork_image["args"], "started_by") == "fork");
+    CHECK(args_argv(fork_image) == std::vector<std::string>{"sh", "-c", "make -j2"});
+    CHECK_FALSE(R::has(fork_image["args"], "exit_code"));  // the status goes on the last image
+    CHECK(R::str(make_image, "name") == "make");
+    CHECK(R::ts(make_image) == Approx(1500.0));  // touches the first image
+    CHECK(R::dur(make_image) == Approx(6400.0));  // until its EXIT
+    CHECK(R::str(make_image["args"], "started_by") == "exec");
+    CHECK(args_argv(make_image) == std::vector<std::string>{"make", "-j2"});
+    CHECK(R::str(make_image["args"], "exe") == "/usr/bin/make");
+    CHECK(R::str(make_image["args"], "cwd") == "/work/sub");
+    CHECK(R::num(make_image["args"], "ppid") == 2000);
+    CHECK(R::num(make_image["args"], "exit_code") == 2);  // the reaper's word
+    CHECK(make_image["args"]["utime_ms"].get_double().value() == Approx(3.0));
+    CHECK(make_image["args"]["stime_ms"].get_double().value() == Approx(1.25));
+    CHECK(R::num(make_image["args"], "max_rss_kb") == 4096);
+
+    CHECK(run->metadata_name("process_name", 2000, 2000) == "sh");
+    CHECK(run->metadata_name("process_name", 2001, 2001) == "make");
+    CHECK(run->metadata_name("thread_name", 2001, 2001) == "make");
+    CHECK(run.result.processes == 2);
+    CHECK(run.result.threads == 2);
+    CHECK(run.result.events == 12);
+    CHECK(run.result.lost == 0);
+    CHECK(run.result.target_known);
+    CHECK(run.result.target_wait_status == 0);
+
+    if (seed == 0) first_text = run->text();
+    CHECK(run->text() == first_text);  // nothing depends on the arrival order
+  }
+}
+
+TEST_CASE("report: a failed exec leaves the image running and shows an instant") {
+  Stream c = collector();
+  open_session(c, 3000, {"run"}, "/bin/run");
+  Stream p(3000, 3000, 1);
+  p.proc_start(T0 + 200'000, kViztrace, {"run"}, "/bin/run", "/");
+  p.exec(T0 + 300'000, "/nope/tool", {"tool", "x"});
+  p.exec_failed(T0 + 310'000, ENOENT);
+  p.exec(T0 + 400'000, "/bin/true", {"true"});
+  Stream t(3000, 3000, 2);
+  t.proc_start(T0 + 450'000, kViztrace, {"true"}, "/usr/bin/true", "/");
+  t.exit(T0 + 500'000, 0);
+  c.reap(T0 + 600'000, 3000, 0);
+  for (unsigned seed : {0u, 5u}) {
+    Run run(interleave({&c, &p, &t}, seed));
+    auto images = run->find("X", "process", 3000);
+    REQUIRE(images.size() == 2);
+    CHECK(R::str(images[0], "name") == "run");
+    CHECK(R::ts(images[0]) == Approx(100.0));
+    CHECK(R::dur(images[0]) == Approx(300.0));  // to the exec that worked
+    CHECK(R::str(images[1], "name") == "true");
+    CHECK(R::str(images[1]["args"], "started_by") == "exec");
+
+    auto instants = run->find("i", "", 3000);
+    REQUIRE(instants.size() == 1);
+    CHECK(R::str(instants[0], "name") == "exec failed: tool");
+    CHECK(R::str(instants[0], "s") == "t");
+    CHECK(R::num(instants[0], "tid") == 3000);
+    CHECK(R::ts(instants[0]) == Approx(310.0));
+    CHECK(R::str(instants[0]["args"], "error") == "ENOENT");
+    CHECK(R::str(instants[0]["args"], "path") == "/nope/tool");
+    CHECK(args_argv(instants[0]) == std::vector<std::string>{"tool", "x"});
+  }
+}
+
+TEST_CASE("report: an image the shim cannot enter is shown untraced, ended by the reaper") {
+  Stream c = collector();
+  open_session(c, 3000, {"build"}, "/bin/build");
+  Stream p(3000, 3000, 1);
+  p.proc_start(T0 + 200'000, kViztrace, {"build"}, "/bin/build", "/src");
+  p.exec(T0 + 300'000, "/opt/go/bin/gotool", {"gotool", "vet"}, VT_EXE_STATIC | VT_EXE_GO);
+  // The static program execs a dynamic one: no EXEC record, the shim is back in.
+  Stream d(3000, 3000, 2);
+  d.proc_start(T0 + 700'000, kViztrace, {"cc", "-c", "a.c"}, "/usr/bin/cc", "/src");
+  c.reap(T0 + 900'000, 3000, SIGSEGV | 0x80);  // killed, core dumped; no EXIT record
+  Run run(interleave({&c, &p, &d}, 3));
+
+  auto images = run->find("X", "process", 3000);
+  REQUIRE(images.size() == 3);
+  CHECK(images[0]["args"]["traced"].get_bool().value());
+  CHECK(R::str(images[1], "name") == "gotool");
+  CHECK(R::ts(images[1]) == Approx(300.0));
+  CHECK(R::dur(images[1]) == Approx(400.0));
+  CHECK_FALSE(images[1]["args"]["traced"].get_bool().value());
+  CHECK(R::str(images[1]["args"], "exe_kind") == "static,go");
+  CHECK(args_argv(images[1]) == std::vector<std::string>{"gotool", "vet"});
+  CHECK(R::str(images[1]["args"], "cwd") == "/src");
+  CHECK_FALSE(R::has(images[1]["args"], "signal"));
+  CHECK(R::str(images[2], "name") == "cc");
+  CHECK(R::str(images[2]["args"], "started_by") == "exec");
+  CHECK(images[2]["args"]["traced"].get_bool().value());
+  CHECK(R::dur(images[2]) == Approx(200.0));  // ends at the reap
+  CHECK(R::num(images[2]["args"], "signal") == SIGSEGV);
+  CHECK(R::str(images[2]["args"], "signal_name") == "SIGSEGV");
+  CHECK(images[2]["args"]["core_dumped"].get_bool().value());
+  CHECK_FALSE(R::has(images[2]["args"], "exit_code"));
+  CHECK_FALSE(R::has(images[2]["args"], "end_unknown"));
+  simdjson::dom::element status = run->metadata()["exit_status"].value();
+  CHECK(R::num(status, "signal") == SIGSEGV);
+  CHECK(R::str(status, "signal_name") == "SIGSEGV");
+  CHECK(run.result.target_wait_status == (SIGSEGV | 0x80));
+}
+
+TEST_CASE("report: processes seen through /proc and ended through a pidfd") {
+  Stream c = collector();
+  open_session(c, 4000, {"go", "build"}, "/usr/bin/go");
+  Stream go(4000, 4000, 1);
+  go.proc_start(T0 + 200'000, kViztrace, {"go", "build"}, "/usr/lib/go/bin/go", "/m", VT_PROC_GO);
+  c.observed(T0 + 1'000'000, 4001, 4000, {"compile", "-o", "x.o"}, "/usr/lib/go/pkg/tool/compile");
+  c.ended(T0 + 3'000'000, 4001, 1 << 8);
+  c.observed(T0 + 1'100'000, 4002, 4000, {"asm"}, "/usr/lib/go/pkg/tool/asm");
+  c.ended(T0 + 2'000'000, 4002, -1);  // nobody could tell the status
+  go.exit(T0 + 4'000'000, 0);
+  c.reap(T0 + 4'100'000, 4000, 0);
+  Run run(interleave({&c, &go}, 9));
+
+  auto compile = run->find("X", "process", 4001);
+  REQUIRE(compile.size() == 1);
+  CHECK(R::str(compile[0], "name") == "compile");
+  CHECK(R::ts(compile[0]) == Approx(1000.0));
+  CHECK(R::dur(compile[0]) == Approx(2000.0));
+  CHECK(R::str(compile[0]["args"], "started_by") == "observed");
+  CHECK_FALSE(compile[0]["args"]["traced"].get_bool().value());
+  CHECK(R::num(compile[0]["args"], "ppid") == 4000);
+  CHECK(R::str(compile[0]["args"], "exe") == "/usr/lib/go/pkg/tool/compile");
+  CHECK(R::num(compile[0]["args"], "exit_code") == 1);
+  auto assembler = run->find("X", "process", 4002);
+  REQUIRE(assembler.size() == 1);
+  CHECK(R::dur(assembler[0]) == Approx(900.0));
+  CHECK_FALSE(R::has(assembler[0]["args"], "exit_code"));
+  CHECK_FALSE(R::has(assembler[0]["args"], "end_unknown"));
+}
+
+TEST_CASE("report: a reused pid becomes a second process with its own json pid") {
+  Stream c = collector();
+  open_session(c, 2000, {"sh"}, "/bin/sh");
+  Stream sh(2000, 2000, 1);
+  sh.proc_start(T0 + 200'000, kViztrace, {"sh"}, "/bin/sh", "/");
+  Stream first(5000, 5000, 0x51), second(5000, 5000, 0x52), second_thread(5000, 5001, 0x52);
+  sh.fork(T0 + 1'000'000, 5000);
+  first.proc_start(T0 + 1'000'100, 2000, {"sh"}, "/bin/sh", "/", VT_PROC_FORKED);
+  first.exec(T0 + 1'100'000, "/bin/one", {"one"});
+  Stream one(5000, 5000, 0x53);
+  one.proc_start(T0 + 1'200'000, 2000, {"one"}, "/bin/one", "/");
+  one.exit(T0 + 2'000'000, 0);
+  sh.reap(T0 + 2'100'000, 5000, 0);
+  sh.spawn(T0 + 3'000'000, 5000, "/bin/two", {"two", "--x"});  // the pid came round again
+  second.proc_start(T0 + 2'999'000, 2000, {"two", "--x"}, "/bin/two", "/");
+  second_thread.thread_start(T0 + 3'500'000);
+  second_thread.thread_exit(T0 + 3'600'000);
+  second.exit(T0 + 4'000'000, 3);
+  sh.reap(T0 + 4'100'000, 5000, 3 << 8);
+  sh.exit(T0 + 5'000'000, 0);
+  c.reap(T0 + 5'100'000, 2000, 0);
+
+  for (unsigned seed : {0u, 17u, 99u}) {
+    INFO("seed " << seed);
+    Run run(interleave({&c, &sh, &first, &one, &second, &second_thread}, seed));
+    auto old_images = run->find("X", "process", 5000);
+    REQUIRE(old_images.size() == 2);
+    CHECK(R::str(old_images[0], "name") == "sh");
+    CHECK(R::str(old_images[1], "name") == "one");
+    CHECK(R::ts(old_images[1]) + R::dur(old_images[1]) == Approx(2000.0));
+    CHECK(R::num(old_images[1]["args"], "exit_code") == 0);
+
+    const std::int64_t reused = 5000 + 4194304;
+    auto new_images = run->find("X", "process", reused);
+    REQUIRE(new_images.size() == 1);
+    CHECK(R::str(new_images[0], "name") == "two");
+    CHECK(R::num(new_images[0], "tid") == reused);
+    CHECK(R::num(new_images[0]["args"], "pid") == 5000);
+    CHECK(R::str(new_images[0]["args"], "started_by") == "spawn");
+    CHECK(R::ts(new_images[0]) == Approx(2999.0));
+    CHECK(R::num(new_images[0]["args"], "exit_code") == 3);
+    CHECK(run->metadata_name("process_name", reused, reused) == "two");
+    auto threads = run->find("X", "thread", reused);
+    REQUIRE(threads.size() == 1);  // the thread went with the second process
+    CHECK(R::num(threads[0], "tid") == 5001);
+    CHECK(run->find("X", "thread", 5000).empty());
+    CHECK(run.result.processes == 3);
+  }
+}
+
+TEST_CASE("report: threads get spans on their own tracks and their latest names") {
+  Stream c = collector();
+  open_session(c, 6000, {"server"}, "/bin/server");
+  Stream main_thread(6000, 6000, 1), worker(6000, 6001, 1), other(6000, 6002, 1);
+  main_thread.proc_start(T0 + 200'000, kViztrace, {"server", "--port=1"}, "/bin/server", "/");
+  worker.thread_start(T0 + 300'000);
+  worker.thread_name(T0 + 310'000, 6001, "worker-1");
+  main_thread.thread_name(T0 + 350'000, 6001, "io");   // renamed from another thread
+  main_thread.thread_name(T0 + 360'000, 6000, "srv-main");  // the main thread keeps the process name
+  worker.thread_exit(T0 + 800'000);
+  other.thread_start(T0 + 400'000);  // never ends on its own
+  main_thread.exit(T0 + 1'000'000, 0);
+  c.reap(T0 + 1'100'000, 6000, 0);
+  Run run(interleave({&c, &main_thread, &worker, &other}, 4));
+
+  auto threads = run->find("X", "thread", 6000);
+  REQUIRE(threads.size() == 2);
+  CHECK(R::num(threads[0], "tid") == 6001);
+  CHECK(R::str(threads[0], "name") == "io");
+  CHECK(R::ts(threads[0]) == Approx(300.0));
+  CHECK(R::dur(threads[0]) == Approx(500.0));
+  CHECK(R::num(threads[1], "tid") == 6002);
+  CHECK(R::str(threads[1], "name") == "thread 6002");
+  CHECK(R::ts(threads[1]) + R::dur(threads[1]) == Approx(1000.0));  // the process's end
+  CHECK(threads[1]["args"]["end_unknown"].get_bool().value());
+  CHECK(run->metadata_name("thread_name", 6000, 6001) == "io");
+  CHECK(run->metadata_name("thread_name", 6000, 6002) == "thread 6002");
+  CHECK(run->metadata_name("thread_name", 6000, 6000) == "server");
+  CHECK(run->find("X", "", 6000).size() == 3);  // one process span, two thread spans
+  for (auto e : run->find("X", "", 6000)) CHECK(!(R::str(e, "cat") == "thread" && R::num(e, "tid") == 6000));
+  CHECK(run->metadata()["threads"].get_int64().value() == 3);
+}

@@ -1,0 +1,134 @@
+// The terminal summary: the command's fate, counts, losses, slowest processes, the report.
+#include "report/summary.h"
+
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include "report/report.h"
+#include "synthetic_trace.h"
+
+using namespace viztrace::report;
+using viztrace::test::TempDir;
+
+namespace {
+
+constexpr std::uint64_t T0 = 1'000'000'000;
+
+Process process(std::uint32_t pid, std::uint64_t start_ms, std::uint64_t end_ms,
+                std::vector<std::string> argv) {
+  Process p;
+  p.pid = p.json_pid = pid;
+  p.start = T0 + start_ms * 1'000'000;
+  p.end = T0 + end_ms * 1'000'000;
+  Image im;
+  im.start = p.start;
+  im.end = p.end;
+  im.argv = std::move(argv);
+  p.images.push_back(im);
+  return p;
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t nl = text.find('\n', at);
+    out.push_back(text.substr(at, nl - at));
+    at = nl + 1;
+  }
+  return out;
+}
+
+TraceModel make_model() {
+  TraceModel m;
+  m.session.known = true;
+  m.session.ts = T0;
+  m.session.command = {"make", "-j2"};
+  m.origin = T0;
+  m.end = T0 + 3'214'000'000;
+  m.events = 1234;
+  m.processes.push_back(process(100, 0, 3214, {"make", "-j2"}));
+  m.processes[0].is_target = true;
+  m.processes[0].status = ExitStatus::from_wait_status(0);
+  m.target = 0;
+  for (std::uint32_t i = 0; i < 7; ++i)
+    m.processes.push_back(process(200 + i, 10, 100 + 100 * i, {"cc1", "-O2", "f" + std::to_string(i) + ".c"}));
+  m.processes[1].threads.push_back(Thread{201, 0, 0, "t", false});
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("summary: status, counts, the five slowest processes and the report") {
+  TraceModel m = make_model();
+  auto out = lines(format_summary(m, "viztrace.json", 1'234'567));
+  REQUIRE(out.size() == 9);
+  CHECK(out[0] == "viztrace: `make -j2` exited with status 0 after 3.214 s");
+  CHECK(out[1] == "  8 processes, 9 threads, 1234 events, nothing lost");
+  CHECK(out[2] == "  slowest processes:");
+  CHECK(out[3] == "     0.690 s  cc1 -O2 f6.c  (pid 206)");  // the target is not listed
+  CHECK(out[4] == "     0.590 s  cc1 -O2 f5.c  (pid 205)");
+  CHECK(out[7] == "     0.290 s  cc1 -O2 f2.c  (pid 202)");
+  CHECK(out[8] == "  report: viztrace.json (1.2 MB): open it in https://ui.perfetto.dev or chrome://tracing");
+}
+
+TEST_CASE("summary: signals and losses are spelled out") {
+  TraceModel m = make_model();
+  m.processes[0].status = ExitStatus::from_wait_status(SIGSEGV | 0x80);
+  m.lost.dropped_records = 3;
+  m.lost.seq_gaps = 1;
+  m.lost.spill_lost = 2;
+  auto out = lines(format_summary(m, "r.json.gz", 999));
+  CHECK(out[0] == "viztrace: `make -j2` was killed by SIGSEGV (core dumped) after 3.214 s");
+  CHECK(out[1] == "  8 processes, 9 threads, 1234 events, lost: 3 records dropped by traced "
+                  "processes, 1 chunk missing, 2 chunks not spilled to disk");
+  CHECK(out.back() == "  report: r.json.gz (999 bytes): open it in https://ui.perfetto.dev or chrome://tracing");
+  m.target.reset();
+  m.processes[0].is_target = false;
+  CHECK(lines(format_summary(m, "r.json", 1))[0] ==
+        "viztrace: `make -j2` ended with an unknown status after 3.214 s");
+}
+
+TEST_CASE("summary: argv is made printable and shortened to fit the line") {
+  CHECK(printable_command({"a", "b c"}, 100) == "a b c");
+  CHECK(printable_command({"esc\x1b[2J", "\xff", "caf\xc3\xa9"}, 100) ==
+        "esc\\x1b[2J \\xff caf\xc3\xa9");
+  CHECK(printable_command({"abcdefghij", "klmnop"}, 10) == "abcdefg...");
+  CHECK(printable_command({"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"}, 4) == "\xc3\xa9...");
+  CHECK(printable_command({"abcd"}, 4) == "abcd");
+
+  TraceModel m = make_model();
+  m.processes[3].images[0].argv = {"cc1", std::string(500, 'x')};
+  for (const std::string& line : lines(format_summary(m, "r.json", 1))) CHECK(line.size() <= 100);
+}
+
+TEST_CASE("summary: write_report prints it unless quiet") {
+  TempDir dir;
+  viztrace::test::SyntheticSpill spill(dir);
+  viztrace::test::Stream c(9, 9, 1, VT_CHUNK_COLLECTOR);
+  c.session(T0, 1, 10, 9, {"true"}, "/");
+  c.spawn(T0 + 1000, 10, "/bin/true", {"true"});
+  c.reap(T0 + 2'000'000, 10, 0);
+  spill.add(c.chunks());
+  for (bool quiet : {false, true}) {
+    char* buf = nullptr;
+    std::size_t size = 0;
+    std::FILE* out = open_memstream(&buf, &size);
+    REQUIRE(out);
+    ReportOptions o;
+    o.output = dir.file("r.json");
+    o.quiet = quiet;
+    o.summary_to = out;
+    write_report(spill.dir(), o);
+    std::fclose(out);
+    std::string text(buf, size);
+    std::free(buf);
+    if (quiet) {
+      CHECK(text.empty());
+    } else {
+      CHECK(text.rfind("viztrace: `true` exited with status 0 after 0.002 s\n", 0) == 0);
+      CHECK(text.find("  report: " + dir.file("r.json") + " (") != std::string::npos);
+    }
+  }
+}
