@@ -74,6 +74,7 @@ class Collector {
   std::unique_ptr<ProcWatcher> watcher_;
   std::vector<unsigned char> buffer_;
   std::size_t buffered_ = 0;
+  std::size_t last_drain_bytes_ = 0;
   std::unordered_map<StreamKey, std::uint32_t, StreamKeyHash> next_seq_;
   Launched target_;
   CollectorResult result_;

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -31,12 +32,15 @@ std::vector<std::string> target_environment(char** environ_in, const std::string
   vt_shim::EnvValues values = {fifo_entry.c_str(), shim_entry.c_str(), shim_path.c_str()};
   std::size_t n = vt_shim::env_count(environ_in);
   std::vector<char*> slots(n + vt_shim::kExtraSlots);
-  auto length_of = [](const char* name) {
-    const char* v = getenv(name);  // the first entry, as doctor_env reads it
-    return v ? std::strlen(v) : 0;
+  // Room for the longest value doctor_env may extend.
+  auto longest = [&](const char* prefix) {
+    std::size_t most = 0, len = std::strlen(prefix);
+    for (char** e = environ_in; e && *e; ++e)
+      if (std::strncmp(*e, prefix, len) == 0) most = std::max(most, std::strlen(*e));
+    return most;
   };
-  std::vector<char> preload(length_of("LD_PRELOAD") + shim_path.size() + 64);
-  std::vector<char> asan(length_of("ASAN_OPTIONS") + 64);
+  std::vector<char> preload(longest("LD_PRELOAD=") + shim_path.size() + 64);
+  std::vector<char> asan(longest("ASAN_OPTIONS=") + 64);
   vt_shim::EnvScratch scratch = {slots.data(), slots.size(), preload.data(), preload.size(),
                                  asan.data(), asan.size()};
   std::vector<std::string> env;

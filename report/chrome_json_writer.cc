@@ -2,8 +2,6 @@
 
 #include <ctime>
 
-#include "core/error.h"
-
 #ifndef VIZTRACE_VERSION
 #error "VIZTRACE_VERSION must be defined (report/CMakeLists.txt)"
 #endif
@@ -25,8 +23,9 @@ std::string iso8601_utc(std::uint64_t realtime_ns) {
 
 std::string exe_flag_names(std::uint32_t flags) {
   static constexpr std::pair<std::uint32_t, const char*> kNames[] = {
-      {VT_EXE_STATIC, "static"}, {VT_EXE_GO, "go"},         {VT_EXE_SETUID, "setuid"},
-      {VT_EXE_SCRIPT, "script"}, {VT_EXE_UNREADABLE, "unreadable"}, {VT_EXE_FOREIGN, "foreign"}};
+      {VT_EXE_STATIC, "static"},         {VT_EXE_GO, "go"},
+      {VT_EXE_SETUID, "setuid"},         {VT_EXE_SCRIPT, "script"},
+      {VT_EXE_UNREADABLE, "unreadable"}, {VT_EXE_FOREIGN, "foreign"}};
   std::string out;
   for (auto [bit, name] : kNames)
     if (flags & bit) out += (out.empty() ? "" : ",") + std::string(name);
@@ -34,16 +33,6 @@ std::string exe_flag_names(std::uint32_t flags) {
 }
 
 }  // namespace
-
-bool is_gzip_report(const std::string& path) {
-  auto ends_with = [&](std::string_view suffix) {
-    return path.size() > suffix.size() &&
-           path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
-  if (ends_with(".json.gz")) return true;
-  if (ends_with(".json")) return false;
-  throw Error("unknown report format for " + path + ": use .json or .json.gz");
-}
 
 void ChromeJsonWriter::begin() {
   json_.begin_object();
@@ -127,10 +116,14 @@ void ChromeJsonWriter::write_processes(const TraceModel& model) {
       json_.key("args");
       json_.begin_object();
       // argv is never empty in a report: fall back to what names the program.
-      if (!im.argv.empty()) argv_member(im.argv);
-      else if (!im.exe.empty()) argv_member({im.exe});
-      else if (!im.path.empty()) argv_member({im.path});
-      else argv_member({});
+      if (!im.argv.empty())
+        argv_member(im.argv);
+      else if (!im.exe.empty())
+        argv_member({im.exe});
+      else if (!im.path.empty())
+        argv_member({im.path});
+      else
+        argv_member({});
       if (im.argv.empty()) json_.member("argv_unknown", true);
       if (!im.exe.empty()) json_.member("exe", im.exe);
       if (!im.path.empty() && im.path != im.exe) json_.member("path", im.path);
@@ -237,6 +230,7 @@ void ChromeJsonWriter::end(const TraceModel& model) {
   json_.end_object();
   json_.end_object();
   json_.end_object();
+  json_.newline();
   json_.flush();
 }
 

@@ -34,8 +34,4 @@ class ChromeJsonWriter {
   std::uint64_t origin_ = 0;
 };
 
-// Whether the report at path is gzip-compressed: ".json" false, ".json.gz" true; anything else
-// throws viztrace::Error("unknown report format for <path>: use .json or .json.gz").
-bool is_gzip_report(const std::string& path);
-
 }  // namespace viztrace::report

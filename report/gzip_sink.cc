@@ -14,7 +14,9 @@ GzipSink::GzipSink(ByteSink& out, std::string name)
     throw Error("cannot write " + name_ + ": cannot start zlib compression");
 }
 
-GzipSink::~GzipSink() { deflateEnd(&stream_); }
+GzipSink::~GzipSink() {
+  deflateEnd(&stream_);
+}
 
 void GzipSink::write(const char* data, std::size_t n) {
   // avail_in is 32-bit: feed huge writes in slices.
@@ -28,15 +30,16 @@ void GzipSink::write(const char* data, std::size_t n) {
   }
 }
 
-void GzipSink::finish() { deflate_into_out(Z_FINISH); }
+void GzipSink::finish() {
+  deflate_into_out(Z_FINISH);
+}
 
 void GzipSink::deflate_into_out(int flush) {
   for (;;) {
     stream_.next_out = reinterpret_cast<Bytef*>(buffer_.get());
     stream_.avail_out = kBufferBytes;
     int rc = deflate(&stream_, flush);
-    if (rc == Z_STREAM_ERROR)
-      throw Error("cannot write " + name_ + ": zlib compression failed");
+    if (rc == Z_STREAM_ERROR) throw Error("cannot write " + name_ + ": zlib compression failed");
     std::size_t produced = kBufferBytes - stream_.avail_out;
     if (produced > 0) out_.write(buffer_.get(), produced);
     if (flush == Z_FINISH ? rc == Z_STREAM_END : stream_.avail_out != 0) return;

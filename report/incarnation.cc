@@ -10,14 +10,9 @@ namespace {
 using Fact = LifecycleFact;
 using Kind = Fact::Kind;
 
-std::string_view base(std::string_view path) {
-  std::size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
 // Whether the program the shim announced (exe) can be the one named `other`.
 bool same_program(const std::string& exe, const std::string& other) {
-  return exe.empty() || other.empty() || base(exe) == base(other);
+  return exe.empty() || other.empty() || basename_of(exe) == basename_of(other);
 }
 
 // Whether a PROC_START announces im itself, rather than an image from an exec nobody recorded
@@ -61,6 +56,8 @@ struct KeyFacts {
   const Fact *fork = nullptr, *spawn = nullptr, *observed = nullptr;
   const Fact* first_start = nullptr;  // a PROC_START before any EXEC: the first image's
   const Fact* any_start = nullptr;
+  const Fact* first_exec = nullptr;
+  const Fact* lead_exec = nullptr;  // an EXEC nothing announced before: a vfork child's
   const Fact *exit = nullptr, *reap = nullptr, *ended = nullptr, *ended_status = nullptr;
   std::uint64_t own_first = UINT64_MAX, own_last = 0;  // the process's own records
 
@@ -68,21 +65,35 @@ struct KeyFacts {
     bool exec_seen = false;
     for (const Fact* f : facts) {
       switch (f->kind) {
-        case Kind::fork: if (!fork) fork = f; break;
-        case Kind::spawn: if (!spawn) spawn = f; break;
-        case Kind::observed: if (!observed) observed = f; break;
+        case Kind::fork:
+          if (!fork) fork = f;
+          break;
+        case Kind::spawn:
+          if (!spawn) spawn = f;
+          break;
+        case Kind::observed:
+          if (!observed) observed = f;
+          break;
         case Kind::proc_start:
           if (!any_start) any_start = f;
           if (!first_start && !exec_seen) first_start = f;
           break;
-        case Kind::exec: exec_seen = true; break;
-        case Kind::exit: exit = f; break;  // the last: exit() may be followed by _exit()
-        case Kind::reap: if (!reap) reap = f; break;
+        case Kind::exec:
+          if (!first_exec) first_exec = f;
+          exec_seen = true;
+          break;
+        case Kind::exit:
+          exit = f;
+          break;  // the last: exit() may be followed by _exit()
+        case Kind::reap:
+          if (!reap) reap = f;
+          break;
         case Kind::ended:
           if (!ended) ended = f;
           if (!ended_status && f->status >= 0) ended_status = f;
           break;
-        default: break;
+        default:
+          break;
       }
       if (f->is_own()) {
         own_first = std::min(own_first, f->ts);
@@ -93,6 +104,7 @@ struct KeyFacts {
       own_first = std::min(own_first, s.first_ts);
       own_last = std::max(own_last, s.last_ts);
     }
+    if (!fork && !spawn && !observed && !first_start) lead_exec = first_exec;
   }
   bool has_own() const { return own_first != UINT64_MAX; }
 };
@@ -110,6 +122,11 @@ Image first_image(const KeyFacts& k, std::uint64_t start) {
     first.started_by = "fork";
   } else if (k.observed) {
     first.started_by = "observed";
+  } else if (k.lead_exec) {  // vfork + exec: a spawn, seen from the child only
+    first.path = k.lead_exec->path;
+    first.argv = k.lead_exec->argv;
+    first.exe_flags = k.lead_exec->aux;
+    first.exec_tid = k.lead_exec->tid;
   }
   if (k.observed && !k.spawn) {
     first.argv = k.observed->argv;
@@ -155,7 +172,7 @@ std::optional<Incarnation> resolve_incarnation(std::uint32_t pid,
 
   // Start: the earliest announcement, whichever side wrote it (a child often runs first).
   std::uint64_t start = UINT64_MAX;
-  for (const Fact* f : {k.fork, k.spawn, k.first_start, k.observed})
+  for (const Fact* f : {k.fork, k.spawn, k.first_start, k.observed, k.lead_exec})
     if (f) start = std::min(start, f->ts);
   if (start == UINT64_MAX) {
     p.start_unknown = true;
@@ -163,11 +180,18 @@ std::optional<Incarnation> resolve_incarnation(std::uint32_t pid,
   }
   p.start = start;
 
-  if (k.fork) p.ppid = k.fork->writer;
-  else if (k.spawn) p.ppid = k.spawn->from_collector ? session.viztrace_pid : k.spawn->writer;
-  else if (k.first_start) p.ppid = k.first_start->parent;
-  else if (k.observed) p.ppid = k.observed->parent;
-  else if (k.any_start) p.ppid = k.any_start->parent;
+  if (k.fork)
+    p.ppid = k.fork->writer;
+  else if (k.spawn)
+    p.ppid = k.spawn->from_collector ? session.viztrace_pid : k.spawn->writer;
+  else if (k.first_start)
+    p.ppid = k.first_start->parent;
+  else if (k.observed)
+    p.ppid = k.observed->parent;
+  else if (k.any_start)
+    p.ppid = k.any_start->parent;
+  else if (k.first_exec)
+    p.ppid = k.first_exec->parent;
   p.is_target = k.spawn && k.spawn->from_collector;
   p.images.push_back(first_image(k, start));
 
@@ -182,6 +206,7 @@ std::optional<Incarnation> resolve_incarnation(std::uint32_t pid,
         confirm(p.images.back(), *f);
         break;
       case Kind::exec: {
+        if (f == k.lead_exec) break;  // it began the first image
         Image im = exec_image(*f, p.images.back());
         im.path = f->path;
         im.argv = f->argv;  // provisional, until the image's PROC_START
@@ -197,20 +222,29 @@ std::optional<Incarnation> resolve_incarnation(std::uint32_t pid,
         in.text_args.emplace_back("error", errno_name(static_cast<int>(f->aux)));
         in.number_args.emplace_back("errno", static_cast<std::int64_t>(f->aux));
         Image& last = p.images.back();
-        if (p.images.size() > 1 && std::strcmp(last.started_by, "exec") == 0 &&
-            !last.confirmed && last.exec_tid == f->tid) {
+        if (last.exec_tid != 0 && last.exec_tid == f->tid && !last.confirmed) {
           in.name = "exec failed: " + last.name();
           in.text_args.emplace_back("path", last.path);
           in.argv = last.argv;
-          p.images.pop_back();  // the earlier image goes on
+          if (p.images.size() > 1) {
+            p.images.pop_back();  // the earlier image goes on
+          } else {                // a vfork child's: it goes on running its parent's program
+            last = Image{};
+            last.start = start;
+            last.started_by = "fork";
+          }
         } else {
           in.name = "exec failed";
         }
         inc.instants.push_back(std::move(in));
         break;
       }
-      case Kind::thread_start: threads[f->tid].start = f->ts; break;
-      case Kind::thread_exit: threads[f->tid].exit = f->ts; break;
+      case Kind::thread_start:
+        threads[f->tid].start = f->ts;
+        break;
+      case Kind::thread_exit:
+        threads[f->tid].exit = f->ts;
+        break;
       case Kind::thread_name: {
         ThreadFacts& t = threads[f->tid];
         t.seen(f->ts);
@@ -220,7 +254,8 @@ std::optional<Incarnation> resolve_incarnation(std::uint32_t pid,
         }
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
   for (const StreamSpan& s : streams) {
@@ -231,9 +266,12 @@ std::optional<Incarnation> resolve_incarnation(std::uint32_t pid,
   // End: the process's own word, else the pidfd's, else the reaper's, else its last sign of
   // life; never before anything it wrote itself.
   std::uint64_t end;
-  if (k.exit) end = k.exit->ts;
-  else if (k.ended) end = k.ended->ts;
-  else if (k.reap) end = k.reap->ts;
+  if (k.exit)
+    end = k.exit->ts;
+  else if (k.ended)
+    end = k.ended->ts;
+  else if (k.reap)
+    end = k.reap->ts;
   else {
     end = k.has_own() ? k.own_last : start;
     p.end_unknown = true;
@@ -245,20 +283,27 @@ std::optional<Incarnation> resolve_incarnation(std::uint32_t pid,
   for (std::size_t i = 0; i < p.images.size(); ++i)
     p.images[i].end = i + 1 < p.images.size() ? p.images[i + 1].start : p.end;
 
-  if (k.reap) p.wait_status = k.reap->status;
-  else if (k.ended_status) p.wait_status = k.ended_status->status;
-  if (p.wait_status) p.status = ExitStatus::from_wait_status(*p.wait_status);
-  else if (k.exit) p.status = ExitStatus::from_exit_code(static_cast<int>(k.exit->aux));
-  if (k.reap && k.reap->usage) p.usage = k.reap->usage;
-  else if (k.exit && k.exit->usage) p.usage = k.exit->usage;
+  if (k.reap)
+    p.wait_status = k.reap->status;
+  else if (k.ended_status)
+    p.wait_status = k.ended_status->status;
+  if (p.wait_status)
+    p.status = ExitStatus::from_wait_status(*p.wait_status);
+  else if (k.exit)
+    p.status = ExitStatus::from_exit_code(static_cast<int>(k.exit->aux));
+  if (k.reap && k.reap->usage)
+    p.usage = k.reap->usage;
+  else if (k.exit && k.exit->usage)
+    p.usage = k.exit->usage;
 
-  // Traced: the shim announced the image, or wrote from inside it.
+  // Traced: the shim announced the image, or wrote from inside it. A stream whose first record
+  // is the EXEC that began an image was written by the program before it.
   for (Image& im : p.images) {
-    bool last = &im == &p.images.back();
+    const bool last = &im == &p.images.back();
+    const bool begun_by_exec = &im != &p.images.front() || im.exec_tid != 0;
     im.traced = im.confirmed;
-    bool first = &im == &p.images.front();  // later ones begin with the old image's EXEC
     for (const StreamSpan& s : streams)
-      if ((s.first_ts > im.start || (first && s.first_ts == im.start)) &&
+      if ((s.first_ts > im.start || (!begun_by_exec && s.first_ts == im.start)) &&
           (s.first_ts < im.end || last))
         im.traced = true;
   }

@@ -17,6 +17,18 @@ constexpr std::array<bool, 256> kPlain = [] {
 }();
 
 constexpr char kHex[] = "0123456789abcdef";
+
+constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+constexpr std::uint64_t kHighs = 0x8080808080808080ull;
+
+// Whether any of the 8 bytes in w is not plain: < 0x20, 0x7f and above, '"' or '\\'. (Bit
+// tricks from "Bit Twiddling Hacks": a byte equal to b makes (x ^ b) have a zero byte.)
+inline bool needs_care(std::uint64_t w) {
+  auto has_zero = [](std::uint64_t x) { return (x - kOnes) & ~x & kHighs; };
+  std::uint64_t below_space = (w - kOnes * 0x20) & ~w & kHighs;
+  return ((w | below_space) & kHighs) || has_zero(w ^ (kOnes * '"')) ||
+         has_zero(w ^ (kOnes * '\\')) || has_zero(w ^ (kOnes * 0x7f));
+}
 constexpr std::size_t kWorstExpansion = 6;  // a control byte becomes \u00XX
 
 }  // namespace
@@ -61,10 +73,16 @@ void JsonWriter::literal(std::string_view text) {
 
 void JsonWriter::string(std::string_view bytes) {
   separate();
-  reserve(1);
-  *pos_++ = '"';
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   std::size_t n = bytes.size();
+  if (n * kWorstExpansion + 2 <= static_cast<std::size_t>(end_ - pos_)) {  // the usual case
+    *pos_++ = '"';
+    escape_piece(p, n);
+    *pos_++ = '"';
+    return;
+  }
+  reserve(1);
+  *pos_++ = '"';
   // Escape in pieces that fit the buffer even at the worst expansion.
   std::size_t piece_max = static_cast<std::size_t>(end_ - begin_) / kWorstExpansion - 8;
   while (n > 0) {
@@ -87,6 +105,19 @@ void JsonWriter::escape_piece(const unsigned char* p, std::size_t n) {
   char* out = pos_;
   std::size_t i = 0;
   while (i < n) {
+    // Eight plain bytes at a time: most names and paths are plain ASCII.
+    while (n - i >= 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if (!needs_care(w)) {
+        std::memcpy(out, &w, 8);
+        out += 8;
+        i += 8;
+      } else {
+        break;
+      }
+    }
+    if (i == n) break;
     unsigned char c = p[i];
     if (kPlain[c]) {
       *out++ = static_cast<char>(c);
@@ -110,13 +141,27 @@ void JsonWriter::escape_piece(const unsigned char* p, std::size_t n) {
     }
     *out++ = '\\';
     switch (c) {
-      case '"': *out++ = '"'; break;
-      case '\\': *out++ = '\\'; break;
-      case '\n': *out++ = 'n'; break;
-      case '\t': *out++ = 't'; break;
-      case '\r': *out++ = 'r'; break;
-      case '\b': *out++ = 'b'; break;
-      case '\f': *out++ = 'f'; break;
+      case '"':
+        *out++ = '"';
+        break;
+      case '\\':
+        *out++ = '\\';
+        break;
+      case '\n':
+        *out++ = 'n';
+        break;
+      case '\t':
+        *out++ = 't';
+        break;
+      case '\r':
+        *out++ = 'r';
+        break;
+      case '\b':
+        *out++ = 'b';
+        break;
+      case '\f':
+        *out++ = 'f';
+        break;
       default:  // other control characters and DEL
         std::memcpy(out, "u00", 3);
         out[3] = kHex[c >> 4];

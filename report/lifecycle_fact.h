@@ -13,8 +13,18 @@ namespace viztrace::report {
 
 struct LifecycleFact {
   enum class Kind : std::uint8_t {
-    fork, spawn, proc_start, observed, exec, exec_failed, exit, reap, ended,
-    thread_start, thread_exit, thread_name
+    fork,
+    spawn,
+    proc_start,
+    observed,
+    exec,
+    exec_failed,
+    exit,
+    reap,
+    ended,
+    thread_start,
+    thread_exit,
+    thread_name
   };
   Kind kind{};
   bool from_collector = false;
@@ -23,7 +33,7 @@ struct LifecycleFact {
   std::uint32_t writer = 0;  // the writing process
   std::uint32_t tid = 0;     // the writing thread (thread_name: the thread named)
   std::uint32_t aux = 0;
-  std::uint32_t parent = 0;  // fork/spawn: the writer; proc_start/observed: the ppid told
+  std::uint32_t parent = 0;  // fork/spawn: the writer; proc_start/exec/observed: the ppid told
   int status = -1;           // reap: wait status; ended: wait status or -1
   std::optional<Usage> usage;
   std::vector<std::string> argv;
@@ -38,8 +48,13 @@ struct LifecycleFact {
   // Written by the process itself (its own streams), not by a parent or the collector.
   bool is_own() const {
     switch (kind) {
-      case Kind::proc_start: case Kind::exec: case Kind::exec_failed: case Kind::exit:
-      case Kind::thread_start: case Kind::thread_exit: case Kind::thread_name:
+      case Kind::proc_start:
+      case Kind::exec:
+      case Kind::exec_failed:
+      case Kind::exit:
+      case Kind::thread_start:
+      case Kind::thread_exit:
+      case Kind::thread_name:
         return true;
       default:
         return false;

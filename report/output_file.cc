@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <vector>
 
 #include "core/error.h"
@@ -50,12 +51,17 @@ OutputFile::OutputFile(std::string path) : path_(std::move(path)) {
     fd_ = mkostemp(buf.data(), O_CLOEXEC);
     if (fd_ < 0) throw system_error("cannot write " + path_);
     temp_path_ = buf.data();
-    slot_ = spill::CleanupRegistry::add_file(temp_path_.c_str());
+    // Registered by absolute path: a signal handler must not depend on the working directory.
+    std::error_code ec;
+    std::string absolute = std::filesystem::absolute(temp_path_, ec).string();
+    slot_ = spill::CleanupRegistry::add_file(ec ? temp_path_.c_str() : absolute.c_str());
   }
   if (fchmod(fd_, 0666 & ~current_umask()) != 0) fail(errno);
 }
 
-OutputFile::~OutputFile() { discard(); }
+OutputFile::~OutputFile() {
+  discard();
+}
 
 void OutputFile::discard() {
   if (done_) return;

@@ -1,27 +1,82 @@
 #include "report/process_table.h"
 
-#include "report/incarnation.h"
-
 #include <algorithm>
 #include <cstring>
-#include <map>
+
+#include "report/incarnation.h"
 
 namespace viztrace::report {
 namespace {
 
 using Fact = LifecycleFact;
 using Kind = Fact::Kind;
+using StreamsByPid = std::unordered_map<std::uint32_t, std::vector<StreamSpan>>;
+using PidIndex = std::unordered_map<std::uint32_t, std::vector<std::size_t>>;  // by real pid
 
 constexpr std::uint32_t kPidReuseStride = 4194304;  // PID_MAX_LIMIT: json pids never collide
 
-std::string_view base(std::string_view path) {
-  std::size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+// Every pid's facts and streams, split where the pid was reused, resolved into processes.
+void resolve_processes(const std::unordered_map<std::uint32_t, std::vector<Fact>>& all_facts,
+                       const StreamsByPid& streams, const Session& session,
+                       std::vector<Process>& processes, std::vector<Instant>& instants) {
+  std::vector<std::uint32_t> pids;
+  for (const auto& [pid, facts] : all_facts) pids.push_back(pid);
+  for (const auto& [pid, spans] : streams)
+    if (!all_facts.count(pid)) pids.push_back(pid);
+
+  for (std::uint32_t pid : pids) {
+    std::vector<const Fact*> facts;
+    if (auto it = all_facts.find(pid); it != all_facts.end())
+      for (const Fact& f : it->second) facts.push_back(&f);
+    std::stable_sort(facts.begin(), facts.end(), [](const Fact* a, const Fact* b) {
+      return a->ts != b->ts ? a->ts < b->ts : a->order < b->order;
+    });
+    // After the pid was reaped or ended, a start, or anything the pid writes itself (a vfork
+    // child's first word is its EXEC), is a new process that got the same pid.
+    std::vector<std::vector<const Fact*>> groups;
+    bool over = false;
+    for (const Fact* f : facts) {
+      if (groups.empty() || (over && (f->is_start() || f->is_own()))) {
+        groups.emplace_back();
+        over = false;
+      }
+      groups.back().push_back(f);
+      over = over || f->is_end();
+    }
+    if (groups.empty()) groups.emplace_back();
+    // A stream belongs to the incarnation that had begun when it wrote its first record.
+    std::vector<std::vector<StreamSpan>> group_streams(groups.size());
+    if (auto it = streams.find(pid); it != streams.end()) {
+      for (const StreamSpan& s : it->second) {
+        std::size_t g = 0;
+        for (std::size_t i = 1; i < groups.size(); ++i)
+          if (groups[i].front()->ts <= s.first_ts) g = i;
+        group_streams[g].push_back(s);
+      }
+    }
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      auto inc = resolve_incarnation(pid, groups[g], group_streams[g], session);
+      if (!inc) continue;
+      processes.push_back(std::move(inc->process));
+      for (Instant& in : inc->instants) instants.push_back(std::move(in));
+    }
+  }
+}
+
+// processes are sorted by start: the k-th process with a pid gets pid + k * stride.
+PidIndex assign_json_pids(std::vector<Process>& processes) {
+  PidIndex by_pid;
+  for (std::size_t i = 0; i < processes.size(); ++i) {
+    Process& p = processes[i];
+    std::vector<std::size_t>& same = by_pid[p.pid];
+    p.json_pid = p.pid + static_cast<std::uint32_t>(same.size()) * kPidReuseStride;
+    same.push_back(i);
+  }
+  return by_pid;
 }
 
 // The process with real pid `pid` that was alive at ts (else the nearest one), or null.
-const Process* process_at(const std::vector<Process>& processes,
-                          const std::unordered_map<std::uint32_t, std::vector<std::size_t>>& by_pid,
+const Process* process_at(const std::vector<Process>& processes, const PidIndex& by_pid,
                           std::uint32_t pid, std::uint64_t ts) {
   auto it = by_pid.find(pid);
   if (it == by_pid.end()) return nullptr;
@@ -29,6 +84,36 @@ const Process* process_at(const std::vector<Process>& processes,
   for (std::size_t i : it->second)
     if (processes[i].start <= ts) found = &processes[i];
   return found;
+}
+
+// A fork child runs its parent's program until it execs: when its own announcement is
+// missing, take argv from the parent's image of that moment (parents start first, so theirs
+// is already filled in).
+void inherit_fork_argv(std::vector<Process>& processes, const PidIndex& by_pid) {
+  for (Process& p : processes) {
+    Image& first = p.images.front();
+    if (!first.argv.empty() || std::strcmp(first.started_by, "fork") != 0) continue;
+    const Process* parent = process_at(processes, by_pid, p.ppid, p.start);
+    if (!parent || parent == &p) continue;
+    const Image* running = &parent->images.front();
+    for (const Image& im : parent->images)
+      if (im.start <= p.start) running = &im;
+    first.argv = running->argv;
+    if (first.exe.empty()) first.exe = running->exe;
+    if (first.cwd.empty()) first.cwd = running->cwd;
+  }
+}
+
+// The command viztrace launched: the one its SPAWN began, else the session's target pid.
+std::optional<std::size_t> find_target(std::vector<Process>& processes, const PidIndex& by_pid,
+                                       const Session& session) {
+  for (std::size_t i = 0; i < processes.size(); ++i)
+    if (processes[i].is_target) return i;
+  if (!session.known) return std::nullopt;
+  auto it = by_pid.find(session.target_pid);
+  if (it == by_pid.end()) return std::nullopt;
+  processes[it->second.front()].is_target = true;
+  return it->second.front();
 }
 
 }  // namespace
@@ -82,11 +167,14 @@ void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
       if (collector) return;
       return add(chunk.pid, std::move(f));
     }
-    case VT_REC_EXEC:
+    case VT_REC_EXEC: {
+      vt_proc_start ps{};
+      if (record_payload(rec, ps)) f.parent = ps.ppid;
       f.kind = Kind::exec;
       f.path = strings.get(VT_STR_PATH);
       f.argv = split_argv(strings.get(VT_STR_ARGV));
       return add(chunk.pid, std::move(f));
+    }
     case VT_REC_EXEC_FAILED:
       f.kind = Kind::exec_failed;
       return add(chunk.pid, std::move(f));
@@ -170,7 +258,7 @@ TraceModel ProcessTable::resolve(const RecordDecoder& decoder,
   m.session = session_;
   m.events = decoder.counts().events;
 
-  std::unordered_map<std::uint32_t, std::vector<StreamSpan>> streams;  // of traced processes
+  StreamsByPid streams;  // of traced processes
   std::uint64_t first_ts = UINT64_MAX, last_ts = 0;
   decoder.for_each_stream([&](const StreamKey& key, const StreamInfo& info) {
     if (info.records == 0) return;
@@ -180,83 +268,14 @@ TraceModel ProcessTable::resolve(const RecordDecoder& decoder,
   });
   m.origin = session_.known ? session_.ts : (first_ts == UINT64_MAX ? 0 : first_ts);
 
-  std::vector<std::uint32_t> pids;
-  for (const auto& [pid, facts] : facts_) pids.push_back(pid);
-  for (const auto& [pid, spans] : streams)
-    if (!facts_.count(pid)) pids.push_back(pid);
-
   std::vector<Instant> exec_failures;
-  for (std::uint32_t pid : pids) {
-    std::vector<const Fact*> facts;
-    if (auto it = facts_.find(pid); it != facts_.end())
-      for (const Fact& f : it->second) facts.push_back(&f);
-    std::stable_sort(facts.begin(), facts.end(), [](const Fact* a, const Fact* b) {
-      return a->ts != b->ts ? a->ts < b->ts : a->order < b->order;
-    });
-    // A start after the pid was reaped or ended is a new process that got the same pid.
-    std::vector<std::vector<const Fact*>> groups;
-    bool over = false;
-    for (const Fact* f : facts) {
-      if (groups.empty() || (over && f->is_start())) {
-        groups.emplace_back();
-        over = false;
-      }
-      groups.back().push_back(f);
-      over = over || f->is_end();
-    }
-    if (groups.empty()) groups.emplace_back();
-    std::vector<std::vector<StreamSpan>> group_streams(groups.size());
-    if (auto it = streams.find(pid); it != streams.end()) {
-      for (const StreamSpan& s : it->second) {
-        std::size_t g = 0;
-        for (std::size_t i = 1; i < groups.size(); ++i)
-          if (groups[i].front()->ts <= s.first_ts) g = i;
-        group_streams[g].push_back(s);
-      }
-    }
-    for (std::size_t g = 0; g < groups.size(); ++g) {
-      auto inc = resolve_incarnation(pid, groups[g], group_streams[g], session_);
-      if (!inc) continue;
-      m.processes.push_back(std::move(inc->process));
-      for (Instant& in : inc->instants) exec_failures.push_back(std::move(in));
-    }
-  }
-
+  resolve_processes(facts_, streams, session_, m.processes, exec_failures);
   std::stable_sort(m.processes.begin(), m.processes.end(), [](const Process& a, const Process& b) {
     return a.start != b.start ? a.start < b.start : a.pid < b.pid;
   });
-  std::unordered_map<std::uint32_t, std::vector<std::size_t>> by_pid;
-  for (std::size_t i = 0; i < m.processes.size(); ++i) {
-    Process& p = m.processes[i];
-    std::vector<std::size_t>& same = by_pid[p.pid];
-    p.json_pid = p.pid + static_cast<std::uint32_t>(same.size()) * kPidReuseStride;
-    same.push_back(i);
-  }
-
-  // A fork child runs its parent's program until it execs: take argv from the parent's image
-  // of that moment (parents start first, so theirs is already filled in).
-  for (Process& p : m.processes) {
-    Image& first = p.images.front();
-    if (!first.argv.empty() || std::strcmp(first.started_by, "fork") != 0) continue;
-    const Process* parent = process_at(m.processes, by_pid, p.ppid, p.start);
-    if (!parent || parent == &p) continue;
-    for (const Image& im : parent->images) {
-      if (im.start > p.start) break;
-      first.argv = im.argv;
-      if (first.exe.empty()) first.exe = im.exe;
-      if (first.cwd.empty()) first.cwd = im.cwd;
-    }
-  }
-
-  for (std::size_t i = 0; i < m.processes.size() && !m.target; ++i)
-    if (m.processes[i].is_target) m.target = i;
-  if (!m.target && session_.known) {
-    auto it = by_pid.find(session_.target_pid);
-    if (it != by_pid.end()) {
-      m.target = it->second.front();
-      m.processes[*m.target].is_target = true;
-    }
-  }
+  const PidIndex by_pid = assign_json_pids(m.processes);
+  inherit_fork_argv(m.processes, by_pid);
+  m.target = find_target(m.processes, by_pid, session_);
 
   auto json_pid = [&](std::uint32_t pid, std::uint64_t ts) {
     const Process* p = process_at(m.processes, by_pid, pid, ts);
@@ -275,7 +294,7 @@ TraceModel ProcessTable::resolve(const RecordDecoder& decoder,
       in.pid = json_pid(s.pid, s.ts);
       in.tid = s.tid;
     }
-    in.name = "spawn failed: " + std::string(base(s.path));
+    in.name = "spawn failed: " + basename_of(s.path);
     in.text_args.emplace_back("path", s.path);
     in.text_args.emplace_back("error", errno_name(s.error));
     in.number_args.emplace_back("errno", s.error);

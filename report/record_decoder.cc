@@ -68,7 +68,7 @@ void RecordDecoder::decode(const vt_chunk_header& chunk, RecordVisitor& visitor)
       std::uint32_t field = VT_STR_FIELD(rec->aux);
       if (field < RecordStrings::kFields)  // a field from a newer shim is skipped
         strings.append(field, VT_STR_IS_FINAL(rec->aux),
-                         {reinterpret_cast<const char*>(p + sizeof(vt_record)), len});
+                       {reinterpret_cast<const char*>(p + sizeof(vt_record)), len});
     } else {
       ++counts_.events;
       visitor.record(chunk, *rec, strings);

@@ -62,7 +62,8 @@ struct StreamKey {
 struct StreamKeyHash {
   std::size_t operator()(const StreamKey& k) const {
     std::uint64_t h = (std::uint64_t{k.pid} << 32 | k.tid) * 0x9e3779b97f4a7c15ull;
-    return static_cast<std::size_t>(h ^ (h >> 29) ^ (std::uint64_t{k.image} * 0xbf58476d1ce4e5b9ull));
+    return static_cast<std::size_t>(h ^ (h >> 29) ^
+                                    (std::uint64_t{k.image} * 0xbf58476d1ce4e5b9ull));
   }
 };
 
@@ -105,7 +106,7 @@ class RecordDecoder {
 
   std::unordered_map<StreamKey, Stream, StreamKeyHash> streams_;
   RecordStrings reentrant_strings_;  // for VT_CHUNK_UNSEQUENCED chunks
-  Stream* last_stream_ = nullptr;  // chunks of one stream often come in a row
+  Stream* last_stream_ = nullptr;    // chunks of one stream often come in a row
   StreamKey last_key_{};
   DecodeCounts counts_;
 };

@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "core/error.h"
 #include "report/chrome_json_writer.h"
 #include "report/gzip_sink.h"
 #include "report/output_file.h"
@@ -11,6 +12,20 @@
 #include "spill/spill_reader.h"
 
 namespace viztrace::report {
+namespace {
+
+// ".json": false, ".json.gz": true, anything else: an error naming the path.
+bool is_gzip_report(const std::string& path) {
+  auto ends_with = [&](std::string_view suffix) {
+    return path.size() > suffix.size() &&
+           path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with(".json.gz")) return true;
+  if (ends_with(".json")) return false;
+  throw Error("unknown report format for " + path + ": use .json or .json.gz");
+}
+
+}  // namespace
 
 ReportResult write_report(const std::string& spill_dir, const ReportOptions& options) {
   const bool gzip = is_gzip_report(options.output);

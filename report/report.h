@@ -17,7 +17,7 @@ struct ReportOptions {
 // What main needs afterwards.
 struct ReportResult {
   std::uint64_t processes = 0, threads = 0, events = 0;
-  std::uint64_t lost = 0;  // records and chunks lost, plus damaged spots: 0 means nothing lost
+  std::uint64_t lost = 0;      // records and chunks lost, plus damaged spots: 0 means nothing lost
   bool target_known = false;   // a reaper or pidfd told how the target ended
   int target_wait_status = 0;  // raw wait status of the target when target_known
 };

@@ -53,7 +53,8 @@ std::string loss_text(const LossCounts& l) {
   if (l.bad_chunks || l.bad_bytes)
     parts.push_back(count(l.bad_chunks, "bad chunk", "bad chunks") + " (" +
                     count(l.bad_bytes, "byte", "bytes") + ") skipped");
-  if (l.spill_lost) parts.push_back(count(l.spill_lost, "chunk", "chunks") + " not spilled to disk");
+  if (l.spill_lost)
+    parts.push_back(count(l.spill_lost, "chunk", "chunks") + " not spilled to disk");
   if (l.damaged_bytes)
     parts.push_back(count(l.damaged_bytes, "byte", "bytes") + " of the spill damaged");
   if (parts.empty()) return "nothing lost";
@@ -121,12 +122,13 @@ std::string format_summary(const TraceModel& model, const std::string& report_pa
     std::string pid = "  (pid " + std::to_string(p.pid) + ")";
     std::string line = "  " + std::string(dur.size() < 10 ? 10 - dur.size() : 0, ' ') + dur + "  ";
     const std::vector<std::string>& argv = p.images.back().argv;
-    std::size_t room = kColumns > line.size() + pid.size() ? kColumns - line.size() - pid.size() : 10;
+    std::size_t room =
+        kColumns > line.size() + pid.size() ? kColumns - line.size() - pid.size() : 10;
     line += printable_command(argv.empty() ? std::vector<std::string>{p.name()} : argv, room);
     out += line + pid + "\n";
   }
-  out += "  report: " + printable_command({report_path}, kColumns) + " (" + size_text(report_bytes) +
-         "): open it in https://ui.perfetto.dev or chrome://tracing\n";
+  out += "  report: " + printable_command({report_path}, kColumns) + " (" +
+         size_text(report_bytes) + "): open it in https://ui.perfetto.dev or chrome://tracing\n";
   return out;
 }
 

@@ -1,16 +1,12 @@
 #include "report/trace_model.h"
 
 namespace viztrace::report {
-namespace {
-
 std::string basename_of(std::string_view path) {
   while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
   std::size_t slash = path.rfind('/');
   if (slash != std::string_view::npos && path.size() > 1) path.remove_prefix(slash + 1);
   return std::string(path);
 }
-
-}  // namespace
 
 std::string Image::name() const {
   if (!argv.empty() && !argv[0].empty()) return basename_of(argv[0]);

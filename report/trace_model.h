@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -25,7 +26,7 @@ struct Image {
   std::uint32_t exe_flags = 0;       // VT_EXE_* of the exec or spawn that began it
   bool confirmed = false;            // the shim announced it (PROC_START): argv/exe are its own
   bool traced = false;               // the shim ran inside it
-  std::uint32_t exec_tid = 0;        // the thread whose EXEC began it
+  std::uint32_t exec_tid = 0;        // the thread whose EXEC began it (0: none did)
 
   // basename(argv[0]), else of exe, else of path; empty when nothing is known.
   std::string name() const;
@@ -47,11 +48,11 @@ struct Process {
   std::uint32_t json_pid = 0;  // pid, or pid + k * 4194304 for the k-th reuse of the pid
   std::uint32_t ppid = 0;      // 0: unknown
   std::uint64_t start = 0, end = 0;
-  bool start_unknown = false;  // no record announced its start
-  bool end_unknown = false;    // no record announced its end
-  bool is_target = false;      // the command viztrace launched
-  std::vector<Image> images;   // never empty; consecutive images touch
-  std::vector<Thread> threads; // the non-main threads, by start
+  bool start_unknown = false;   // no record announced its start
+  bool end_unknown = false;     // no record announced its end
+  bool is_target = false;       // the command viztrace launched
+  std::vector<Image> images;    // never empty; consecutive images touch
+  std::vector<Thread> threads;  // the non-main threads, by start
   ExitStatus status;
   std::optional<int> wait_status;  // raw, when a reaper or a pidfd told
   std::optional<Usage> usage;
@@ -98,16 +99,19 @@ struct LossCounts {
 
 struct TraceModel {
   Session session;
-  std::uint64_t origin = 0;  // ts 0 of the report: the session start
-  std::uint64_t end = 0;     // the last moment anything happened
+  std::uint64_t origin = 0;        // ts 0 of the report: the session start
+  std::uint64_t end = 0;           // the last moment anything happened
   std::vector<Process> processes;  // by start time; process_sort_index is the position here
   std::vector<Instant> instants;
   LossCounts lost;
-  std::uint64_t events = 0;  // non-string records decoded
+  std::uint64_t events = 0;           // non-string records decoded
   std::optional<std::size_t> target;  // index of the launched command in processes
 
   std::uint64_t thread_count() const;  // main threads included
 };
+
+// The last component of a path ("cc" for "/usr/bin/cc", "/" for "/").
+std::string basename_of(std::string_view path);
 
 // Splits an ARGV string (each element NUL-terminated; a last element may lack it).
 std::vector<std::string> split_argv(std::string_view bytes);

@@ -61,7 +61,9 @@ void CleanupRegistry::set_segments(int slot, std::uint32_t segments) {
 }
 
 void CleanupRegistry::keep_dir(int slot) {
-  if (slot >= 0) g_dirs[slot].live = false;
+  if (slot < 0) return;
+  g_dirs[slot].live = false;
+  g_dirs[slot].used = false;
 }
 
 void CleanupRegistry::sweep_dir(int slot) {
@@ -78,6 +80,7 @@ void CleanupRegistry::sweep_dir(int slot) {
     unlinkat(d.fd, name, 0);
   }
   rmdir(d.path);
+  d.used = false;  // the slot can serve another session now
   errno = saved;
 }
 

@@ -19,8 +19,9 @@ class CleanupRegistry {
   // Returns a slot for the calls below, or -1 when full.
   static int add_dir(int dir_fd, const char* path);
   static void set_segments(int slot, std::uint32_t segments);
-  static void keep_dir(int slot);  // --keep-temp: leave it in place
-  static void sweep_dir(int slot);  // remove the dir's known entries, then the dir; idempotent
+  // After either of these the slot is free for another session: forget its number.
+  static void keep_dir(int slot);   // --keep-temp: leave it in place
+  static void sweep_dir(int slot);  // remove the dir's known entries, then the dir
 
   // A file outside any session dir (the report's temporary name). Returns a slot or -1.
   static int add_file(const char* path);

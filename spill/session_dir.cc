@@ -68,8 +68,14 @@ void SessionDir::set_segments(std::uint32_t segments) {
   CleanupRegistry::set_segments(slot_, segments);
 }
 
-void SessionDir::keep() { CleanupRegistry::keep_dir(slot_); }
+void SessionDir::keep() {
+  CleanupRegistry::keep_dir(slot_);
+  slot_ = -1;
+}
 
-void SessionDir::sweep() { CleanupRegistry::sweep_dir(slot_); }
+void SessionDir::sweep() {
+  CleanupRegistry::sweep_dir(slot_);
+  slot_ = -1;
+}
 
 }  // namespace viztrace::spill

@@ -11,7 +11,11 @@ constexpr size_t pad8(size_t n) { return (n + 7) & ~size_t{7}; }
 
 void ChunkWriter::flush() noexcept {
   if (piece_at_) piece_close(false);
-  if (nrec_ == 0 || !stream_) return;
+  if (nrec_ == 0 || !stream_) {
+    length_ = kHeader;
+    nrec_ = 0;
+    return;
+  }
   vt_chunk_header h;
   memset(&h, 0, sizeof h);
   h.magic = VT_WIRE_MAGIC;

@@ -60,20 +60,23 @@ char* const* doctor_env(char* const* envp, const EnvValues& v, EnvScratch& s) no
 
   const char* preload = nullptr;  // existing LD_PRELOAD value
   const char* asan = nullptr;     // existing ASAN_OPTIONS value
-  bool fifo_ok = false, shim_ok = false;
+  // getenv() in the new image takes the first entry of a name: every one must be ours.
+  int fifo = 0, shim = 0;  // 0: absent, 1: all ours, -1: one is stale
   for (size_t i = 0; i < n; ++i) {
     const char* e = envp[i];
     if (starts_with(e, kPreload, sizeof kPreload - 1)) {
-      if (!preload) preload = e + sizeof kPreload - 1;  // the loader reads the first one
+      preload = e + sizeof kPreload - 1;  // ld.so honours the last one
     } else if (starts_with(e, kAsan, sizeof kAsan - 1)) {
       if (!asan) asan = e + sizeof kAsan - 1;
     }
-    if (same_name(e, v.fifo_entry)) fifo_ok = strcmp(e, v.fifo_entry) == 0;
-    else if (same_name(e, v.shim_entry)) shim_ok = strcmp(e, v.shim_entry) == 0;
+    if (same_name(e, v.fifo_entry))
+      fifo = fifo >= 0 && strcmp(e, v.fifo_entry) == 0 ? 1 : -1;
+    else if (same_name(e, v.shim_entry))
+      shim = shim >= 0 && strcmp(e, v.shim_entry) == 0 ? 1 : -1;
   }
   bool preload_ok = preload && preload_lists(preload, v.shim_path);
   bool asan_ok = asan && strstr(asan, "verify_asan_link_order") != nullptr;
-  if (fifo_ok && shim_ok && preload_ok && asan_ok) return envp;
+  if (fifo == 1 && shim == 1 && preload_ok && asan_ok) return envp;
 
   // The user's preloads stay first (a sanitizer runtime must come first); ours goes last.
   char* new_preload = nullptr;
@@ -92,7 +95,11 @@ char* const* doctor_env(char* const* envp, const EnvValues& v, EnvScratch& s) no
   for (size_t i = 0; i < n; ++i) {
     char* e = envp[i];
     if (starts_with(e, kPreload, sizeof kPreload - 1)) {
-      if (!preload_seen && new_preload) e = new_preload;
+      // Rewritten: one entry, the one the loader reads; duplicates would only mislead getenv.
+      if (new_preload) {
+        if (preload_seen) continue;
+        e = new_preload;
+      }
       preload_seen = true;
     } else if (starts_with(e, kAsan, sizeof kAsan - 1)) {
       if (!asan_seen && new_asan) e = new_asan;

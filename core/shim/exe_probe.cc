@@ -72,19 +72,20 @@ uint32_t probe(int fd, int depth) {
   if (n < 4) return flags | VT_EXE_UNREADABLE;
   if (memcmp(head, ELFMAG, SELFMAG) == 0) return flags | probe_elf(fd, head, static_cast<size_t>(n));
   if (head[0] == '#' && head[1] == '!' && depth < 2) {
-    // "#! /path/interp arg": probe the interpreter, which is what actually runs.
+    // "#! /path/interp arg": probe the interpreter, which is what actually runs. Linux ignores
+    // set-ID bits and capabilities on a script, so only the interpreter's flags count.
     char interp[sizeof head];
     size_t i = 2, j = 0;
     while (i < static_cast<size_t>(n) && (head[i] == ' ' || head[i] == '\t')) ++i;
     while (i < static_cast<size_t>(n) && head[i] != ' ' && head[i] != '\t' && head[i] != '\n')
       interp[j++] = static_cast<char>(head[i++]);
     interp[j] = '\0';
-    if (j == 0) return flags | VT_EXE_SCRIPT | VT_EXE_UNREADABLE;
+    if (j == 0) return VT_EXE_SCRIPT | VT_EXE_UNREADABLE;
     int ifd = open(interp, O_RDONLY | O_CLOEXEC);
-    if (ifd < 0) return flags | VT_EXE_SCRIPT | VT_EXE_UNREADABLE;
+    if (ifd < 0) return VT_EXE_SCRIPT | VT_EXE_UNREADABLE;
     uint32_t inner = probe(ifd, depth + 1);
     close(ifd);
-    return flags | VT_EXE_SCRIPT | inner;
+    return VT_EXE_SCRIPT | inner;
   }
   return flags | VT_EXE_UNREADABLE;
 }
@@ -109,7 +110,8 @@ bool search_path(const char* file, const char* path_env, char* out, size_t size)
     memcpy(out, file, flen + 1);
     return true;
   }
-  const char* p = path_env && *path_env ? path_env : "/bin:/usr/bin";
+  // PATH unset: glibc's default. PATH empty: one empty entry, the current directory (as execvp).
+  const char* p = path_env ? path_env : "/bin:/usr/bin";
   while (true) {
     const char* end = strchr(p, ':');
     size_t dlen = end ? static_cast<size_t>(end - p) : strlen(p);

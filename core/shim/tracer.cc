@@ -68,17 +68,20 @@ uint32_t make_image_nonce(uint64_t ts, pid_t pid) {
 pid_t raw_gettid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
 bool sink_shared(const void* chunk, size_t length, void*) {
-  if (g.stalled) return channel_write(g.channel, g.fifo_path, chunk, length, 0);
-  bool ok = channel_write(g.channel, g.fifo_path, chunk, length, kWaitMs);
-  if (!ok && !g.stalled) {
+  WriteResult r = channel_write(g.channel, g.fifo_path, chunk, length, g.stalled ? 0 : kWaitMs);
+  if (r == WriteResult::kGone) {
+    g.tracing = false;
+    debug("the collector is gone; not tracing any more");
+  } else if (r == WriteResult::kFull && !g.stalled) {
     g.stalled = true;
-    debug("collector not draining; dropping records from now on");
+    debug("the collector is not draining; dropping records from now on");
   }
-  return ok;
+  return r == WriteResult::kSent;
 }
 
 bool sink_detached(const void* chunk, size_t length, void* context) {
-  return channel_write(*static_cast<Channel*>(context), g.fifo_path, chunk, length, kWaitMs);
+  return channel_write(*static_cast<Channel*>(context), g.fifo_path, chunk, length, kWaitMs) ==
+         WriteResult::kSent;
 }
 
 // One emission: picks the context, keeps errno, and flushes when it goes out of scope.

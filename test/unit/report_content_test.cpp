@@ -36,20 +36,21 @@ struct Run {
   const ParsedReport* operator->() const { return report.get(); }
 };
 
-Stream collector() { return Stream(kViztrace, kViztrace, 1, VT_CHUNK_COLLECTOR); }
+Stream collector() {
+  return Stream(kViztrace, kViztrace, 1, VT_CHUNK_COLLECTOR);
+}
 
 }  // namespace
 
 TEST_CASE("report: hostile argv, paths and names still make valid JSON") {
   const std::string long_arg(10000, 'L');  // spans three chunks
-  const std::vector<std::string> argv = {
-      "evil\"quote\\back",
-      std::string("ctl\x01\x1b[31mred\x7f\n\t", 15),
-      "bad\xff\xfe utf8 \xc0\xaf \xed\xa0\x80 end",
-      "</script><script>alert(1)</script>",
-      "caf\xc3\xa9 \xf0\x9f\x98\x80",
-      long_arg,
-      ""};
+  const std::vector<std::string> argv = {"evil\"quote\\back",
+                                         std::string("ctl\x01\x1b[31mred\x7f\n\t", 15),
+                                         "bad\xff\xfe utf8 \xc0\xaf \xed\xa0\x80 end",
+                                         "</script><script>alert(1)</script>",
+                                         "caf\xc3\xa9 \xf0\x9f\x98\x80",
+                                         long_arg,
+                                         ""};
   Stream c = collector();
   c.session(T0, 1, 2000, kViztrace, argv, "/w\nd");
   c.spawn(T0 + 10, 2000, "/bin/\xff", argv);
@@ -96,7 +97,7 @@ TEST_CASE("report: ts and dur are exact microseconds with three decimals, from t
   Stream p(2000, 2000, 1);
   p.proc_start(T0 + 1'234'600, kViztrace, {"p"}, "/bin/p", "/");
   p.exec(T0 + 1'234'572, "/bin/q", {"q"});  // 5 ns after the launch
-  p.exit(T0 + 86'400'000'000'001, 0);           // a day later, 1 ns past the µs
+  p.exit(T0 + 86'400'000'000'001, 0);       // a day later, 1 ns past the µs
   // A process the collector found already running: before the session started.
   c.observed(T0 - 5'000, 2100, 1, {"early"}, "/bin/early");
   c.ended(T0 + 2'000, 2100, 0);

@@ -1,10 +1,10 @@
 // JsonWriter: number formats, escaping of arbitrary bytes, pieces across buffer boundaries.
-#include "report/json_writer.h"
-
 #include <simdjson.h>
 
 #include <catch2/catch.hpp>
 #include <string>
+
+#include "report/json_writer.h"
 
 using viztrace::report::ByteSink;
 using viztrace::report::JsonWriter;
@@ -27,7 +27,8 @@ std::string fixed3(std::uint64_t v) {
 }
 
 // The JSON text of one string value.
-std::string json_string(std::string_view bytes, std::size_t buffer = JsonWriter::kDefaultBufferBytes) {
+std::string json_string(std::string_view bytes,
+                        std::size_t buffer = JsonWriter::kDefaultBufferBytes) {
   StringSink sink;
   JsonWriter w(sink, buffer);
   w.string(bytes);
@@ -56,6 +57,23 @@ TEST_CASE("fixed3 prints thousandths with exactly three decimals, from integers"
   CHECK(fixed3(UINT64_MAX) == "18446744073709551.615");
 }
 
+TEST_CASE("write_decimal agrees with std::to_string at every digit-count boundary") {
+  auto decimal = [](std::uint64_t v) {
+    char buf[32];
+    return std::string(buf, viztrace::report::write_decimal(buf, v));
+  };
+  CHECK(decimal(0) == "0");
+  CHECK(decimal(UINT64_MAX) == std::to_string(UINT64_MAX));
+  std::uint64_t p = 1;
+  for (int digits = 1; digits <= 19; ++digits, p *= 10)
+    for (std::uint64_t v : {p - 1, p, p + 1, 2 * p - 1, 9 * p + (p - 1)}) {
+      INFO(v);
+      CHECK(decimal(v) == std::to_string(v));
+    }
+  for (std::uint64_t v : {9223372036854775808ull, 9999999999999999999ull, 10000000000000000000ull})
+    CHECK(decimal(v) == std::to_string(v));
+}
+
 TEST_CASE("JsonWriter places commas and nests objects and arrays") {
   StringSink sink;
   JsonWriter w(sink);
@@ -64,6 +82,7 @@ TEST_CASE("JsonWriter places commas and nests objects and arrays") {
   w.key("list");
   w.begin_array();
   w.integer(-5);
+  w.integer(INT64_MIN);
   w.unsigned_integer(18446744073709551615ull);
   w.begin_object();
   w.end_object();
@@ -76,7 +95,9 @@ TEST_CASE("JsonWriter places commas and nests objects and arrays") {
   w.member("s", "x");
   w.end_object();
   w.flush();
-  CHECK(sink.bytes == R"({"a":1,"list":[-5,18446744073709551615,{},[],true,null,1.500],"s":"x"})");
+  CHECK(
+      sink.bytes ==
+      R"({"a":1,"list":[-5,-9223372036854775808,18446744073709551615,{},[],true,null,1.500],"s":"x"})");
   CHECK(w.bytes() == sink.bytes.size());
 }
 
@@ -96,15 +117,15 @@ TEST_CASE("JsonWriter passes valid UTF-8 through and writes each invalid byte as
   CHECK(json_string(valid) == "\"" + valid + "\"");
   CHECK(parse_string(json_string(valid)) == valid);
 
-  CHECK(json_string("\x80") == R"("\\x80")");                  // stray continuation byte
-  CHECK(json_string("\xc0\x80") == R"("\\xc0\\x80")");          // overlong NUL
-  CHECK(json_string("\xc1\xbf") == R"("\\xc1\\xbf")");          // overlong
-  CHECK(json_string("\xe0\x80\x80") == R"("\\xe0\\x80\\x80")");  // overlong 3-byte
-  CHECK(json_string("\xed\xa0\x80") == R"("\\xed\\xa0\\x80")");  // surrogate U+D800
+  CHECK(json_string("\x80") == R"("\\x80")");                             // stray continuation byte
+  CHECK(json_string("\xc0\x80") == R"("\\xc0\\x80")");                    // overlong NUL
+  CHECK(json_string("\xc1\xbf") == R"("\\xc1\\xbf")");                    // overlong
+  CHECK(json_string("\xe0\x80\x80") == R"("\\xe0\\x80\\x80")");           // overlong 3-byte
+  CHECK(json_string("\xed\xa0\x80") == R"("\\xed\\xa0\\x80")");           // surrogate U+D800
   CHECK(json_string("\xf4\x90\x80\x80") == R"("\\xf4\\x90\\x80\\x80")");  // > U+10FFFF
   CHECK(json_string("\xf5\xff") == R"("\\xf5\\xff")");
-  CHECK(json_string("ok\xe2\x82") == R"("ok\\xe2\\x82")");      // cut short at the end
-  CHECK(json_string("\xe2\x82x") == R"("\\xe2\\x82x")");        // cut short by ASCII
+  CHECK(json_string("ok\xe2\x82") == R"("ok\\xe2\\x82")");  // cut short at the end
+  CHECK(json_string("\xe2\x82x") == R"("\\xe2\\x82x")");    // cut short by ASCII
   // What a reader gets: the text \xNN, the valid parts untouched.
   CHECK(parse_string(json_string("a\xff\xc3\xa9z")) == "a\\xff\xc3\xa9z");
 }
@@ -112,7 +133,8 @@ TEST_CASE("JsonWriter passes valid UTF-8 through and writes each invalid byte as
 TEST_CASE("JsonWriter keeps long strings whole across buffer flushes") {
   // A small buffer forces many pieces; multi-byte characters land on every possible boundary.
   std::string text;
-  for (int i = 0; i < 5000; ++i) text += (i % 3 == 0) ? "\xe2\x82\xac" : (i % 3 == 1 ? "\xf0\x9f\x98\x80" : "a\"");
+  for (int i = 0; i < 5000; ++i)
+    text += (i % 3 == 0) ? "\xe2\x82\xac" : (i % 3 == 1 ? "\xf0\x9f\x98\x80" : "a\"");
   StringSink sink;
   JsonWriter w(sink, 4096);
   w.begin_array();

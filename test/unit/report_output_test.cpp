@@ -11,6 +11,7 @@
 #include "report/gzip_sink.h"
 #include "report/output_file.h"
 #include "report/report.h"
+#include "spill/cleanup_registry.h"
 #include "synthetic_trace.h"
 
 using viztrace::report::GzipSink;
@@ -82,11 +83,27 @@ TEST_CASE("OutputFile without commit removes its temporary file and keeps the ol
   CHECK(read_file(path) == "old report");
 }
 
+TEST_CASE("OutputFile's temporary file is known to the cleanup guards, by absolute path") {
+  TempDir dir, elsewhere;
+  char cwd[4096];
+  REQUIRE(getcwd(cwd, sizeof cwd));
+  REQUIRE(chdir(dir.path().c_str()) == 0);
+  {
+    OutputFile f("relative.json");
+    f.write("x", 1);
+    REQUIRE(dir.entries().size() == 1);
+    REQUIRE(chdir(elsewhere.path().c_str()) == 0);
+    viztrace::spill::CleanupRegistry::sweep_all();  // what a signal handler or atexit does
+    CHECK(dir.entries().empty());
+  }
+  REQUIRE(chdir(cwd) == 0);
+  CHECK(dir.entries().empty());
+}
+
 TEST_CASE("OutputFile in a missing directory fails naming the path and leaves nothing") {
   TempDir dir;
   std::string path = dir.file("missing/r.json");
-  CHECK_THROWS_WITH(OutputFile(path),
-                    "cannot write " + path + ": No such file or directory");
+  CHECK_THROWS_WITH(OutputFile(path), "cannot write " + path + ": No such file or directory");
   CHECK(dir.entries().empty());
 }
 

@@ -37,7 +37,9 @@ struct Run {
   const ParsedReport* operator->() const { return report.get(); }
 };
 
-Stream collector() { return Stream(kViztrace, kViztrace, 1, VT_CHUNK_COLLECTOR); }
+Stream collector() {
+  return Stream(kViztrace, kViztrace, 1, VT_CHUNK_COLLECTOR);
+}
 
 // The collector's opening: the session, then the launch of the target.
 void open_session(Stream& c, std::int32_t target, const std::vector<std::string>& argv,
@@ -101,7 +103,7 @@ TEST_CASE("report: a fork+exec tree resolves the same in any arrival order") {
     CHECK(args_argv(fork_image) == std::vector<std::string>{"sh", "-c", "make -j2"});
     CHECK_FALSE(R::has(fork_image["args"], "exit_code"));  // the status goes on the last image
     CHECK(R::str(make_image, "name") == "make");
-    CHECK(R::ts(make_image) == Approx(1500.0));  // touches the first image
+    CHECK(R::ts(make_image) == Approx(1500.0));   // touches the first image
     CHECK(R::dur(make_image) == Approx(6400.0));  // until its EXIT
     CHECK(R::str(make_image["args"], "started_by") == "exec");
     CHECK(args_argv(make_image) == std::vector<std::string>{"make", "-j2"});
@@ -287,8 +289,9 @@ TEST_CASE("report: threads get spans on their own tracks and their latest names"
   main_thread.proc_start(T0 + 200'000, kViztrace, {"server", "--port=1"}, "/bin/server", "/");
   worker.thread_start(T0 + 300'000);
   worker.thread_name(T0 + 310'000, 6001, "worker-1");
-  main_thread.thread_name(T0 + 350'000, 6001, "io");   // renamed from another thread
-  main_thread.thread_name(T0 + 360'000, 6000, "srv-main");  // the main thread keeps the process name
+  main_thread.thread_name(T0 + 350'000, 6001, "io");  // renamed from another thread
+  main_thread.thread_name(T0 + 360'000, 6000,
+                          "srv-main");  // the main thread keeps the process name
   worker.thread_exit(T0 + 800'000);
   other.thread_start(T0 + 400'000);  // never ends on its own
   main_thread.exit(T0 + 1'000'000, 0);
@@ -309,6 +312,76 @@ TEST_CASE("report: threads get spans on their own tracks and their latest names"
   CHECK(run->metadata_name("thread_name", 6000, 6002) == "thread 6002");
   CHECK(run->metadata_name("thread_name", 6000, 6000) == "server");
   CHECK(run->find("X", "", 6000).size() == 3);  // one process span, two thread spans
-  for (auto e : run->find("X", "", 6000)) CHECK(!(R::str(e, "cat") == "thread" && R::num(e, "tid") == 6000));
+  for (auto e : run->find("X", "", 6000))
+    CHECK(!(R::str(e, "cat") == "thread" && R::num(e, "tid") == 6000));
   CHECK(run->metadata()["threads"].get_int64().value() == 3);
+}
+
+TEST_CASE("report: a vfork child known only from its EXEC starts with the exec'd program") {
+  Stream c = collector();
+  open_session(c, 7000, {"env", "sh", "-c", "ls; static; nope"}, "/usr/bin/env");
+  Stream env(7000, 7000, 8), sh(7000, 7000, 9);
+  env.proc_start(T0 + 150'000, kViztrace, {"env", "sh", "-c", "ls; static; nope"}, "/usr/bin/env",
+                 "/d");
+  env.exec(T0 + 180'000, "/bin/sh", {"sh", "-c", "ls; static; nope"}, 0, kViztrace);
+  sh.proc_start(T0 + 200'000, kViztrace, {"sh", "-c", "ls; static; nope"}, "/usr/bin/dash", "/d");
+  // dash vforks: no FORK record, the child's first word is its EXEC.
+  Stream ls_child(7001, 7001, 1), ls(7001, 7001, 2);
+  ls_child.exec(T0 + 1'000'000, "/usr/bin/ls", {"ls", "-l"}, 0, 7000);
+  ls.proc_start(T0 + 1'100'000, 7000, {"ls", "-l"}, "/usr/bin/ls", "/d");
+  ls.exit(T0 + 1'500'000, 0);
+  sh.reap(T0 + 1'600'000, 7001, 0);
+  // A static program: the shim never enters it, the EXEC is all there is.
+  Stream st(7002, 7002, 3);
+  st.exec(T0 + 2'000'000, "/opt/static", {"static"}, VT_EXE_STATIC, 7000);
+  sh.reap(T0 + 2'500'000, 7002, 0);
+  // An exec that failed: the vfork child goes on in dash's code and _exits.
+  Stream nope(7003, 7003, 4);
+  nope.exec(T0 + 3'000'000, "/nope", {"nope"}, 0, 7000);
+  nope.exec_failed(T0 + 3'000'100, ENOENT);
+  nope.exit(T0 + 3'000'200, 127);
+  sh.reap(T0 + 3'100'000, 7003, 127 << 8);
+  // The pid comes round again, for another vfork child.
+  Stream again(7001, 7001, 5);
+  again.exec(T0 + 4'000'000, "/usr/bin/wc", {"wc"}, VT_EXE_STATIC, 7000);
+  sh.reap(T0 + 4'500'000, 7001, 0);
+  sh.exit(T0 + 5'000'000, 0);
+  c.reap(T0 + 5'100'000, 7000, 0);
+
+  for (unsigned seed : {0u, 21u, 1000u}) {
+    INFO("seed " << seed);
+    Run run(interleave({&c, &env, &sh, &ls_child, &ls, &st, &nope, &again}, seed));
+    auto ls_images = run->find("X", "process", 7001);
+    REQUIRE(ls_images.size() == 1);  // no empty image before the exec
+    CHECK(R::str(ls_images[0], "name") == "ls");
+    CHECK(R::ts(ls_images[0]) == Approx(1000.0));
+    CHECK(R::dur(ls_images[0]) == Approx(500.0));
+    CHECK(R::num(ls_images[0]["args"], "ppid") == 7000);
+    CHECK(R::str(ls_images[0]["args"], "exe") == "/usr/bin/ls");
+    CHECK(ls_images[0]["args"]["traced"].get_bool().value());
+    CHECK_FALSE(R::has(ls_images[0]["args"], "start_unknown"));
+
+    auto static_images = run->find("X", "process", 7002);
+    REQUIRE(static_images.size() == 1);
+    CHECK(R::str(static_images[0], "name") == "static");
+    CHECK(R::num(static_images[0]["args"], "ppid") == 7000);  // from the EXEC record
+    CHECK_FALSE(static_images[0]["args"]["traced"].get_bool().value());
+    CHECK(R::dur(static_images[0]) == Approx(500.0));  // until the reap
+
+    auto failed = run->find("X", "process", 7003);
+    REQUIRE(failed.size() == 1);
+    CHECK(R::str(failed[0], "name") == "sh");  // it ran dash's code until _exit
+    CHECK(args_argv(failed[0]) == std::vector<std::string>{"sh", "-c", "ls; static; nope"});
+    CHECK(R::str(failed[0]["args"], "exe") == "/usr/bin/dash");
+    CHECK(R::num(failed[0]["args"], "exit_code") == 127);
+    auto instants = run->find("i", "", 7003);
+    REQUIRE(instants.size() == 1);
+    CHECK(R::str(instants[0], "name") == "exec failed: nope");
+
+    auto reused = run->find("X", "process", 7001 + 4194304);
+    REQUIRE(reused.size() == 1);
+    CHECK(R::str(reused[0], "name") == "wc");
+    CHECK(R::ts(reused[0]) == Approx(4000.0));
+    CHECK(run.result.processes == 5);
+  }
 }

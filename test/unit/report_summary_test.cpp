@@ -1,11 +1,10 @@
 // The terminal summary: the command's fate, counts, losses, slowest processes, the report.
-#include "report/summary.h"
-
 #include <signal.h>
 
 #include <catch2/catch.hpp>
 
 #include "report/report.h"
+#include "report/summary.h"
 #include "synthetic_trace.h"
 
 using namespace viztrace::report;
@@ -53,7 +52,8 @@ TraceModel make_model() {
   m.processes[0].status = ExitStatus::from_wait_status(0);
   m.target = 0;
   for (std::uint32_t i = 0; i < 7; ++i)
-    m.processes.push_back(process(200 + i, 10, 100 + 100 * i, {"cc1", "-O2", "f" + std::to_string(i) + ".c"}));
+    m.processes.push_back(
+        process(200 + i, 10, 100 + 100 * i, {"cc1", "-O2", "f" + std::to_string(i) + ".c"}));
   m.processes[1].threads.push_back(Thread{201, 0, 0, "t", false});
   return m;
 }
@@ -70,7 +70,8 @@ TEST_CASE("summary: status, counts, the five slowest processes and the report") 
   CHECK(out[3] == "     0.690 s  cc1 -O2 f6.c  (pid 206)");  // the target is not listed
   CHECK(out[4] == "     0.590 s  cc1 -O2 f5.c  (pid 205)");
   CHECK(out[7] == "     0.290 s  cc1 -O2 f2.c  (pid 202)");
-  CHECK(out[8] == "  report: viztrace.json (1.2 MB): open it in https://ui.perfetto.dev or chrome://tracing");
+  CHECK(out[8] ==
+        "  report: viztrace.json (1.2 MB): open it in https://ui.perfetto.dev or chrome://tracing");
 }
 
 TEST_CASE("summary: signals and losses are spelled out") {
@@ -81,9 +82,11 @@ TEST_CASE("summary: signals and losses are spelled out") {
   m.lost.spill_lost = 2;
   auto out = lines(format_summary(m, "r.json.gz", 999));
   CHECK(out[0] == "viztrace: `make -j2` was killed by SIGSEGV (core dumped) after 3.214 s");
-  CHECK(out[1] == "  8 processes, 9 threads, 1234 events, lost: 3 records dropped by traced "
-                  "processes, 1 chunk missing, 2 chunks not spilled to disk");
-  CHECK(out.back() == "  report: r.json.gz (999 bytes): open it in https://ui.perfetto.dev or chrome://tracing");
+  CHECK(out[1] ==
+        "  8 processes, 9 threads, 1234 events, lost: 3 records dropped by traced "
+        "processes, 1 chunk missing, 2 chunks not spilled to disk");
+  CHECK(out.back() ==
+        "  report: r.json.gz (999 bytes): open it in https://ui.perfetto.dev or chrome://tracing");
   m.target.reset();
   m.processes[0].is_target = false;
   CHECK(lines(format_summary(m, "r.json", 1))[0] ==

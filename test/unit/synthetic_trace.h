@@ -123,11 +123,10 @@ class Stream {
     return put(VT_REC_FORK, 0, ts, vt_pid{child, 0});
   }
   Stream& exec(std::uint64_t ts, const std::string& path, const std::vector<std::string>& argv,
-               std::uint32_t exe_flags = 0) {
+               std::uint32_t exe_flags = 0, std::uint32_t ppid = 0) {
     b_.string(VT_STR_PATH, path, ts);
     b_.string(VT_STR_ARGV, argv_bytes(argv), ts);
-    b_.record(VT_REC_EXEC, exe_flags, ts);
-    return close();
+    return put(VT_REC_EXEC, exe_flags, ts, vt_proc_start{ppid, 0});
   }
   Stream& exec_failed(std::uint64_t ts, int error) {
     b_.record(VT_REC_EXEC_FAILED, static_cast<std::uint32_t>(error), ts);
@@ -136,7 +135,8 @@ class Stream {
   Stream& exit(std::uint64_t ts, int status, vt_usage usage = {}) {
     return put(VT_REC_EXIT, static_cast<std::uint32_t>(status), ts, usage);
   }
-  Stream& reap(std::uint64_t ts, std::int32_t pid, int wait_status, const vt_usage* usage = nullptr) {
+  Stream& reap(std::uint64_t ts, std::int32_t pid, int wait_status,
+               const vt_usage* usage = nullptr) {
     vt_reap r{};
     r.pid = pid;
     if (usage) {
