@@ -265,6 +265,12 @@ CollectorResult Collector::run(const Launched& target) {
   result_.lingering = children_of(self_).size();
   spill_.flush();
   result_.stats.spill_lost = spill_.lost_chunks();
+  struct rusage self_usage;
+  getrusage(RUSAGE_SELF, &self_usage);
+  vt_usage cpu = usage_of(self_usage);
+  spdlog::debug("collector: {} chunks, {} records, {:.1f} ms CPU, {} spill bytes",
+                result_.stats.chunks, result_.stats.records,
+                (cpu.utime_ns + cpu.stime_ns) / 1e6, spill_.bytes_written());
   own_.record(VT_REC_STATS, 0, monotonic_ns(), result_.stats);
   own_.end_stream();
   emit_own();

@@ -56,7 +56,7 @@ typedef struct vt_record {
  * A string longer than a chunk arrives in pieces; the last piece has VT_STR_FINAL. */
 enum {
   VT_STR_ARGV = 1,    /* argv, each element NUL-terminated */
-  VT_STR_EXE = 2,     /* the executable's path as the kernel resolved it */
+  VT_STR_EXE = 2,     /* the executable's path (absolute; symlinks not resolved) */
   VT_STR_CWD = 3,     /* working directory */
   VT_STR_PATH = 4,    /* the file given to exec/spawn */
   VT_STR_NAME = 5,    /* a thread name */

@@ -2,11 +2,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
-#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
+
+#include "core/shim/sys.h"
 
 namespace vt_shim {
 namespace {
@@ -16,56 +19,31 @@ constexpr int kHighFd = 511;
 
 int64_t now_ms() {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  sys::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
 bool still_ours(const Channel& ch) {
   struct stat st;
-  return ch.fd >= 0 && fstat(ch.fd, &st) == 0 && st.st_dev == ch.dev && st.st_ino == ch.ino;
-}
-
-// One write with SIGPIPE held off: blocked for the call, and if the write raised it, taken
-// back before the mask is restored, unless the program already had one pending.
-ssize_t write_without_sigpipe(int fd, const void* data, size_t length) {
-  sigset_t pipe_only, old;
-  sigemptyset(&pipe_only);
-  sigaddset(&pipe_only, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-  bool was_pending = false;
-  if (sigismember(&old, SIGPIPE)) {
-    sigset_t pending;
-    sigpending(&pending);
-    was_pending = sigismember(&pending, SIGPIPE);
-  }
-  ssize_t n = write(fd, data, length);
-  int err = errno;
-  if (n < 0 && err == EPIPE && !was_pending) {
-    struct timespec zero = {0, 0};
-    while (sigtimedwait(&pipe_only, nullptr, &zero) < 0 && errno == EINTR) {
-    }
-  }
-  if (!sigismember(&old, SIGPIPE)) pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  errno = err;
-  return n;
+  return ch.fd >= 0 && sys::fstat(ch.fd, &st) == 0 && st.st_dev == ch.dev && st.st_ino == ch.ino;
 }
 
 }  // namespace
 
 bool channel_open(Channel& ch, const char* path) noexcept {
-  int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  long fd = sys::open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return false;
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
-    close(fd);
+  if (sys::fstat(static_cast<int>(fd), &st) != 0 || !S_ISFIFO(st.st_mode)) {
+    sys::close(static_cast<int>(fd));
     return false;
   }
-  int high = fcntl(fd, F_DUPFD_CLOEXEC, kHighFd);
+  long high = sys::fcntl(static_cast<int>(fd), F_DUPFD_CLOEXEC, kHighFd);
   if (high >= 0) {
-    close(fd);
+    sys::close(static_cast<int>(fd));
     fd = high;
   }
-  ch.fd = fd;
+  ch.fd = static_cast<int>(fd);
   ch.dev = st.st_dev;
   ch.ino = st.st_ino;
   return true;
@@ -81,18 +59,38 @@ WriteResult channel_write(Channel& ch, const char* path, const void* chunk, size
   }
   int64_t deadline = -1;
   for (;;) {
-    ssize_t n = write_without_sigpipe(ch.fd, chunk, length);
-    if (n == static_cast<ssize_t>(length)) return WriteResult::kSent;
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EPIPE) return WriteResult::kGone;
-    if (n >= 0 || errno != EAGAIN) return WriteResult::kFull;
-    // The pipe is full: the collector is behind. Wait for room, but not forever.
+    long n = sys::write(ch.fd, chunk, length);
+    if (n == static_cast<long>(length)) return WriteResult::kSent;
+    if (n == -EINTR) continue;
+    if (n != -EAGAIN) return WriteResult::kFull;
+    // The pipe is full: either the collector is behind, or it is gone and nobody reads.
     int64_t now = now_ms();
-    if (deadline < 0) deadline = now + wait_ms;
+    if (deadline < 0) {
+      if (!collector_alive(path)) return WriteResult::kGone;
+      deadline = now + wait_ms;
+    }
     if (now >= deadline) return WriteResult::kFull;
     struct pollfd p = {ch.fd, POLLOUT, 0};
-    poll(&p, 1, static_cast<int>(deadline - now));
+    int64_t left = deadline - now;
+    struct timespec timeout = {static_cast<time_t>(left / 1000),
+                               static_cast<long>(left % 1000) * 1000000};
+    sys::ppoll(&p, 1, &timeout);
   }
+}
+
+bool collector_alive(const char* path) noexcept {
+  char dir[PATH_MAX];
+  const char* slash = strrchr(path, '/');
+  size_t n = slash ? static_cast<size_t>(slash - path) : 0;
+  if (n == 0 || n >= sizeof dir) return false;
+  memcpy(dir, path, n);
+  dir[n] = '\0';
+  long fd = sys::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  // The session holds an exclusive lock for its whole life: a shared one is refused meanwhile.
+  bool alive = sys::flock(static_cast<int>(fd), LOCK_SH | LOCK_NB) == -EWOULDBLOCK;
+  sys::close(static_cast<int>(fd));  // also drops the lock if we got it
+  return alive;
 }
 
 }  // namespace vt_shim

@@ -1,11 +1,11 @@
 // The shim's end of the session FIFO.
 //
-// Opened by path (not inherited), write-only and non-blocking: opening fails at once when no
-// collector reads (ENXIO), a write fails at once when the collector is gone (EPIPE; the SIGPIPE
-// that comes with it is blocked around the write and taken back, so the program never sees
-// one), and a full pipe costs a bounded wait. Close-on-exec, and moved to a high fd number out
-// of the program's way. Before every write the fd is checked to still be our FIFO: programs
-// close or reuse fds behind our back.
+// Opened by path (not inherited), read-write: a pipe with a reader never raises SIGPIPE, and
+// here the writer itself is one, so no write can ever signal the program even when viztrace is
+// gone. Non-blocking: when the pipe is full the writer asks whether a collector still holds the
+// session's lock (flock on the session dir) and waits, boundedly, only if one does.
+// Close-on-exec, and moved to a high fd number out of the program's way. Before every write the
+// fd is checked to still be our FIFO: programs close or reuse fds behind our back.
 #pragma once
 
 #include <stddef.h>
@@ -21,11 +21,16 @@ struct Channel {
 
 // Opens the FIFO at path into ch. False if it cannot (no session, not a FIFO).
 bool channel_open(Channel& ch, const char* path) noexcept;
+
 enum class WriteResult { kSent, kFull, kGone };
 
-// Writes one chunk atomically. Waits at most wait_ms for room in the pipe. kGone: no collector
-// reads any more (or the FIFO cannot be reopened), so writing again is pointless.
+// Writes one chunk atomically. When the pipe is full, waits at most wait_ms for room if the
+// collector is alive. kGone: no collector any more (or the FIFO cannot be reopened), so writing
+// again is pointless.
 WriteResult channel_write(Channel& ch, const char* path, const void* chunk, size_t length,
-                   int wait_ms) noexcept;
+                          int wait_ms) noexcept;
+
+// Whether a collector holds the lock on the directory that contains path.
+bool collector_alive(const char* path) noexcept;
 
 }  // namespace vt_shim

@@ -52,7 +52,7 @@ void ChunkWriter::record(uint16_t type, uint32_t aux, uint64_t ts, const void* p
                          size_t length) noexcept {
   if (piece_at_) piece_close(false);
   size_t size = pad8(kRecord + length);
-  if (size > VT_CHUNK_MAX - kHeader) return;
+  if (size > cap_ - kHeader) return;
   ensure(size);
   vt_record r;
   r.type = type;
@@ -78,7 +78,7 @@ void ChunkWriter::piece_append(const char* bytes, size_t length) noexcept {
   while (length > 0) {
     if (!piece_at_) piece_open(piece_field_, piece_ts_);
     // Leave room for padding: the piece's record must stay within the chunk once padded.
-    size_t space = (VT_CHUNK_MAX - length_) & ~size_t{7};
+    size_t space = (cap_ - length_) & ~size_t{7};
     if (space == 0) {
       uint32_t field = piece_field_;
       uint64_t ts = piece_ts_;

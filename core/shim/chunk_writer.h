@@ -22,10 +22,14 @@ struct Stream {
 // Where finished chunks go. Returns false when the chunk was not delivered.
 typedef bool (*ChunkSink)(const void* chunk, size_t length, void* context);
 
+// Capacity is the largest chunk it builds (at most VT_CHUNK_MAX, a multiple of 8). Lifecycle
+// records use a small one: every stack page a new process touches costs a page fault.
 class ChunkWriter {
  public:
-  ChunkWriter() noexcept = default;
-  ChunkWriter(Stream& stream, ChunkSink sink, void* context, bool unsequenced) noexcept {
+  ChunkWriter(unsigned char* buffer, size_t capacity) noexcept : buf_(buffer), cap_(capacity) {}
+  ChunkWriter(unsigned char* buffer, size_t capacity, Stream& stream, ChunkSink sink,
+              void* context, bool unsequenced) noexcept
+      : buf_(buffer), cap_(capacity) {
     start(stream, sink, context, unsequenced);
   }
   ~ChunkWriter() { flush(); }
@@ -52,7 +56,7 @@ class ChunkWriter {
   void flush() noexcept;
 
  private:
-  bool room(size_t bytes) const noexcept { return length_ + bytes <= VT_CHUNK_MAX; }
+  bool room(size_t bytes) const noexcept { return length_ + bytes <= cap_; }
   void ensure(size_t bytes) noexcept;
   // String pieces are written incrementally; these open, extend and close one.
   void piece_open(uint32_t field, uint64_t ts) noexcept;
@@ -70,7 +74,23 @@ class ChunkWriter {
   size_t piece_at_ = 0;
   uint32_t piece_field_ = 0;
   uint64_t piece_ts_ = 0;
-  alignas(8) unsigned char buf_[VT_CHUNK_MAX];
+  unsigned char* buf_;
+  size_t cap_;
+};
+
+// A ChunkWriter with its buffer inside.
+template <size_t Capacity>
+class ChunkWriterN : public ChunkWriter {
+  static_assert(Capacity <= VT_CHUNK_MAX && Capacity % 8 == 0 && Capacity >= 256, "capacity");
+
+ public:
+  ChunkWriterN() noexcept : ChunkWriter(storage_, Capacity) {}
+  ChunkWriterN(Stream& stream, ChunkSink sink, void* context, bool unsequenced) noexcept
+      : ChunkWriter(storage_, Capacity, stream, sink, context, unsequenced) {}
+  ~ChunkWriterN() { flush(); }  // while storage_ is still ours
+
+ private:
+  alignas(8) unsigned char storage_[Capacity];
 };
 
 }  // namespace vt_shim

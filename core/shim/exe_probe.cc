@@ -7,6 +7,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "core/shim/sys.h"
 #include "core/wire.h"
 
 namespace vt_shim {
@@ -33,9 +34,46 @@ bool notes_mark_go(const unsigned char* p, size_t n) {
   return false;
 }
 
+// The program and note headers sit in the first KiB of nearly every binary, so one read of
+// the head answers; anything further out is read into a buffer that is only on the stack then
+// (each stack page a fresh process touches is a page fault).
+constexpr size_t kHead = 1024;
+
+__attribute__((noinline)) bool note_far_marks_go(int fd, const Elf64_Phdr& ph) {
+  unsigned char note[kMaxNote];
+  long got = sys::pread(fd, note, ph.p_filesz, static_cast<long>(ph.p_offset));
+  return got == static_cast<long>(ph.p_filesz) && notes_mark_go(note, ph.p_filesz);
+}
+
+uint32_t classify_phdrs(int fd, const unsigned char* head, size_t n, const unsigned char* phbytes,
+                        size_t phnum) {
+  uint32_t flags = VT_EXE_STATIC;
+  for (size_t i = 0; i < phnum; ++i) {
+    Elf64_Phdr ph;
+    memcpy(&ph, phbytes + i * sizeof ph, sizeof ph);
+    if (ph.p_type == PT_INTERP) flags &= ~uint32_t{VT_EXE_STATIC};
+    if (ph.p_type != PT_NOTE || ph.p_filesz > kMaxNote || (flags & VT_EXE_GO)) continue;
+    bool go = ph.p_offset <= n && ph.p_filesz <= n - ph.p_offset
+                  ? notes_mark_go(head + ph.p_offset, ph.p_filesz)
+                  : note_far_marks_go(fd, ph);
+    if (go) flags |= VT_EXE_GO;
+  }
+  return flags;
+}
+
+__attribute__((noinline)) uint32_t classify_phdrs_far(int fd, const unsigned char* head,
+                                                      size_t n, const Elf64_Ehdr& eh) {
+  alignas(Elf64_Phdr) unsigned char phbuf[kMaxPhdrs * sizeof(Elf64_Phdr)];
+  size_t bytes = eh.e_phnum * sizeof(Elf64_Phdr);
+  if (sys::pread(fd, phbuf, bytes, static_cast<long>(eh.e_phoff)) != static_cast<long>(bytes))
+    return VT_EXE_UNREADABLE;
+  return classify_phdrs(fd, head, n, phbuf, eh.e_phnum);
+}
+
 uint32_t probe_elf(int fd, const unsigned char* head, size_t n) {
-  if (n < sizeof(Elf64_Ehdr)) return VT_EXE_UNREADABLE;
+  if (n < EI_NIDENT) return VT_EXE_UNREADABLE;
   if (head[EI_CLASS] != ELFCLASS64) return VT_EXE_FOREIGN;
+  if (n < sizeof(Elf64_Ehdr)) return VT_EXE_UNREADABLE;
   Elf64_Ehdr eh;
   memcpy(&eh, head, sizeof eh);
 #if defined(__x86_64__)
@@ -45,46 +83,39 @@ uint32_t probe_elf(int fd, const unsigned char* head, size_t n) {
 #endif
   if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > kMaxPhdrs)
     return VT_EXE_UNREADABLE;
-  Elf64_Phdr ph[kMaxPhdrs];
   size_t bytes = eh.e_phnum * sizeof(Elf64_Phdr);
-  if (pread(fd, ph, bytes, static_cast<off_t>(eh.e_phoff)) != static_cast<ssize_t>(bytes))
-    return VT_EXE_UNREADABLE;
-  uint32_t flags = VT_EXE_STATIC;
-  for (size_t i = 0; i < eh.e_phnum; ++i) {
-    if (ph[i].p_type == PT_INTERP) flags &= ~uint32_t{VT_EXE_STATIC};
-    if (ph[i].p_type == PT_NOTE && ph[i].p_filesz <= kMaxNote && !(flags & VT_EXE_GO)) {
-      unsigned char note[kMaxNote];
-      ssize_t got = pread(fd, note, ph[i].p_filesz, static_cast<off_t>(ph[i].p_offset));
-      if (got > 0 && notes_mark_go(note, static_cast<size_t>(got))) flags |= VT_EXE_GO;
-    }
-  }
-  return flags;
+  if (eh.e_phoff <= n && bytes <= n - eh.e_phoff)
+    return classify_phdrs(fd, head, n, head + eh.e_phoff, eh.e_phnum);
+  return classify_phdrs_far(fd, head, n, eh);
 }
 
 uint32_t probe(int fd, int depth) {
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return VT_EXE_UNREADABLE;
+  if (sys::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return VT_EXE_UNREADABLE;
   uint32_t flags = 0;
   if (st.st_mode & (S_ISUID | S_ISGID)) flags |= VT_EXE_SETUID;
-  if (fgetxattr(fd, "security.capability", nullptr, 0) > 0) flags |= VT_EXE_SETUID;
-  unsigned char head[256];
-  ssize_t n = pread(fd, head, sizeof head, 0);
+  if (sys::fgetxattr(fd, "security.capability", nullptr, 0) > 0) flags |= VT_EXE_SETUID;
+  alignas(8) unsigned char head[kHead];
+  long n = sys::pread(fd, head, sizeof head, 0);
   if (n < 4) return flags | VT_EXE_UNREADABLE;
   if (memcmp(head, ELFMAG, SELFMAG) == 0) return flags | probe_elf(fd, head, static_cast<size_t>(n));
   if (head[0] == '#' && head[1] == '!' && depth < 2) {
     // "#! /path/interp arg": probe the interpreter, which is what actually runs. Linux ignores
     // set-ID bits and capabilities on a script, so only the interpreter's flags count.
-    char interp[sizeof head];
+    char interp[256];
+    // The kernel reads at most 256 bytes of the "#!" line.
+    size_t limit = static_cast<size_t>(n) < sizeof interp ? static_cast<size_t>(n) : sizeof interp;
     size_t i = 2, j = 0;
-    while (i < static_cast<size_t>(n) && (head[i] == ' ' || head[i] == '\t')) ++i;
-    while (i < static_cast<size_t>(n) && head[i] != ' ' && head[i] != '\t' && head[i] != '\n')
+    while (i < limit && (head[i] == ' ' || head[i] == '\t')) ++i;
+    while (i < limit && j + 1 < sizeof interp && head[i] != ' ' && head[i] != '\t' &&
+           head[i] != '\n')
       interp[j++] = static_cast<char>(head[i++]);
     interp[j] = '\0';
     if (j == 0) return VT_EXE_SCRIPT | VT_EXE_UNREADABLE;
-    int ifd = open(interp, O_RDONLY | O_CLOEXEC);
+    int ifd = static_cast<int>(sys::open(interp, O_RDONLY | O_CLOEXEC));
     if (ifd < 0) return VT_EXE_SCRIPT | VT_EXE_UNREADABLE;
     uint32_t inner = probe(ifd, depth + 1);
-    close(ifd);
+    sys::close(ifd);
     return VT_EXE_SCRIPT | inner;
   }
   return flags | VT_EXE_UNREADABLE;
@@ -95,10 +126,10 @@ uint32_t probe(int fd, int depth) {
 uint32_t probe_exe_fd(int fd) noexcept { return probe(fd, 0); }
 
 uint32_t probe_exe(int dirfd, const char* path) noexcept {
-  int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+  int fd = static_cast<int>(sys::openat(dirfd, path, O_RDONLY | O_CLOEXEC));
   if (fd < 0) return VT_EXE_UNREADABLE;
   uint32_t flags = probe(fd, 0);
-  close(fd);
+  sys::close(fd);
   return flags;
 }
 
@@ -121,7 +152,8 @@ bool search_path(const char* file, const char* path_env, char* out, size_t size)
       out[dlen] = '/';
       memcpy(out + dlen + 1, file, flen + 1);
       struct stat st;
-      if (stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0) return true;
+      if (sys::stat(out, &st) == 0 && S_ISREG(st.st_mode) && sys::access(out, X_OK) == 0)
+        return true;
     }
     if (!end) return false;
     p = end + 1;

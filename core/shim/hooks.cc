@@ -20,6 +20,7 @@
 
 #include "core/shim/env_doctor.h"
 #include "core/shim/exe_probe.h"
+#include "core/shim/sys.h"
 #include "core/shim/tracer.h"
 #include "core/wire.h"
 
@@ -160,7 +161,7 @@ VT_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) {
   if (tracing()) {
     char link[64] = "/proc/self/fd/", path[PATH_MAX];
     append_decimal(link, fd);
-    ssize_t n = readlink(link, path, sizeof path - 1);
+    long n = sys::readlink(link, path, sizeof path - 1);
     path[n > 0 ? n : 0] = '\0';
     emit_exec(n > 0 ? path : link, argv, probe_exe_fd(fd));
   }
@@ -224,22 +225,21 @@ VT_EXPORT pid_t fork() {
   if (!REAL(fork, "fork")) return errno = ENOSYS, -1;
   uint64_t ts = now_ns();
   pid_t child = g_real.fork();
-  if (child > 0 && tracing()) emit_fork(ts, child);
+  if (child == 0) on_fork_child();
+  else if (child > 0 && tracing()) emit_fork(ts, child);
   return child;
 }
 
 VT_EXPORT void _exit(int status) {
   if (tracing()) emit_exit(status);
   if (REAL(exit_, "_exit")) g_real.exit_(status);
-  syscall(SYS_exit_group, status);
-  __builtin_unreachable();
+  sys::exit_group(status);
 }
 
 VT_EXPORT void _Exit(int status) {
   if (tracing()) emit_exit(status);
   if (REAL(Exit, "_Exit")) g_real.Exit(status);
-  syscall(SYS_exit_group, status);
-  __builtin_unreachable();
+  sys::exit_group(status);
 }
 
 namespace {

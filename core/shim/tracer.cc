@@ -16,6 +16,7 @@
 
 #include "core/shim/channel.h"
 #include "core/shim/exe_probe.h"
+#include "core/shim/sys.h"
 #include "core/wire.h"
 
 namespace vt_shim {
@@ -26,6 +27,9 @@ namespace {
 
 // How long a lifecycle record may wait for room in a full pipe before it is dropped.
 constexpr int kWaitMs = 2000;
+// Lifecycle chunks are built on the stack: 1 KiB holds a typical process start whole, and a
+// long command line just takes more chunks. (Each stack page a process touches is a fault.)
+constexpr size_t kLifecycleChunk = 1024;
 
 struct Globals {
   bool tracing;          // set up and reporting
@@ -36,11 +40,11 @@ struct Globals {
   char** argv;           // as the loader passed it to the constructor
   Channel channel;
   unsigned threads;      // threads started through the trampoline
-  char fifo_path[PATH_MAX];
-  char fifo_entry[PATH_MAX + 32];
-  char shim_entry[PATH_MAX + 32];
-  EnvValues env;
+  const char* fifo_path; // inside env.fifo_entry
+  EnvValues env;         // "VIZTRACE_FIFO=...", "VIZTRACE_SHIM=..." and the shim's path
   bool have_env;
+  // The entries above, packed one after the other so that they share a page with the rest.
+  char text[2 * PATH_MAX + 64];
 };
 Globals g;
 
@@ -52,10 +56,9 @@ void debug(const char* what) {
   if (!g.debug) return;
   int saved = errno;
   const char* prefix = "viztrace-shim: ";
-  ssize_t r = write(2, prefix, strlen(prefix));
-  r = write(2, what, strlen(what));
-  r = write(2, "\n", 1);
-  (void)r;
+  sys::write(2, prefix, strlen(prefix));
+  sys::write(2, what, strlen(what));
+  sys::write(2, "\n", 1);
   errno = saved;
 }
 
@@ -65,7 +68,7 @@ uint32_t make_image_nonce(uint64_t ts, pid_t pid) {
   return static_cast<uint32_t>(x) | 1u;
 }
 
-pid_t raw_gettid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+pid_t raw_gettid() { return static_cast<pid_t>(sys::gettid()); }
 
 bool sink_shared(const void* chunk, size_t length, void*) {
   WriteResult r = channel_write(g.channel, g.fifo_path, chunk, length, g.stalled ? 0 : kWaitMs);
@@ -87,10 +90,11 @@ bool sink_detached(const void* chunk, size_t length, void* context) {
 // One emission: picks the context, keeps errno, and flushes when it goes out of scope.
 class Emission {
  public:
-  Emission() noexcept : saved_errno_(errno) {
+  // known_pid: the caller has just read getpid() itself.
+  explicit Emission(pid_t known_pid = 0) noexcept : saved_errno_(errno) {
     active_ = g.tracing;
     if (!active_) return;
-    pid_t pid = getpid();
+    pid_t pid = known_pid ? known_pid : static_cast<pid_t>(sys::getpid());
     if (pid == g.pid) {
       nested_ = t_in_emit;  // a signal handler interrupted an emission on this thread
       t_in_emit = true;
@@ -102,21 +106,21 @@ class Emission {
       stream_ = &t_stream;
       writer_.start(t_stream, sink_shared, nullptr, nested_);
     } else {
+      // Another process in our memory (vfork child): nothing shared may change. The fd table
+      // is a copy, so our FIFO fd is still valid here; write through a copy of the channel.
       detached_ = true;
       local_.pid = static_cast<uint32_t>(pid);
       local_.tid = static_cast<uint32_t>(raw_gettid());
-      local_.image = make_image_nonce(now_ns(), pid);
+      local_.image = make_image_nonce(g.image, pid);
       stream_ = &local_;
-      if (!channel_open(channel_, g.fifo_path)) {
-        active_ = false;
-        return;
-      }
+      channel_ = g.channel;
       writer_.start(local_, sink_detached, &channel_, false);
     }
   }
   ~Emission() {
     writer_.flush();
-    if (detached_ && channel_.fd >= 0) close(channel_.fd);
+    // A fresh fd opened here (ours was gone) is close-on-exec; close it if we go on instead.
+    if (detached_ && channel_.fd != g.channel.fd && channel_.fd >= 0) sys::close(channel_.fd);
     if (active_ && !detached_) t_in_emit = nested_;
     errno = saved_errno_;
   }
@@ -136,7 +140,7 @@ class Emission {
   Stream local_ = {};
   Stream* stream_ = nullptr;
   Channel channel_;
-  ChunkWriter writer_;
+  ChunkWriterN<kLifecycleChunk> writer_;
 };
 
 void usage_of(const struct rusage& ru, vt_usage& u) {
@@ -149,10 +153,10 @@ void usage_of(const struct rusage& ru, vt_usage& u) {
 
 // Reads a small /proc text file (a comm) into buf without its newline. False on failure.
 bool read_small(const char* path, char* buf, size_t size) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = static_cast<int>(sys::open(path, O_RDONLY | O_CLOEXEC));
   if (fd < 0) return false;
-  ssize_t n = read(fd, buf, size - 1);
-  close(fd);
+  long n = sys::read(fd, buf, size - 1);
+  sys::close(fd);
   if (n <= 0) return false;
   if (buf[n - 1] == '\n') --n;
   buf[n] = '\0';
@@ -170,11 +174,11 @@ void put_decimal(char* out, unsigned long v) {
 
 // Names of this process's other threads, read at exit (threads can be named in many ways).
 void emit_thread_names(Emission& e, uint64_t ts) {
-  int dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dir = static_cast<int>(sys::open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir < 0) return;
   alignas(8) char buf[2048];
   for (;;) {
-    long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+    long n = sys::getdents64(dir, buf, sizeof buf);
     if (n <= 0) break;
     for (long off = 0; off < n;) {
       auto* d = reinterpret_cast<struct dirent64*>(buf + off);
@@ -190,33 +194,64 @@ void emit_thread_names(Emission& e, uint64_t ts) {
       e.w().record(VT_REC_THREAD_NAME, static_cast<uint32_t>(tid), ts);
     }
   }
-  close(dir);
+  sys::close(dir);
 }
 
-void emit_proc_start(uint32_t flags, char** argv) {
-  Emission e;
+// The working directory when it is too long for the common case: kept in static storage
+// (written only by the process's own constructor or fork handler, never concurrently).
+__attribute__((noinline)) const char* long_cwd() {
+  static char buf[PATH_MAX];
+  return sys::getcwd(buf, sizeof buf) > 0 ? buf : nullptr;
+}
+
+// Kept out of emit_proc_start's frame: its buffer is only on the stack when needed.
+__attribute__((noinline)) void emit_relative_exe(ChunkWriter& w, const char* cwd,
+                                                  const char* exe, uint64_t ts) {
+  char full[PATH_MAX];
+  size_t lc = strlen(cwd), le = strlen(exe);
+  if (lc + 1 + le >= sizeof full) return;
+  memcpy(full, cwd, lc);
+  full[lc] = '/';
+  memcpy(full + lc + 1, exe, le + 1);
+  w.string(VT_STR_EXE, full, lc + 1 + le, ts);
+}
+
+void emit_proc_start(uint32_t flags, char** argv, uint64_t ts) {
+  Emission e(g.pid);
   if (!e.active()) return;
-  uint64_t ts = now_ns();
   e.w().string_list(VT_STR_ARGV, argv, ts);
-  char path[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-  if (n > 0) e.w().string(VT_STR_EXE, path, static_cast<size_t>(n), ts);
-  if (getcwd(path, sizeof path)) e.w().string(VT_STR_CWD, path, strlen(path), ts);
-  vt_proc_start p = {static_cast<uint32_t>(getppid()), 0};
+  char cwd_short[512];
+  long got = sys::getcwd(cwd_short, sizeof cwd_short);
+  const char* cwd = got > 0 ? cwd_short : got == -ERANGE ? long_cwd() : nullptr;
+  bool have_cwd = cwd != nullptr;
+  // A fork child runs its parent's image: the report takes the executable from there. Else
+  // the file the kernel exec'd, as the exec call named it (free, unlike reading
+  // /proc/self/exe), made absolute with the working directory when it was relative.
+  const char* exe =
+      (flags & VT_PROC_FORKED) ? nullptr : reinterpret_cast<const char*>(getauxval(AT_EXECFN));
+  if (exe && exe[0] != '/' && have_cwd) emit_relative_exe(e.w(), cwd, exe, ts);
+  else if (exe) e.w().string(VT_STR_EXE, exe, strlen(exe), ts);
+  if (have_cwd) e.w().string(VT_STR_CWD, cwd, strlen(cwd), ts);
+  vt_proc_start p = {static_cast<uint32_t>(sys::getppid()), 0};
   e.w().record(VT_REC_PROC_START, flags, ts, &p, sizeof p);
 }
 
-// Runs in the child of fork() (not of vfork or posix_spawn): a new process with a copy of our
-// state. Only async-signal-safe calls here: the parent may have had other threads.
-void atfork_child() {
+}  // namespace
+
+// In the child of fork(), called from the fork hook (a pthread_atfork handler would cost a
+// malloc arena in every process that never allocates). Only async-signal-safe calls here:
+// the parent may have had other threads.
+void on_fork_child() noexcept {
   int saved = errno;
-  g.pid = getpid();
+  g.pid = static_cast<pid_t>(sys::getpid());
   g.threads = 0;
   t_stream = Stream{};
   t_in_emit = false;
-  if (g.tracing) emit_proc_start(VT_PROC_FORKED, g.argv);
+  if (g.tracing) emit_proc_start(VT_PROC_FORKED, g.argv, now_ns());
   errno = saved;
 }
+
+namespace {
 
 void at_exit(int status, void*) { emit_exit(status); }
 
@@ -237,15 +272,16 @@ bool running_go() {
   return phdrs_mark_go(ph, phnum, bias);
 }
 
-void build_entry(char* out, size_t size, const char* name, const char* value) {
+// Appends "name=value" at *at within end; returns the entry, or null when it does not fit.
+char* append_entry(char*& at, const char* end, const char* name, const char* value) {
   size_t ln = strlen(name), lv = strlen(value);
-  if (ln + 1 + lv + 1 > size) {
-    out[0] = '\0';
-    return;
-  }
-  memcpy(out, name, ln);
-  out[ln] = '=';
-  memcpy(out + ln + 1, value, lv + 1);
+  if (ln + 1 + lv + 1 > static_cast<size_t>(end - at)) return nullptr;
+  char* entry = at;
+  memcpy(at, name, ln);
+  at[ln] = '=';
+  memcpy(at + ln + 1, value, lv + 1);
+  at += ln + 1 + lv + 1;
+  return entry;
 }
 
 __attribute__((constructor)) void shim_init(int, char** argv, char**) {
@@ -271,33 +307,36 @@ __attribute__((constructor)) void shim_init(int, char** argv, char**) {
   g.argv = argv;
   const char* fifo = getenv(VT_ENV_FIFO);
   const char* shim = getenv(VT_ENV_SHIM);
-  if (!fifo || !shim || !*fifo || !*shim || strlen(fifo) >= sizeof g.fifo_path) {
+  char* at = g.text;
+  const char* end = g.text + sizeof g.text;
+  char* fifo_entry = fifo && *fifo ? append_entry(at, end, VT_ENV_FIFO, fifo) : nullptr;
+  char* shim_entry = shim && *shim ? append_entry(at, end, VT_ENV_SHIM, shim) : nullptr;
+  if (!fifo_entry || !shim_entry) {
     debug("no session in the environment; not tracing");
     errno = saved;
     return;
   }
-  memcpy(g.fifo_path, fifo, strlen(fifo) + 1);
-  build_entry(g.fifo_entry, sizeof g.fifo_entry, VT_ENV_FIFO, fifo);
-  build_entry(g.shim_entry, sizeof g.shim_entry, VT_ENV_SHIM, shim);
-  g.env.fifo_entry = g.fifo_entry;
-  g.env.shim_entry = g.shim_entry;
-  g.env.shim_path = g.shim_entry + strlen(VT_ENV_SHIM) + 1;
-  g.have_env = g.fifo_entry[0] && g.shim_entry[0];
+  g.env.fifo_entry = fifo_entry;
+  g.env.shim_entry = shim_entry;
+  g.env.shim_path = shim_entry + strlen(VT_ENV_SHIM) + 1;
+  g.fifo_path = fifo_entry + strlen(VT_ENV_FIFO) + 1;
+  g.have_env = true;
 
-  g.pid = getpid();
-  g.image = make_image_nonce(now_ns(), g.pid);
+  g.pid = static_cast<pid_t>(sys::getpid());
+  uint64_t start = now_ns();
+  g.image = make_image_nonce(start, g.pid);
   if (!channel_open(g.channel, g.fifo_path)) {
     debug("cannot open the session FIFO; not tracing");
     errno = saved;
     return;
   }
-  if (pthread_atfork(nullptr, nullptr, atfork_child) != 0 || on_exit(at_exit, nullptr) != 0) {
-    debug("cannot register fork and exit handlers; not tracing");
+  if (on_exit(at_exit, nullptr) != 0) {
+    debug("cannot register an exit handler; not tracing");
     errno = saved;
     return;
   }
   g.tracing = true;
-  emit_proc_start(running_go() ? VT_PROC_GO : 0, argv);
+  emit_proc_start(running_go() ? VT_PROC_GO : 0, argv, start);
   errno = saved;
 }
 
@@ -318,7 +357,7 @@ const EnvValues* env_values() noexcept { return g.have_env ? &g.env : nullptr; }
 
 uint64_t now_ns() noexcept {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  sys::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
@@ -328,7 +367,7 @@ void emit_exec(const char* path, char* const argv[], uint32_t exe_flags) noexcep
   uint64_t ts = now_ns();
   e.w().string(VT_STR_PATH, path, strlen(path), ts);
   e.w().string_list(VT_STR_ARGV, argv, ts);
-  vt_proc_start p = {static_cast<uint32_t>(getppid()), 0};
+  vt_proc_start p = {static_cast<uint32_t>(sys::getppid()), 0};
   e.w().record(VT_REC_EXEC, exe_flags, ts, &p, sizeof p);
 }
 
@@ -360,7 +399,7 @@ void emit_exit(int status) noexcept {
   uint64_t ts = now_ns();
   vt_usage u = {};
   struct rusage ru;
-  if (getrusage(RUSAGE_SELF, &ru) == 0) usage_of(ru, u);
+  if (sys::getrusage(RUSAGE_SELF, &ru) == 0) usage_of(ru, u);
   if (!e.detached() && g.threads > 0) emit_thread_names(e, ts);
   e.w().record(VT_REC_EXIT, static_cast<uint32_t>(status), ts, &u, sizeof u);
 }

@@ -56,6 +56,8 @@ void emit_exec_failed(int error) noexcept;
 void emit_spawn(uint64_t ts, const char* path, char* const argv[], uint32_t exe_flags, pid_t pid,
                 int error) noexcept;
 void emit_fork(uint64_t ts, pid_t child) noexcept;
+// The fork hook calls this in the child: a new process with a copy of our state.
+void on_fork_child() noexcept;
 void emit_exit(int status) noexcept;
 void emit_reap(pid_t pid, int wait_status, const struct rusage* usage) noexcept;
 void emit_thread_start() noexcept;

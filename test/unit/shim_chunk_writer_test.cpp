@@ -153,7 +153,7 @@ TEST_CASE("ChunkWriter frames records with every header field set", "[shim]") {
   Capture cap;
   Stream s = make_stream();
   {
-    ChunkWriter w(s, Capture::sink, &cap, false);
+    vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap, false);
     vt_pid child{777, 0};
     w.record(VT_REC_FORK, 0, 5000, &child, sizeof child);
     w.record(VT_REC_THREAD_START, 7, 6000);
@@ -199,13 +199,13 @@ TEST_CASE("ChunkWriter sends nothing when nothing is pending", "[shim]") {
   Capture cap;
   Stream s = make_stream();
   {
-    ChunkWriter w(s, Capture::sink, &cap, false);
+    vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap, false);
     w.flush();
     w.flush();
   }
   CHECK(cap.sent.empty());
   CHECK(s.seq == 0);
-  ChunkWriter idle;  // never started: flushing and destroying it is harmless
+  vt_shim::ChunkWriterN<VT_CHUNK_MAX> idle;  // never started: flushing and destroying it is harmless
   idle.flush();
 }
 
@@ -213,7 +213,7 @@ TEST_CASE("ChunkWriter's destructor sends what is pending", "[shim]") {
   Capture cap;
   Stream s = make_stream();
   {
-    ChunkWriter w(s, Capture::sink, &cap, false);
+    vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap, false);
     w.record(VT_REC_THREAD_EXIT, 0, 1);
   }
   REQUIRE(cap.sent.size() == 1);
@@ -224,7 +224,7 @@ TEST_CASE("ChunkWriter fills chunks to VT_CHUNK_MAX and numbers them", "[shim]")
   Capture cap;
   Stream s = make_stream();
   {
-    ChunkWriter w(s, Capture::sink, &cap, false);
+    vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap, false);
     for (uint32_t i = 0; i < 600; ++i) w.record(VT_REC_THREAD_START, i, 1000 + i);
   }
   auto chunks = decode_all(cap.delivered());
@@ -253,7 +253,7 @@ TEST_CASE("ChunkWriter takes a record that fills a chunk and refuses a larger on
   const size_t largest = VT_CHUNK_MAX - kHeader - kRecord;  // 4048 bytes of payload
   std::string big = pattern(largest + 1, 3);
   {
-    ChunkWriter w(s, Capture::sink, &cap, false);
+    vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap, false);
     w.record(VT_REC_THREAD_START, 1, 1);
     w.record(VT_REC_EXIT, 2, 2, big.data(), largest);      // does not fit after the first
     w.record(VT_REC_EXIT, 3, 3, big.data(), largest + 1);  // never fits: refused
@@ -274,7 +274,7 @@ TEST_CASE("ChunkWriter writes a short string as one final record", "[shim]") {
   Capture cap;
   Stream s = make_stream();
   {
-    ChunkWriter w(s, Capture::sink, &cap, false);
+    vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap, false);
     w.string(VT_STR_EXE, "/bin/true", 9, 1234);
     w.string(VT_STR_CWD, "", 0, 1235);
     w.string(VT_STR_PATH, "12345678", 8, 1236);
@@ -310,7 +310,7 @@ TEST_CASE("ChunkWriter splits a long string across chunks at any starting point"
       Stream s = make_stream();
       const std::string text = pattern(len, static_cast<unsigned>(before + len));
       {
-        ChunkWriter w(s, Capture::sink, &cap, false);
+        vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap, false);
         for (size_t i = 0; i < before; ++i) w.record(VT_REC_THREAD_START, 0, 1);
         w.string(VT_STR_ARGV, text.data(), text.size(), 99);
         w.record(VT_REC_EXEC, 0, 100);
@@ -345,7 +345,7 @@ TEST_CASE("ChunkWriter sends a 100 KB string list in many chunks that reassemble
   Capture cap;
   Stream s = make_stream();
   {
-    ChunkWriter w(s, Capture::sink, &cap, false);
+    vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap, false);
     w.record(VT_REC_THREAD_START, 0, 1);
     w.string_list(VT_STR_ARGV, list.data(), 555);
     w.record(VT_REC_EXEC, 0, 556);
@@ -379,7 +379,7 @@ TEST_CASE("ChunkWriter's string_list stops at max_bytes on an element boundary",
     Capture cap;
     Stream s = make_stream();
     {
-      ChunkWriter w(s, Capture::sink, &cap, false);
+      vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap, false);
       w.string_list(VT_STR_ARGV, l, 1, max_bytes);
     }
     auto strs = strings_of(decode_all(cap.delivered()));
@@ -402,7 +402,7 @@ TEST_CASE("ChunkWriter counts only delivered chunks in seq and carries drops", "
   cap.outcomes = {false, false, true, false, true, true};
   Stream s = make_stream();
   {
-    ChunkWriter w(s, Capture::sink, &cap, false);
+    vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap, false);
     for (uint32_t chunk = 0; chunk < 6; ++chunk) {
       for (uint32_t i = 0; i <= chunk; ++i) w.record(VT_REC_THREAD_START, chunk, 1);
       w.flush();
@@ -437,7 +437,7 @@ TEST_CASE("ChunkWriter leaves a failed chunk's records counted in the stream", "
   cap.outcomes = {false};
   Stream s = make_stream();
   {
-    ChunkWriter w(s, Capture::sink, &cap, false);
+    vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap, false);
     for (int i = 0; i < 5; ++i) w.record(VT_REC_THREAD_START, 0, 1);
   }
   CHECK(s.seq == 0);
@@ -450,7 +450,7 @@ TEST_CASE("ChunkWriter's unsequenced chunks have seq 0 and leave seq alone", "[s
   s.seq = 5;
   s.dropped = 2;
   {
-    ChunkWriter w(s, Capture::sink, &cap, true);
+    vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap, true);
     for (int i = 0; i < 300; ++i) w.record(VT_REC_THREAD_START, 0, 1);  // two chunks
   }
   auto chunks = decode_all(cap.delivered());
@@ -468,7 +468,7 @@ TEST_CASE("ChunkWriter's unsequenced chunks have seq 0 and leave seq alone", "[s
     Capture cap2;
     Stream fresh = make_stream();
     {
-      ChunkWriter w(fresh, Capture::sink, &cap2, true);
+      vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(fresh, Capture::sink, &cap2, true);
       w.record(VT_REC_THREAD_START, 0, 1);
     }
     REQUIRE(cap2.sent.size() == 1);
@@ -476,7 +476,7 @@ TEST_CASE("ChunkWriter's unsequenced chunks have seq 0 and leave seq alone", "[s
     CHECK(fresh.seq == 0);
     // The stream's first sequenced chunk is still its start.
     {
-      ChunkWriter w(fresh, Capture::sink, &cap2, false);
+      vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(fresh, Capture::sink, &cap2, false);
       w.record(VT_REC_THREAD_START, 0, 2);
     }
     REQUIRE(cap2.sent.size() == 2);
@@ -489,7 +489,7 @@ TEST_CASE("ChunkWriter's unsequenced chunks have seq 0 and leave seq alone", "[s
     Capture cap2;
     cap2.outcomes = {false};
     {
-      ChunkWriter w(s, Capture::sink, &cap2, true);
+      vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap2, true);
       for (int i = 0; i < 3; ++i) w.record(VT_REC_THREAD_START, 0, 1);
     }
     CHECK(s.dropped == 3);
@@ -502,7 +502,7 @@ TEST_CASE("ChunkWriter's end_stream marks the last chunk only", "[shim]") {
     Capture cap;
     Stream s = make_stream();
     {
-      ChunkWriter w(s, Capture::sink, &cap, false);
+      vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap, false);
       for (int i = 0; i < 300; ++i) w.record(VT_REC_THREAD_START, 0, 1);
       w.record(VT_REC_THREAD_EXIT, 0, 2);
       w.end_stream();
@@ -517,7 +517,7 @@ TEST_CASE("ChunkWriter's end_stream marks the last chunk only", "[shim]") {
     Capture cap;
     Stream s = make_stream();
     {
-      ChunkWriter w(s, Capture::sink, &cap, false);
+      vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap, false);
       w.record(VT_REC_THREAD_EXIT, 0, 2);
       w.end_stream();
       w.flush();
@@ -530,7 +530,7 @@ TEST_CASE("ChunkWriter's end_stream marks the last chunk only", "[shim]") {
     Stream s = make_stream();
     s.seq = 9;
     {
-      ChunkWriter w(s, Capture::sink, &cap, false);
+      vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap, false);
       w.string(VT_STR_NAME, "worker", 6, 5);
       w.record(VT_REC_THREAD_NAME, 4243, 5);
       w.record(VT_REC_THREAD_EXIT, 0, 5);
@@ -548,7 +548,7 @@ TEST_CASE("ChunkWriter can be pointed at another stream", "[shim]") {
   Capture cap;
   Stream a = make_stream();
   Stream b = Stream{1, 2, 3, 7, 1};
-  ChunkWriter w;
+  vt_shim::ChunkWriterN<VT_CHUNK_MAX> w;
   w.start(a, Capture::sink, &cap, false);
   w.record(VT_REC_THREAD_START, 0, 1);
   w.flush();
@@ -574,7 +574,7 @@ std::vector<unsigned char> good_chunk() {
   Capture cap;
   Stream s = make_stream();
   {
-    ChunkWriter w(s, Capture::sink, &cap, false);
+    vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap, false);
     w.record(VT_REC_THREAD_START, 0, 1);
     vt_pid p{5, 0};
     w.record(VT_REC_FORK, 0, 2, &p, sizeof p);
