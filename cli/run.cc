@@ -86,7 +86,7 @@ int run_command(const RunOptions& o) {
   collector.begin(o.command, getcwd(cwd, sizeof cwd) ? cwd : "");
   Launched target;
   try {
-    target = launch({o.command, shim, dir.fifo_path()});
+    target = launch({o.command, preloadable_shim(shim, dir), dir.fifo_path()});
   } catch (const LaunchError& e) {
     std::fprintf(stderr, "viztrace: %s\n", e.what());
     return e.status();

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "spill/session_dir.h"
 
 namespace viztrace::cli {
 
@@ -19,12 +20,17 @@ std::string locate_shim() {
   char resolved[PATH_MAX];
   if (!realpath(shim.c_str(), resolved) || access(resolved, R_OK) != 0)
     throw system_error("cannot find the preload library " + shim);
-  std::string path = resolved;
-  // The loader splits LD_PRELOAD at spaces and colons.
-  if (path.find_first_of(" :") != std::string::npos)
-    throw Error("the preload library's path contains a space or a colon, which LD_PRELOAD "
-                "cannot express: " + path);
-  return path;
+  return resolved;
+}
+
+std::string preloadable_shim(const std::string& shim, spill::SessionDir& dir) {
+  // The loader splits LD_PRELOAD at spaces and colons: reach such a path through a link.
+  if (shim.find_first_of(" :") == std::string::npos) return shim;
+  std::string link = dir.link_shim(shim);
+  if (link.find_first_of(" :") != std::string::npos)
+    throw Error("cannot preload " + shim + ": its path and the temp dir " + dir.path() +
+                " both contain a space or a colon, which LD_PRELOAD cannot express");
+  return link;
 }
 
 }  // namespace viztrace::cli

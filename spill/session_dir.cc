@@ -64,6 +64,12 @@ void SessionDir::make_fifo() {
   if (mkfifoat(fd_, "fifo", 0600) != 0) throw system_error("cannot create FIFO in " + path_);
 }
 
+std::string SessionDir::link_shim(const std::string& target) {
+  if (symlinkat(target.c_str(), fd_, "shim.so") != 0)
+    throw system_error("cannot link the preload library into " + path_);
+  return path_ + "/shim.so";
+}
+
 void SessionDir::set_segments(std::uint32_t segments) {
   CleanupRegistry::set_segments(slot_, segments);
 }

@@ -25,6 +25,8 @@ class SessionDir {
 
   // Makes the FIFO the traced processes write into (mode 0600).
   void make_fifo();
+  // Makes "shim.so" in the dir a symbolic link to target; returns the link's path.
+  std::string link_shim(const std::string& target);
   // Tells the cleanup guards how many spill segments exist.
   void set_segments(std::uint32_t segments);
   // Leaves the dir in place at the end (--keep-temp).
