@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
 
   std::vector<viztrace::cli::Command> commands = {
       viztrace::cli::add_run_command(app),
+      viztrace::cli::add_report_command(app),
+      viztrace::cli::add_recover_command(app),
+      viztrace::cli::add_clean_command(app),
   };
   for (auto& command : commands)
     if (command.split) argc = command.split(argc, argv);

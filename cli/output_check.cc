@@ -16,9 +16,11 @@ void check_output_path(const std::string& path) {
     std::size_t n = std::strlen(ext);
     return path.size() > n && path.compare(path.size() - n, n, ext) == 0;
   };
+  struct stat st;
+  bool device = stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+  if (device) return;  // /dev/stdout and the like: written in place, as JSON
   if (!ends_with(".json") && !ends_with(".json.gz"))
     throw Error("unknown report format for " + path + ": use .json or .json.gz");
-  struct stat st;
   if (stat(path.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) throw Error("cannot write " + path + ": Is a directory");
     // Written by rename, so the file's own mode does not matter; the directory's does.

@@ -1,5 +1,6 @@
 // viztrace run [options] -- prog args...
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "core/signal_guard.h"
 #include "report/report.h"
 #include "spdlog/spdlog.h"
+#include "spill/orphaned_session.h"
 #include "spill/session_dir.h"
 #include "spill/spill_writer.h"
 
@@ -69,8 +71,20 @@ int run_command(const RunOptions& o) {
   std::string shim = locate_shim();
   check_output_path(o.output);
   SignalGuard::install();
+  // A CI runner that cancels a job terminates the shell that started us, which does not pass
+  // it on: ask for a SIGHUP when our parent dies (nohup's ignored SIGHUP keeps us alive).
+  pid_t parent = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGHUP);
+  if (getppid() != parent) raise(SIGHUP);
 
-  auto dir = spill::SessionDir::create(spill::SessionDir::default_temp_root());
+  std::string temp_root = spill::SessionDir::default_temp_root();
+  // What killed sessions (SIGKILL, power loss) left behind: their locks are free.
+  for (auto& orphan : spill::OrphanedSession::claim_all(temp_root)) {
+    std::string problem;
+    if (orphan.sweep(&problem)) spdlog::debug("swept {}", orphan.path());
+    else spdlog::debug("cannot sweep {}: {}", orphan.path(), problem);
+  }
+  auto dir = spill::SessionDir::create(temp_root);
   dir.make_fifo();
   // Read-write: the collector is then always a writer too, so the FIFO never reports hang-up.
   int fifo = open(dir.fifo_path().c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -110,8 +124,11 @@ int run_command(const RunOptions& o) {
     std::fprintf(stderr, "viztrace: %zu process%s still running after the command ended (not traced further)\n",
                  result.lingering, result.lingering == 1 ? "" : "es");
   if (o.keep_temp) {
-    dir.keep();
-    std::fprintf(stderr, "viztrace: kept the trace data in %s\n", dir.path().c_str());
+    std::string kept = dir.keep();
+    std::fprintf(stderr,
+                 "viztrace: kept the trace data in %s (viztrace report %s -o FILE; remove it "
+                 "with viztrace clean --kept)\n",
+                 kept.c_str(), kept.c_str());
   } else {
     dir.sweep();
   }

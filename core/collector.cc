@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/fault_injection.h"
 #include "core/signal_guard.h"
 #include "spdlog/spdlog.h"
 #include "spill/spill_format.h"
@@ -23,6 +24,8 @@ constexpr int kScanIntervalMs = 1;
 // in faster than that does the loop wait on the FIFO itself.
 constexpr int kDrainIntervalMs = 2;
 constexpr std::size_t kHotDrainBytes = 64u << 10;
+// After an interrupt, how long the command may take to end before viztrace says it still runs.
+constexpr std::uint64_t kStillRunningNs = 1'000'000'000;
 
 vt_usage usage_of(const struct rusage& ru) {
   vt_usage u;
@@ -185,10 +188,10 @@ void Collector::reap_children(std::uint64_t now) {
 void Collector::handle_signal(int sig, bool from_process, std::uint64_t now) {
   if (sig == SIGCHLD) return;
   int n = ++result_.interrupts;
+  if (n == 1) first_interrupt_ns_ = now;
   pid_t to = 0;
   if (result_.target_reaped) {
-    // Only descendants are left: stop waiting for them.
-    options_.linger_ns = 0;
+    // Only descendants are left; the loop stops waiting for them.
   } else if (n == 1) {
     // A terminal sends SIGINT/SIGQUIT to the whole foreground group: the target has it already.
     // Anything sent to viztrace alone (kill, a CI runner cancelling) is passed on.
@@ -231,6 +234,8 @@ CollectorResult Collector::run(const Launched& target) {
       // Anything we can still wait for? (Orphans are our children: we are the subreaper.)
       siginfo_t info = {};
       children_left = waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
+      // After an interrupt the user wants the prompt back: stragglers are not waited for.
+      if (result_.interrupts > 0) options_.linger_ns = 0;
       if (!children_left || now - target_end_ns_ >= options_.linger_ns) break;
     }
     bool hot = last_drain_bytes_ >= kHotDrainBytes;
@@ -239,6 +244,15 @@ CollectorResult Collector::run(const Launched& target) {
     fds.push_back({SignalGuard::wakeup_fd(), POLLIN, 0});
     watcher_->add_pollfds(fds);
     int timeout = watcher_->scanning() ? kScanIntervalMs : kDrainIntervalMs;
+    if (first_interrupt_ns_ && !result_.target_reaped && !told_still_running_ &&
+        now - first_interrupt_ns_ >= kStillRunningNs) {
+      // Interrupted, but the command goes on: say how to stop it.
+      std::fprintf(stderr,
+                   "viztrace: %s (pid %d) is still running; interrupt again to send it "
+                   "SIGTERM\n",
+                   target_.path.c_str(), target_.pid);
+      told_still_running_ = true;
+    }
     if (result_.target_reaped) {
       std::uint64_t left = options_.linger_ns - (now - target_end_ns_);
       int ms = static_cast<int>(left / 1'000'000) + 1;
@@ -247,7 +261,7 @@ CollectorResult Collector::run(const Launched& target) {
     int n = poll(fds.data(), fds.size(), timeout);
     now = monotonic_ns();
     if (n < 0 && errno != EINTR) break;
-    drain_fifo();
+    if (drain_fifo()) inject_fault("collect");
     if (fds[1].revents) {
       SignalGuard::Received sigs[64];
       int k = SignalGuard::take(sigs, 64);

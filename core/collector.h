@@ -79,6 +79,8 @@ class Collector {
   Launched target_;
   CollectorResult result_;
   std::uint64_t target_end_ns_ = 0;
+  std::uint64_t first_interrupt_ns_ = 0;  // when the first interrupt came, 0 before
+  bool told_still_running_ = false;
   std::uint64_t start_ns_ = 0;
   std::uint64_t start_realtime_ns_ = 0;
   std::string command_argv_;  // NUL-separated

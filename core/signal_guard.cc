@@ -13,6 +13,7 @@ namespace {
 
 int g_pipe[2] = {-1, -1};
 std::atomic<int> g_mode{0};
+std::atomic<int> g_report_interrupts{0};
 sigset_t g_original_mask;
 constexpr int kInterrupts[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 constexpr int kFatal[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
@@ -33,6 +34,14 @@ void die_by(int sig) {
 // Async-signal-safe: two bytes per signal into the self-pipe (dropped if the pipe is full).
 void on_interrupt(int sig, siginfo_t* info, void*) {
   if (g_mode.load() == static_cast<int>(SignalGuard::Mode::kReporting) && sig != SIGCHLD) {
+    // The report holds everything collected: a first interrupt does not throw it away.
+    if (g_report_interrupts.fetch_add(1) == 0) {
+      static const char kMsg[] =
+          "viztrace: writing the report; interrupt again to abandon it\n";
+      ssize_t r = write(2, kMsg, sizeof kMsg - 1);
+      (void)r;
+      return;
+    }
     die_by(sig);
     return;
   }

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <vector>
@@ -43,7 +45,21 @@ class SignalBlock {
 }  // namespace
 
 OutputFile::OutputFile(std::string path) : path_(std::move(path)) {
-  std::string templ = path_ + ".tmp-XXXXXX";
+  struct stat st;
+  if (stat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    // A device, FIFO or terminal (/dev/stdout, /dev/full): written in place, nothing to rename.
+    fd_ = open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd_ < 0) throw system_error("cannot write " + path_);
+    in_place_ = true;
+    return;
+  }
+  // Through a symbolic link, the file it points to is what gets replaced, not the link.
+  std::string target = path_;
+  char real[PATH_MAX];
+  if (lstat(path_.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && realpath(path_.c_str(), real))
+    target = real;
+  target_path_ = target;
+  std::string templ = target + ".tmp-XXXXXX";
   std::vector<char> buf(templ.begin(), templ.end());
   buf.push_back('\0');
   {
@@ -68,6 +84,7 @@ void OutputFile::discard() {
   done_ = true;
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
+  if (in_place_) return;
   if (slot_ >= 0)
     spill::CleanupRegistry::remove_file(slot_);
   else
@@ -95,7 +112,11 @@ void OutputFile::commit() {
   fd_ = -1;
   // close() reports the errors of delayed writes (NFS, quotas): a report is whole only if it is 0.
   if (close(fd) != 0) fail(errno);
-  if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) fail(errno);
+  if (in_place_) {
+    done_ = true;
+    return;
+  }
+  if (std::rename(temp_path_.c_str(), target_path_.c_str()) != 0) fail(errno);
   done_ = true;
   spill::CleanupRegistry::forget_file(slot_);
 }

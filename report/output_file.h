@@ -1,6 +1,7 @@
 // The report's file, written atomically: bytes go to "<path>.tmp-XXXXXX" beside it, which the
 // cleanup registry removes on any ending, and commit() renames it into place. Until then an
-// existing file at path stays untouched; a failure anywhere removes the temporary file.
+// existing file at path stays untouched; a failure anywhere removes the temporary file. A
+// device, FIFO or terminal given as path (/dev/stdout) is written in place.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +31,9 @@ class OutputFile final : public ByteSink {
   void discard();
 
   std::string path_;
+  std::string target_path_;  // path_, or the file a symbolic link at path_ points to
   std::string temp_path_;
+  bool in_place_ = false;    // path_ is a device, FIFO or terminal: written directly
   int fd_ = -1;
   int slot_ = -1;  // CleanupRegistry file slot
   bool done_ = false;

@@ -1,8 +1,11 @@
 #include "report/report.h"
 
+#include <sys/stat.h>
+
 #include <optional>
 
 #include "core/error.h"
+#include "core/fault_injection.h"
 #include "report/chrome_json_writer.h"
 #include "report/gzip_sink.h"
 #include "report/output_file.h"
@@ -22,6 +25,8 @@ bool is_gzip_report(const std::string& path) {
   };
   if (ends_with(".json.gz")) return true;
   if (ends_with(".json")) return false;
+  struct stat st;  // a device, FIFO or terminal (/dev/stdout) gets JSON
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return false;
   throw Error("unknown report format for " + path + ": use .json or .json.gz");
 }
 
@@ -37,6 +42,7 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
   JsonWriter json(sink);
   ChromeJsonWriter chrome(json);
   chrome.begin();
+  inject_fault("report");
 
   RecordDecoder decoder;
   ProcessTable table;

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "core/error.h"
@@ -74,9 +76,14 @@ void SessionDir::set_segments(std::uint32_t segments) {
   CleanupRegistry::set_segments(slot_, segments);
 }
 
-void SessionDir::keep() {
+std::string SessionDir::keep() {
   CleanupRegistry::keep_dir(slot_);
   slot_ = -1;
+  auto slash = path_.rfind('/');
+  std::string kept = path_.substr(0, slash + 1) + "viztrace-kept-" +
+                     path_.substr(slash + 1 + std::strlen("viztrace-"));
+  if (rename(path_.c_str(), kept.c_str()) == 0) path_ = kept;
+  return path_;
 }
 
 void SessionDir::sweep() {

@@ -29,8 +29,9 @@ class SessionDir {
   std::string link_shim(const std::string& target);
   // Tells the cleanup guards how many spill segments exist.
   void set_segments(std::uint32_t segments);
-  // Leaves the dir in place at the end (--keep-temp).
-  void keep();
+  // Leaves the dir in place at the end (--keep-temp), renamed "viztrace-kept-XXXXXX" so that
+  // no later start sweeps it as an orphan. Returns where it is now.
+  std::string keep();
   // Removes the FIFO, the segments and the dir; idempotent.
   void sweep();
 

@@ -49,18 +49,23 @@ void drain(int fd, std::string& into) {
   while ((n = read(fd, buf, sizeof buf)) > 0) into.append(buf, static_cast<size_t>(n));
 }
 
-Result run_process(const std::vector<std::string>& argv, const std::string& cwd,
-                   const std::string& tmp, const Options& o) {
+}  // namespace
+
+Running::Running(const std::vector<std::string>& argv, const std::string& cwd,
+                 const std::string& tmp, const Options& o)
+    : own_group_(o.own_group) {
   int out[2], err[2], in[2];
   REQUIRE(pipe2(out, O_CLOEXEC) == 0);
   REQUIRE(pipe2(err, O_CLOEXEC) == 0);
   REQUIRE(pipe2(in, O_CLOEXEC) == 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
+  pid_ = fork();
+  REQUIRE(pid_ >= 0);
+  if (pid_ == 0) {
+    if (o.own_group) setpgid(0, 0);
     dup2(in[0], 0);
     dup2(out[1], 1);
-    dup2(err[1], 2);
+    if (o.close_stderr) close(2);
+    else dup2(err[1], 2);
     if (chdir(cwd.c_str()) != 0) _exit(126);
     setenv("TMPDIR", tmp.c_str(), 1);
     for (const auto& name : o.unset) unsetenv(name.c_str());
@@ -71,6 +76,7 @@ Result run_process(const std::vector<std::string>& argv, const std::string& cwd,
     execvp(args[0], args.data());
     _exit(127);
   }
+  if (o.own_group) setpgid(pid_, pid_);  // either side may win the race; both set the same
   close(in[0]);
   close(out[1]);
   close(err[1]);
@@ -79,34 +85,88 @@ Result run_process(const std::vector<std::string>& argv, const std::string& cwd,
     (void)w;
   }
   close(in[1]);
-  fcntl(out[0], F_SETFL, O_NONBLOCK);
-  fcntl(err[0], F_SETFL, O_NONBLOCK);
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  REQUIRE(pidfd >= 0);
-  Result r;
-  double deadline = now_s() + o.timeout_s;
-  bool done = false;
-  while (!done) {
-    pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {pidfd, POLLIN, 0}};
-    double left = deadline - now_s();
-    if (left <= 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &r.status, 0);
-      FAIL("timed out after " << o.timeout_s << " s: " << argv[0] << "\nstderr:\n" << r.err);
-    }
-    poll(fds, 3, static_cast<int>(left * 1000) + 1);
-    drain(out[0], r.out);
-    drain(err[0], r.err);
-    if (fds[2].revents) done = true;
+  out_ = out[0];
+  err_ = err[0];
+  fcntl(out_, F_SETFL, O_NONBLOCK);
+  fcntl(err_, F_SETFL, O_NONBLOCK);
+  pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+  REQUIRE(pidfd_ >= 0);
+}
+
+Running::~Running() {
+  if (!reaped_ && pid_ > 0) {
+    if (own_group_) kill(-pid_, SIGKILL);
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
   }
-  REQUIRE(waitpid(pid, &r.status, 0) == pid);
+  for (int fd : {out_, err_, pidfd_})
+    if (fd >= 0) close(fd);
+}
+
+bool Running::pump(double timeout_s) {
+  pollfd fds[3] = {{out_, POLLIN, 0}, {err_, POLLIN, 0}, {pidfd_, POLLIN, 0}};
+  poll(fds, 3, static_cast<int>(timeout_s * 1000) + 1);
+  drain(out_, r_.out);
+  drain(err_, r_.err);
+  return fds[2].revents != 0;
+}
+
+void Running::wait_for_out(const std::string& text, double timeout_s) {
+  double deadline = now_s() + timeout_s;
+  while (r_.out.find(text) == std::string::npos) {
+    INFO("waiting for '" << text << "' on stdout; stderr so far:\n" << r_.err);
+    REQUIRE(now_s() < deadline);
+    if (pump(0.05) && r_.out.find(text) == std::string::npos) {
+      pump(0);
+      if (r_.out.find(text) == std::string::npos) FAIL("ended before printing " << text);
+    }
+  }
+}
+
+void Running::wait_for_err(const std::string& text, double timeout_s) {
+  double deadline = now_s() + timeout_s;
+  while (r_.err.find(text) == std::string::npos) {
+    INFO("waiting for '" << text << "' on stderr; stderr so far:\n" << r_.err);
+    REQUIRE(now_s() < deadline);
+    if (pump(0.05) && r_.err.find(text) == std::string::npos) {
+      pump(0);
+      if (r_.err.find(text) == std::string::npos) FAIL("ended before printing " << text);
+    }
+  }
+}
+
+void Running::signal(int sig) { REQUIRE(kill(pid_, sig) == 0); }
+
+void Running::signal_group(int sig) {
+  REQUIRE(own_group_);
+  REQUIRE(kill(-pid_, sig) == 0);
+}
+
+Result Running::finish(double timeout_s) {
+  double deadline = now_s() + timeout_s;
+  while (!pump(std::min(1.0, std::max(0.0, deadline - now_s())))) {
+    if (now_s() >= deadline) {
+      if (own_group_) kill(-pid_, SIGKILL);
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &r_.status, 0);
+      reaped_ = true;
+      FAIL("timed out after " << timeout_s << " s\nstderr:\n" << r_.err);
+    }
+  }
+  REQUIRE(waitpid(pid_, &r_.status, 0) == pid_);
+  reaped_ = true;
   // Descendants may still hold the pipes; take what is there and stop.
-  drain(out[0], r.out);
-  drain(err[0], r.err);
-  close(out[0]);
-  close(err[0]);
-  close(pidfd);
-  return r;
+  drain(out_, r_.out);
+  drain(err_, r_.err);
+  return r_;
+}
+
+namespace {
+
+Result run_process(const std::vector<std::string>& argv, const std::string& cwd,
+                   const std::string& tmp, const Options& o) {
+  Running run(argv, cwd, tmp, o);
+  return run.finish(o.timeout_s);
 }
 
 std::string slurp(const std::string& path) {
@@ -129,6 +189,25 @@ std::string slurp(const std::string& path) {
 }
 
 }  // namespace
+
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : fs::directory_iterator(dir)) {
+    std::ifstream in(task.path() / "children");
+    for (pid_t child; in >> child;) out.push_back(child);
+  }
+  return out;
+}
+
+void await_exit(pid_t pid, double timeout_s) {
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return;  // already gone
+  pollfd p = {fd, POLLIN, 0};
+  int n = poll(&p, 1, static_cast<int>(timeout_s * 1000));
+  close(fd);
+  REQUIRE(n == 1);
+}
 
 Sandbox::Sandbox() {
   char templ[] = "/tmp/vt-sandbox-XXXXXX";
@@ -153,6 +232,18 @@ Result Sandbox::viztrace(const std::vector<std::string>& args, const Options& o)
 
 Result Sandbox::command(const std::vector<std::string>& argv, const Options& o) const {
   return run_process(argv, dir_, tmp_, o);
+}
+
+std::unique_ptr<Running> Sandbox::start_viztrace(const std::vector<std::string>& args,
+                                                 const Options& o) const {
+  std::vector<std::string> argv = {viztrace_bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return std::make_unique<Running>(argv, dir_, tmp_, o);
+}
+
+std::unique_ptr<Running> Sandbox::start(const std::vector<std::string>& argv,
+                                        const Options& o) const {
+  return std::make_unique<Running>(argv, dir_, tmp_, o);
 }
 
 std::vector<std::string> Sandbox::temp_leftovers() const {

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,36 @@ struct Options {
   std::vector<std::string> unset;          // removed from it
   std::string stdin_data;
   double timeout_s = 60;
+  bool own_group = false;  // start it in a process group of its own (as a shell job)
+  bool close_stderr = false;
+};
+
+// A process started in the background, for tests that signal it while it runs.
+class Running {
+ public:
+  Running(const std::vector<std::string>& argv, const std::string& cwd, const std::string& tmp,
+          const Options& o);
+  ~Running();  // kills what is left of it (its group when it has one)
+  Running(const Running&) = delete;
+  Running& operator=(const Running&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Waits until text appears on its stdout / stderr; fails the test after timeout_s.
+  void wait_for_out(const std::string& text, double timeout_s = 30);
+  void wait_for_err(const std::string& text, double timeout_s = 30);
+  void signal(int sig);        // to the process alone
+  void signal_group(int sig);  // to its whole process group, as a terminal's Ctrl+C does
+  // Waits for it to end; fails the test after timeout_s.
+  Result finish(double timeout_s = 60);
+  const std::string& out() const { return r_.out; }
+  const std::string& err() const { return r_.err; }
+
+ private:
+  bool pump(double timeout_s);  // reads what is there; true once the process has ended
+  pid_t pid_ = -1;
+  int out_ = -1, err_ = -1, pidfd_ = -1;
+  bool own_group_ = false, reaped_ = false;
+  Result r_;
 };
 
 // One process of the report: a cat:"process" X event.
@@ -62,6 +93,11 @@ struct Report {
   Process target() const;
 };
 
+// The children of pid, from /proc.
+std::vector<pid_t> children_of(pid_t pid);
+// Waits for any process (not only a child) to end, through a pidfd; fails after timeout_s.
+void await_exit(pid_t pid, double timeout_s = 30);
+
 class Sandbox {
  public:
   Sandbox();
@@ -77,6 +113,11 @@ class Sandbox {
   Result viztrace(const std::vector<std::string>& args, const Options& o = {}) const;
   // Runs any command the same way (for untraced comparisons).
   Result command(const std::vector<std::string>& argv, const Options& o = {}) const;
+  // Starts viztrace (or any command) in the background.
+  std::unique_ptr<Running> start_viztrace(const std::vector<std::string>& args,
+                                          const Options& o = {}) const;
+  std::unique_ptr<Running> start(const std::vector<std::string>& argv,
+                                 const Options& o = {}) const;
   // Entries left in the temp root (must be none after every run).
   std::vector<std::string> temp_leftovers() const;
   // Parses the report at path (.json or .json.gz); fails the test when it is not valid.

@@ -1,0 +1,25 @@
+// Test-only fault injection: VIZTRACE_TEST_FAULT=<phase>-<how> makes viztrace crash on purpose
+// at a given phase ("collect" while collecting, "report" while the report is half written),
+// by abort() ("abort") or a real invalid memory access ("segv"), so the tests can prove that
+// the temp files are swept however viztrace itself dies.
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace viztrace {
+
+inline void inject_fault(const char* phase) {
+  static const char* wanted = std::getenv("VIZTRACE_TEST_FAULT");
+  if (!wanted) return;
+  std::string p(phase);
+  if (wanted == p + "-abort") std::abort();
+  if (wanted == p + "-segv") {
+    volatile std::uintptr_t nowhere = 16;  // not provably null: a real fault, not a trap
+    *reinterpret_cast<volatile int*>(nowhere) = 1;
+  }
+}
+
+}  // namespace viztrace
