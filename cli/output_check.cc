@@ -17,14 +17,13 @@ void check_output_path(const std::string& path) {
     return path.size() > n && path.compare(path.size() - n, n, ext) == 0;
   };
   struct stat st;
-  bool device = stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
-  if (device) return;  // /dev/stdout and the like: written in place, as JSON
-  if (!ends_with(".json") && !ends_with(".json.gz"))
-    throw Error("unknown report format for " + path + ": use .json or .json.gz");
-  if (stat(path.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) throw Error("cannot write " + path + ": Is a directory");
-    // Written by rename, so the file's own mode does not matter; the directory's does.
-  }
+  bool exists = stat(path.c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode)) throw Error("cannot write " + path + ": Is a directory");
+  // /dev/stdout and the like: written in place, as JSON.
+  if (exists && !S_ISREG(st.st_mode)) return;
+  // A regular file is replaced by rename: its own mode does not matter; the directory's does.
+  if (!ends_with(".json") && !ends_with(".json.gz") && !ends_with(".pftrace") && !ends_with(".html"))
+    throw Error("unknown report format for " + path + ": use .json, .json.gz, .pftrace or .html");
   auto slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   if (stat(dir.c_str(), &st) != 0)

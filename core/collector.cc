@@ -74,8 +74,12 @@ void Collector::begin(const std::vector<std::string>& command, const std::string
   cwd_ = cwd;
 }
 
+// Our own records go to disk at once: if viztrace is killed, `viztrace recover` finds them.
 void Collector::emit_own() {
-  for (auto& chunk : own_.take()) spill_.append(chunk.data(), chunk.size());
+  auto chunks = own_.take();
+  if (chunks.empty()) return;
+  for (auto& chunk : chunks) spill_.append(chunk.data(), chunk.size());
+  spill_.flush();
 }
 
 // Looks inside lifecycle records for what the collector must act on: processes that the shim

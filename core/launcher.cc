@@ -44,7 +44,8 @@ std::vector<std::string> target_environment(char** environ_in, const std::string
   vt_shim::EnvScratch scratch = {slots.data(), slots.size(), preload.data(), preload.size(),
                                  asan.data(), asan.size()};
   std::vector<std::string> env;
-  for (char* const* e = vt_shim::doctor_env(environ_in, values, scratch); e && *e; ++e)
+  for (char* const* e = vt_shim::doctor_env(environ_in, values, scratch, /*claim=*/true); e && *e;
+       ++e)
     env.emplace_back(*e);
   return env;
 }

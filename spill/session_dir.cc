@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -24,6 +25,11 @@ SessionDir SessionDir::create(const std::string& temp_root) {
   struct stat st;
   if (stat(temp_root.c_str(), &st) != 0) throw system_error("temp dir " + temp_root);
   if (!S_ISDIR(st.st_mode)) throw Error("temp dir " + temp_root + ": Not a directory");
+  // A full temp filesystem would only fail later, losing the trace: say so before the start.
+  struct statvfs fs;
+  if (statvfs(temp_root.c_str(), &fs) == 0 &&
+      ((fs.f_blocks && !fs.f_bavail) || (fs.f_files && !fs.f_favail)))
+    throw Error("temp dir " + temp_root + ": No space left on device (set TMPDIR elsewhere)");
   CleanupRegistry::install_atexit();
   for (int attempt = 0; attempt < 10; ++attempt) {
     std::string templ = temp_root;

@@ -54,7 +54,8 @@ bool preload_lists(const char* value, const char* path) noexcept {
   return false;
 }
 
-char* const* doctor_env(char* const* envp, const EnvValues& v, EnvScratch& s) noexcept {
+char* const* doctor_env(char* const* envp, const EnvValues& v, EnvScratch& s,
+                        bool claim) noexcept {
   size_t n = env_count(envp);
   if (n > kMaxEnvEntries || s.slot_count < n + kExtraSlots) return envp;
 
@@ -62,6 +63,7 @@ char* const* doctor_env(char* const* envp, const EnvValues& v, EnvScratch& s) no
   const char* asan = nullptr;     // existing ASAN_OPTIONS value
   // getenv() in the new image takes the first entry of a name: every one must be ours.
   int fifo = 0, shim = 0;  // 0: absent, 1: all ours, -1: one is stale
+  bool other_session = false;  // the first VIZTRACE_FIFO names another session's FIFO
   for (size_t i = 0; i < n; ++i) {
     const char* e = envp[i];
     if (starts_with(e, kPreload, sizeof kPreload - 1)) {
@@ -69,14 +71,18 @@ char* const* doctor_env(char* const* envp, const EnvValues& v, EnvScratch& s) no
     } else if (starts_with(e, kAsan, sizeof kAsan - 1)) {
       if (!asan) asan = e + sizeof kAsan - 1;
     }
-    if (same_name(e, v.fifo_entry))
+    if (same_name(e, v.fifo_entry)) {
+      if (fifo == 0) other_session = strcmp(e, v.fifo_entry) != 0;
       fifo = fifo >= 0 && strcmp(e, v.fifo_entry) == 0 ? 1 : -1;
+    }
     else if (same_name(e, v.shim_entry))
       shim = shim >= 0 && strcmp(e, v.shim_entry) == 0 ? 1 : -1;
   }
   bool preload_ok = preload && preload_lists(preload, v.shim_path);
   bool asan_ok = asan && strstr(asan, "verify_asan_link_order") != nullptr;
   if (fifo == 1 && shim == 1 && preload_ok && asan_ok) return envp;
+  // A viztrace run inside a traced run starts its own session: its environment is its own.
+  if (other_session && !claim) return envp;
 
   // The user's preloads stay first (a sanitizer runtime must come first); ours goes last.
   char* new_preload = nullptr;

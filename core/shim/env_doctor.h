@@ -31,8 +31,11 @@ constexpr size_t kMaxEnvEntries = 4096;
 size_t env_count(char* const* envp) noexcept;
 
 // Returns envp itself when it already carries the shim's variables, otherwise a doctored copy
-// built in scratch. Never fails: without enough scratch it returns envp unchanged.
-char* const* doctor_env(char* const* envp, const EnvValues& values, EnvScratch& scratch) noexcept;
+// built in scratch. Never fails: without enough scratch it returns envp unchanged. An envp
+// whose (first) VIZTRACE_FIFO names another session is left alone, unless claim is set: that
+// is a viztrace run inside a traced run, starting a session of its own (the launcher claims).
+char* const* doctor_env(char* const* envp, const EnvValues& values, EnvScratch& scratch,
+                        bool claim = false) noexcept;
 
 // Whether a LD_PRELOAD value (colon- or space-separated) lists path.
 bool preload_lists(const char* value, const char* path) noexcept;

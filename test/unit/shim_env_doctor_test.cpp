@@ -257,10 +257,15 @@ TEST_CASE("preload_lists matches whole colon- or space-separated items only", "[
 
 TEST_CASE("doctor_env replaces every stale VIZTRACE_FIFO and VIZTRACE_SHIM", "[shim]") {
   const std::string preload = kPreloadShim;
-  SECTION("stale FIFO before the right one: getenv would find the stale one") {
+  SECTION("another session's FIFO first: a nested viztrace's environment, left alone") {
     Env env{"VIZTRACE_FIFO=/tmp/old-session/fifo", preload, kAsanDone, kFifoEntry, kShimEntry};
     Scratch sc(16);
-    char* const* out = doctor_env(env.envp(), kValues, sc.s);
+    CHECK(doctor_env(env.envp(), kValues, sc.s) == env.envp());
+  }
+  SECTION("another session's FIFO first, claimed by the launcher") {
+    Env env{"VIZTRACE_FIFO=/tmp/old-session/fifo", preload, kAsanDone, kFifoEntry, kShimEntry};
+    Scratch sc(16);
+    char* const* out = doctor_env(env.envp(), kValues, sc.s, /*claim=*/true);
     CHECK(out != env.envp());
     CHECK(named(out, "VIZTRACE_FIFO") == std::vector<std::string>{"/tmp/vt-1/fifo"});
     CHECK(first_value(out, "VIZTRACE_FIFO") == "/tmp/vt-1/fifo");
@@ -271,10 +276,10 @@ TEST_CASE("doctor_env replaces every stale VIZTRACE_FIFO and VIZTRACE_SHIM", "[s
     char* const* out = doctor_env(env.envp(), kValues, sc.s);
     CHECK(named(out, "VIZTRACE_FIFO") == std::vector<std::string>{"/tmp/vt-1/fifo"});
   }
-  SECTION("two stale FIFOs and a stale SHIM") {
+  SECTION("two stale FIFOs and a stale SHIM, claimed") {
     Env env{"VIZTRACE_FIFO=/a", "X=1", "VIZTRACE_FIFO=/b", "VIZTRACE_SHIM=/old/shim.so"};
     Scratch sc(16);
-    char* const* out = doctor_env(env.envp(), kValues, sc.s);
+    char* const* out = doctor_env(env.envp(), kValues, sc.s, /*claim=*/true);
     CHECK(entries(out) ==
           std::vector<std::string>{"X=1", preload, kAsanDone, kFifoEntry, kShimEntry});
   }
