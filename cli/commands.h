@@ -24,5 +24,6 @@ Command add_run_command(CLI::App& app);
 Command add_report_command(CLI::App& app);
 Command add_recover_command(CLI::App& app);
 Command add_clean_command(CLI::App& app);
+Command add_convert_command(CLI::App& app);
 
 }  // namespace viztrace::cli

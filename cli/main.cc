@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
       viztrace::cli::add_report_command(app),
       viztrace::cli::add_recover_command(app),
       viztrace::cli::add_clean_command(app),
+      viztrace::cli::add_convert_command(app),
   };
   for (auto& command : commands)
     if (command.split) argc = command.split(argc, argv);

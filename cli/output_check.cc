@@ -7,23 +7,19 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "report/report.h"
 
 namespace viztrace::cli {
 
 void check_output_path(const std::string& path) {
   if (path.empty()) throw Error("no report path given");
-  auto ends_with = [&](const char* ext) {
-    std::size_t n = std::strlen(ext);
-    return path.size() > n && path.compare(path.size() - n, n, ext) == 0;
-  };
   struct stat st;
   bool exists = stat(path.c_str(), &st) == 0;
   if (exists && S_ISDIR(st.st_mode)) throw Error("cannot write " + path + ": Is a directory");
-  // /dev/stdout and the like: written in place, as JSON.
+  report::report_format(path);  // throws for an unknown extension
+  // /dev/stdout and the like: written in place.
   if (exists && !S_ISREG(st.st_mode)) return;
   // A regular file is replaced by rename: its own mode does not matter; the directory's does.
-  if (!ends_with(".json") && !ends_with(".json.gz") && !ends_with(".pftrace") && !ends_with(".html"))
-    throw Error("unknown report format for " + path + ": use .json, .json.gz, .pftrace or .html");
   auto slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   if (stat(dir.c_str(), &st) != 0)

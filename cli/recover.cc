@@ -50,7 +50,8 @@ Command add_recover_command(CLI::App& app) {
       "Write the report of the newest trace whose viztrace was killed before it could (SIGKILL,\n"
       "a cancelled CI job), then remove that trace data. Exits 0 when there is nothing to\n"
       "recover, so it can run in a CI step that always runs.");
-  cmd->add_option("-o,--output", o->output, "Report file (.json or .json.gz)")
+  cmd->add_option("-o,--output", o->output,
+                  "Report file; the format follows the extension: .json, .json.gz, .pftrace (Perfetto), .html")
       ->capture_default_str();
   cmd->add_flag("-q,--quiet", o->quiet, "No messages or summary on stderr");
   return {cmd, [o] { return recover(*o); }};

@@ -47,7 +47,8 @@ Command add_report_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "report", "Write the report of trace data kept with run --keep-temp.");
   cmd->add_option("dir", o->dir, "The kept dir that run --keep-temp printed")->required();
-  cmd->add_option("-o,--output", o->output, "Report file (.json or .json.gz)")
+  cmd->add_option("-o,--output", o->output,
+                  "Report file; the format follows the extension: .json, .json.gz, .pftrace (Perfetto), .html")
       ->capture_default_str();
   cmd->add_flag("-q,--quiet", o->quiet, "No summary on stderr");
   return {cmd, [o] { return report_command(*o); }};

@@ -115,6 +115,7 @@ int run_command(const RunOptions& o) {
     report::ReportOptions ropts;
     ropts.output = o.output;
     ropts.quiet = o.quiet;
+    ropts.collector_stats = result.stats;
     report::write_report(dir.path(), ropts);
   } catch (const Error& e) {
     std::fprintf(stderr, "viztrace: %s\n", e.what());
@@ -170,7 +171,7 @@ Command add_run_command(CLI::App& app) {
       "Usage: viztrace run [options] [--] command [args...]\n"
       "Exits with the command's status (128+N when a signal N killed it).");
   run->add_option("-o,--output", o->output,
-                  "Report file; the format follows the extension: .json or .json.gz")
+                  "Report file; the format follows the extension: .json, .json.gz, .pftrace (Perfetto), .html")
       ->capture_default_str();
   run->add_flag("-q,--quiet", o->quiet, "No summary on stderr");
   run->add_flag("--keep-temp", o->keep_temp,

@@ -84,8 +84,7 @@ void Collector::emit_own() {
 
 // Looks inside lifecycle records for what the collector must act on: processes that the shim
 // cannot enter (their children are watched through /proc instead).
-void Collector::inspect_records(const vt_chunk_header& h) {
-  const auto* p = reinterpret_cast<const unsigned char*>(&h);
+void Collector::inspect_records(const unsigned char* p, const vt_chunk_header& h) {
   for (std::size_t off = sizeof h; off < h.length;) {
     vt_record r;
     std::memcpy(&r, p + off, sizeof r);
@@ -124,7 +123,7 @@ void Collector::take_chunk(const unsigned char* p) {
       it->second = h.seq + 1;
     }
   }
-  inspect_records(*reinterpret_cast<const vt_chunk_header*>(p));
+  inspect_records(p, h);
   spill_.append(p, h.length);
 }
 

@@ -60,7 +60,8 @@ class Collector {
 
   bool drain_fifo();  // false when nothing was read
   void take_chunk(const unsigned char* p);
-  void inspect_records(const vt_chunk_header& h);
+  // p: a whole chunk, not necessarily aligned (garbage before it shifts it in the read buffer).
+  void inspect_records(const unsigned char* p, const vt_chunk_header& h);
   void reap_children(std::uint64_t now);
   void handle_signal(int sig, bool from_process, std::uint64_t now);
   void own_records(ChunkBuilder& b);

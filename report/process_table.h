@@ -22,6 +22,9 @@ class ProcessTable final : public RecordVisitor {
 
   // The model of everything recorded. spill_damaged_bytes: what the spill reader skipped.
   TraceModel resolve(const RecordDecoder& decoder, std::uint64_t spill_damaged_bytes) const;
+  // The collector's final counts, handed over in memory: they win over a STATS record, which a
+  // full disk may have kept out of the spill.
+  void set_collector_stats(const vt_stats& stats) { stats_ = stats; }
 
  private:
   void add(std::uint32_t subject, LifecycleFact&& fact);

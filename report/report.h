@@ -4,14 +4,20 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
+
+#include "core/wire.h"
 
 namespace viztrace::report {
 
 struct ReportOptions {
-  std::string output;  // report path; ".json" or ".json.gz" (anything else: Error)
+  std::string output;  // report path; format by extension: .json, .json.gz, .pftrace, .html
   bool quiet = false;  // no summary
   std::FILE* summary_to = stderr;
+  // The collector's final counts when the report is written by the process that collected:
+  // complete even when a full disk kept them out of the spill.
+  std::optional<vt_stats> collector_stats;
 };
 
 // What main needs afterwards.
@@ -21,6 +27,12 @@ struct ReportResult {
   bool target_known = false;   // a reaper or pidfd told how the target ended
   int target_wait_status = 0;  // raw wait status of the target when target_known
 };
+
+enum class ReportFormat { json, json_gz, pftrace, html };
+
+// The format for an output path, by extension (a device such as /dev/stdout gets JSON).
+// Throws viztrace::Error("unknown report format for <path>: use ...").
+ReportFormat report_format(const std::string& path);
 
 // Reads the spill in spill_dir, writes options.output atomically (an existing file there stays
 // untouched if anything fails) and prints the summary. Throws viztrace::Error with a one-line

@@ -127,8 +127,15 @@ std::string format_summary(const TraceModel& model, const std::string& report_pa
     line += printable_command(argv.empty() ? std::vector<std::string>{p.name()} : argv, room);
     out += line + pid + "\n";
   }
+  auto ends_with = [&](std::string_view ext) {
+    return report_path.size() >= ext.size() &&
+           report_path.compare(report_path.size() - ext.size(), ext.size(), ext) == 0;
+  };
+  const char* how = ends_with(".html")      ? "open it in any browser"
+                    : ends_with(".pftrace") ? "open it in https://ui.perfetto.dev"
+                                            : "open it in https://ui.perfetto.dev or chrome://tracing";
   out += "  report: " + printable_command({report_path}, kColumns) + " (" +
-         size_text(report_bytes) + "): open it in https://ui.perfetto.dev or chrome://tracing\n";
+         size_text(report_bytes) + "): " + how + "\n";
   return out;
 }
 

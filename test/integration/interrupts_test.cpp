@@ -27,7 +27,7 @@ Options job() {
 
 }  // namespace
 
-TEST_CASE("Ctrl+C reaches the target; viztrace keeps the report, sweeps, and dies of SIGINT") {
+TEST_CASE("Ctrl+C reaches the target: viztrace keeps the report, sweeps, and dies of SIGINT") {
   Sandbox s;
   auto run = s.start_viztrace(
       {"run", "--", "sh", "-c", fixture("signal_target") + " default; echo never"}, job());
@@ -128,7 +128,9 @@ TEST_CASE("an interrupt while descendants linger ends the wait at once") {
                               job());
   run->wait_for_out("ready");
   long long straggler = std::stoll(run->out());
-  // The target is gone; only the straggler keeps the session open.
+  // Once the target is gone, only the straggler keeps the session open.
+  for (pid_t child : children_of(run->pid()))
+    if (child != straggler) await_exit(child);
   run->signal(SIGTERM);
   Result r = run->finish(20);
   INFO(r.err);

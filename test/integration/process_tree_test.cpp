@@ -218,3 +218,24 @@ TEST_CASE("an ASan build with a leak reports it and exits as it does untraced") 
   CHECK(p[0].exit_code == expected);
   require_clean(s);
 }
+
+TEST_CASE("the summary names the slowest processes and the report, and .json.gz is gzip JSON") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "-o", "trace.json.gz", "--", "sh", "-c", "sleep 0.2; sleep 0.1"});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  CHECK(r.err.find("viztrace: `sh -c sleep 0.2; sleep 0.1` exited with status 0 after") == 0);
+  CHECK(r.err.find("3 processes") != std::string::npos);
+  CHECK(r.err.find("nothing lost") != std::string::npos);
+  // Slowest first: the 0.2 s sleep before the 0.1 s one.
+  auto first = r.err.find("sleep 0.2  (pid"), second = r.err.find("sleep 0.1  (pid");
+  CHECK(first != std::string::npos);
+  CHECK(second != std::string::npos);
+  CHECK(first < second);
+  CHECK(r.err.find("report: trace.json.gz") != std::string::npos);
+  CHECK(r.err.find("https://ui.perfetto.dev") != std::string::npos);
+  Report rep = s.report("trace.json.gz");
+  CHECK(rep.named("sleep").size() == 2);
+  for (const auto& p : rep.named("sleep")) CHECK(p.exit_code == 0);
+  require_clean(s);
+}

@@ -64,7 +64,7 @@ TEST_CASE("sessions side by side never sweep each other") {
   require_clean(s);
 }
 
-TEST_CASE("viztrace run inside a traced run runs its own session; both reports are whole") {
+TEST_CASE("viztrace run inside a traced run runs its own session, and both reports are whole") {
   Sandbox s;
   auto r = s.viztrace({"run", "-o", "outer.json", "--", viztrace_bin(), "run", "-o", "inner.json",
                        "--", "sh", "-c", "ls / | wc -l >/dev/null; exit 9"});
@@ -81,7 +81,7 @@ TEST_CASE("viztrace run inside a traced run runs its own session; both reports a
   require_clean(s);
 }
 
-TEST_CASE("a killed viztrace leaves its trace for recover; the next start would sweep it") {
+TEST_CASE("a killed viztrace leaves its trace for recover, and the next start would sweep it") {
   Sandbox s;
   auto run = s.start_viztrace({"run", "--", "sh", "-c", waiting_script(s, "go")});
   run->wait_for_out("ready");

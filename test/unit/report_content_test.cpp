@@ -117,7 +117,7 @@ TEST_CASE("report: ts and dur are exact microseconds with three decimals, from t
   CHECK(run->metadata()["duration_ms"].get_double().value() == Approx(86400000.0));
 }
 
-TEST_CASE("report: signals and failed spawns are instants; viztrace's pid gets a name") {
+TEST_CASE("report: signals and failed spawns are instants, and viztrace's pid gets a name") {
   Stream c = collector();
   c.session(T0, 1, 2000, kViztrace, {"p"}, "/");
   c.spawn(T0 + 100, 2000, "/bin/p", {"p"});

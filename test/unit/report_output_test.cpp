@@ -145,8 +145,9 @@ TEST_CASE("write_report: an unknown extension is refused before anything is writ
   minimal_trace(spill);
   for (std::string name : {"r.txt", "r.gz", "r.json.bz2", "r.JSON", "r.json.gz.tmp"}) {
     std::string path = dir.file(name);
-    CHECK_THROWS_WITH(write_report(spill.dir(), quiet(path)),
-                      "unknown report format for " + path + ": use .json or .json.gz");
+    CHECK_THROWS_WITH(
+        write_report(spill.dir(), quiet(path)),
+        "unknown report format for " + path + ": use .json, .json.gz, .pftrace or .html");
   }
   CHECK(dir.entries().size() == 1);  // the session dir only
 }

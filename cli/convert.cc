@@ -1,0 +1,88 @@
+// viztrace convert IN.json OUT.pftrace|OUT.html
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/output_check.h"
+#include "core/error.h"
+#include "core/signal_guard.h"
+#include "report/chrome_json_converter.h"
+#include "report/html_writer.h"
+#include "report/output_file.h"
+#include "report/perfetto_writer.h"
+
+namespace viztrace::cli {
+namespace {
+
+struct ConvertOptions {
+  std::string input, output;
+  bool quiet = false;
+};
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() > suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+int convert(const ConvertOptions& o) {
+  const bool html = ends_with(o.output, ".html");
+  if (!html && !ends_with(o.output, ".pftrace"))
+    throw Error("unknown output format for " + o.output + ": use .pftrace or .html");
+  check_output_path(o.output);
+  SignalGuard::install();
+  SignalGuard::set_mode(SignalGuard::Mode::kReporting);  // an interrupt removes the temp file
+
+  report::ConvertStats stats;
+  report::Timeline timeline = report::read_chrome_json(o.input, stats);
+  report::OutputFile file(o.output);
+  if (html)
+    report::write_html(timeline, file);
+  else
+    report::write_perfetto(timeline, file);
+  file.commit();
+
+  if (!o.quiet) {
+    std::fprintf(stderr,
+                 "viztrace: %s -> %s: %llu events read; %llu slices, %llu instants, %llu counter "
+                 "values, %zu processes (%llu bytes)\n",
+                 o.input.c_str(), o.output.c_str(), static_cast<unsigned long long>(stats.events),
+                 static_cast<unsigned long long>(stats.slices),
+                 static_cast<unsigned long long>(stats.instants),
+                 static_cast<unsigned long long>(stats.counter_values), timeline.processes.size(),
+                 static_cast<unsigned long long>(file.bytes_written()));
+    std::string notes;
+    for (const auto& [ph, n] : stats.skipped)
+      notes += (notes.empty() ? "" : ", ") + std::to_string(n) + " '" + ph + "'";
+    if (!notes.empty()) notes = "skipped " + notes + " events (not carried over)";
+    auto note = [&](std::uint64_t n, const char* what) {
+      if (n) notes += (notes.empty() ? "" : "; ") + std::to_string(n) + " " + what;
+    };
+    note(stats.cut, "slices cut to nest in their parent");
+    note(stats.unmatched_ends, "E events without a B dropped");
+    note(stats.unclosed_begins, "B events never ended (closed at the trace's end)");
+    if (stats.closed_truncated_array)
+      notes += (notes.empty() ? "" : "; ") + std::string("the event array was cut short");
+    if (!notes.empty()) std::fprintf(stderr, "viztrace: %s\n", notes.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command add_convert_command(CLI::App& app) {
+  auto o = std::make_shared<ConvertOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "convert",
+      "Convert a Chrome trace-event JSON file (a viztrace report, or any X/B/E/i/C/M events)\n"
+      "into Perfetto's native format (.pftrace) or a self-contained HTML page (.html).");
+  cmd->add_option("input", o->input, "Chrome JSON trace (.json, or .json.gz)")->required();
+  cmd->add_option("output", o->output, "What to write: .pftrace or .html")->required();
+  cmd->add_flag("-q,--quiet", o->quiet, "No summary on stderr");
+  cmd->footer(
+      "Carried over: slices (X, B/E), instants (i/I), counters (C), process and thread\n"
+      "names (M), args, and the top-level metadata. Flow, async, sample and object\n"
+      "events are skipped (and counted).");
+  return {cmd, [o] { return convert(*o); }};
+}
+
+}  // namespace viztrace::cli
