@@ -21,6 +21,8 @@ struct Command {
 };
 
 Command add_run_command(CLI::App& app);
+Command add_stats_command(CLI::App& app);
+Command add_combine_command(CLI::App& app);
 Command add_report_command(CLI::App& app);
 Command add_recover_command(CLI::App& app);
 Command add_clean_command(CLI::App& app);

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
 
   std::vector<viztrace::cli::Command> commands = {
       viztrace::cli::add_run_command(app),
+      viztrace::cli::add_stats_command(app),
+      viztrace::cli::add_combine_command(app),
       viztrace::cli::add_report_command(app),
       viztrace::cli::add_recover_command(app),
       viztrace::cli::add_clean_command(app),
