@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/function_options.h"
 #include "cli/output_check.h"
 #include "core/error.h"
 #include "core/signal_guard.h"
@@ -16,6 +17,7 @@ namespace {
 struct RecoverOptions {
   std::string output = "viztrace.json";
   bool quiet = false;
+  report::FunctionFilter filter;
 };
 
 int recover(const RecoverOptions& o) {
@@ -30,6 +32,7 @@ int recover(const RecoverOptions& o) {
     report::ReportOptions ropts;
     ropts.output = o.output;
     ropts.quiet = o.quiet;
+    ropts.filter = o.filter;
     report::write_report(session.path(), ropts);  // throws: the dir stays for another try
     std::string problem;
     if (!session.sweep(&problem))
@@ -53,6 +56,7 @@ Command add_recover_command(CLI::App& app) {
   cmd->add_option("-o,--output", o->output,
                   "Report file; the format follows the extension: .json, .json.gz, .pftrace (Perfetto), .html")
       ->capture_default_str();
+  add_function_filter_options(cmd, o->filter);
   cmd->add_flag("-q,--quiet", o->quiet, "No messages or summary on stderr");
   return {cmd, [o] { return recover(*o); }};
 }

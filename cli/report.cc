@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/function_options.h"
 #include "cli/output_check.h"
 #include "core/error.h"
 #include "core/signal_guard.h"
@@ -17,6 +18,7 @@ struct ReportCommandOptions {
   std::string dir;
   std::string output = "viztrace.json";
   bool quiet = false;
+  report::FunctionFilter filter;
 };
 
 int report_command(const ReportCommandOptions& o) {
@@ -36,6 +38,7 @@ int report_command(const ReportCommandOptions& o) {
   report::ReportOptions ropts;
   ropts.output = o.output;
   ropts.quiet = o.quiet;
+  ropts.filter = o.filter;
   report::write_report(dir, ropts);
   return 0;
 }
@@ -50,6 +53,7 @@ Command add_report_command(CLI::App& app) {
   cmd->add_option("-o,--output", o->output,
                   "Report file; the format follows the extension: .json, .json.gz, .pftrace (Perfetto), .html")
       ->capture_default_str();
+  add_function_filter_options(cmd, o->filter);
   cmd->add_flag("-q,--quiet", o->quiet, "No summary on stderr");
   return {cmd, [o] { return report_command(*o); }};
 }

@@ -12,10 +12,12 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/function_options.h"
 #include "cli/output_check.h"
 #include "cli/shim_locator.h"
 #include "core/collector.h"
 #include "core/error.h"
+#include "core/fn_rings.h"
 #include "core/launcher.h"
 #include "core/signal_guard.h"
 #include "report/report.h"
@@ -32,6 +34,8 @@ struct RunOptions {
   bool quiet = false;
   bool keep_temp = false;
   double linger_s = 2.0;
+  unsigned max_stack_depth = 0;  // 0: no limit
+  report::FunctionFilter filter;
   std::vector<std::string> command;
 };
 
@@ -95,12 +99,18 @@ int run_command(const RunOptions& o) {
 
   CollectorOptions copts;
   copts.linger_ns = static_cast<std::uint64_t>(o.linger_s * 1e9);
+  copts.session_dir_fd = dir.fd();
+  copts.tsc = tsc_usable();
   Collector collector(fifo, spill, copts);
+  std::vector<std::string> extra_env;
+  // Without a TSC that ticks at one rate everywhere, function calls read CLOCK_MONOTONIC.
+  extra_env.push_back(std::string(VT_ENV_CLOCK) + "=" + (copts.tsc ? "tsc" : "monotonic"));
+  extra_env.push_back(std::string(VT_ENV_MAX_DEPTH) + "=" + std::to_string(o.max_stack_depth));
   char cwd[PATH_MAX];
   collector.begin(o.command, getcwd(cwd, sizeof cwd) ? cwd : "");
   Launched target;
   try {
-    target = launch({o.command, preloadable_shim(shim, dir), dir.fifo_path()});
+    target = launch({o.command, preloadable_shim(shim, dir), dir.fifo_path(), extra_env});
   } catch (const LaunchError& e) {
     std::fprintf(stderr, "viztrace: %s\n", e.what());
     return e.status();
@@ -116,6 +126,7 @@ int run_command(const RunOptions& o) {
     ropts.output = o.output;
     ropts.quiet = o.quiet;
     ropts.collector_stats = result.stats;
+    ropts.filter = o.filter;
     report::write_report(dir.path(), ropts);
   } catch (const Error& e) {
     std::fprintf(stderr, "viztrace: %s\n", e.what());
@@ -180,7 +191,13 @@ Command add_run_command(CLI::App& app) {
                   "Seconds to wait for processes that outlive the command")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  run->footer("Examples:\n"
+  run->add_option("--max-stack-depth", o->max_stack_depth,
+                  "Functions: record calls at most N deep (deeper ones cost almost nothing)")
+      ->check(CLI::PositiveNumber);
+  add_function_filter_options(run, o->filter);
+  run->footer("Functions: programs built with -finstrument-functions (gcc, clang) show every\n"
+              "function call as a slice, C++ names demangled.\n\n"
+              "Examples:\n"
               "  viztrace run -- make -j8\n"
               "  viztrace run -o trace.json.gz ./run-tests.sh --fast\n"
               "Open the report in https://ui.perfetto.dev (Open trace file) or chrome://tracing.");

@@ -26,6 +26,9 @@ constexpr int kDrainIntervalMs = 2;
 constexpr std::size_t kHotDrainBytes = 64u << 10;
 // After an interrupt, how long the command may take to end before viztrace says it still runs.
 constexpr std::uint64_t kStillRunningNs = 1'000'000'000;
+// While function rings exist: how often they are emptied, and how often the TSC is sampled.
+constexpr int kRingIntervalMs = 1;
+constexpr std::uint64_t kClockIntervalNs = 250'000'000;
 
 vt_usage usage_of(const struct rusage& ru) {
   vt_usage u;
@@ -59,6 +62,8 @@ Collector::Collector(int fifo_fd, spill::SpillWriter& spill, CollectorOptions op
       [this](const ProcWatcher::Ended& e) {
         own_.record(VT_REC_ENDED, 0, e.ts, vt_ended{e.pid, e.status});
       });
+  if (options_.session_dir_fd >= 0)
+    rings_ = std::make_unique<FnRings>(options_.session_dir_fd, spill_);
   // Orphaned descendants are re-parented to us, so we see how every one of them ends.
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }
@@ -89,7 +94,9 @@ void Collector::inspect_records(const unsigned char* p, const vt_chunk_header& h
     vt_record r;
     std::memcpy(&r, p + off, sizeof r);
     const unsigned char* body = p + off + sizeof r;
-    if (r.type == VT_REC_PROC_START && (r.aux & VT_PROC_GO)) {
+    if (r.type == VT_REC_FN_RING && rings_) {
+      rings_->add(h.pid, h.tid, h.image);
+    } else if (r.type == VT_REC_PROC_START && (r.aux & VT_PROC_GO)) {
       watcher_->watch_children(static_cast<pid_t>(h.pid));
     } else if (r.type == VT_REC_EXEC && (r.aux & (VT_EXE_SHIMLESS | VT_EXE_GO))) {
       watcher_->watch_children(static_cast<pid_t>(h.pid));
@@ -147,7 +154,9 @@ bool Collector::drain_fifo() {
       std::memcpy(&h, p, sizeof h);
       if (spill::valid_chunk_header(h) && h.length > buffered_ - off) break;  // rest to come
       // Only viztrace writes collector chunks: one from the FIFO is forged, so it is garbage.
-      if (spill::valid_chunk(p, buffered_ - off) && !(h.flags & VT_CHUNK_COLLECTOR)) {
+      // Function chunks are made by viztrace from the rings, never sent through the FIFO.
+      if (spill::valid_chunk(p, buffered_ - off) && !(h.flags & VT_CHUNK_COLLECTOR) &&
+          h.kind == VT_KIND_RECORDS) {
         take_chunk(p);
         off += h.length;
         continue;
@@ -166,6 +175,14 @@ bool Collector::drain_fifo() {
   }
   if (any) spill_.flush();
   return any;
+}
+
+// A (TSC, CLOCK_MONOTONIC) pair: the report maps the TSC ticks of function records with them.
+void Collector::sample_clock() {
+  std::uint64_t tsc = 0, mono = 0;
+  if (!options_.tsc || !sample_tsc(tsc, mono)) return;
+  own_.record(VT_REC_CLOCK, 0, mono, vt_clock{tsc});
+  last_clock_ns_ = mono;
 }
 
 void Collector::reap_children(std::uint64_t now) {
@@ -226,6 +243,7 @@ CollectorResult Collector::run(const Launched& target) {
   own_.string(VT_STR_ARGV, command_argv_, target.ts);
   own_.record(VT_REC_SPAWN, target.exe_flags, target.ts, vt_spawn{target.pid, 0});
   if (target.exe_flags & (VT_EXE_SHIMLESS | VT_EXE_GO)) watcher_->watch_children(target.pid);
+  sample_clock();
   emit_own();
 
   std::vector<pollfd> fds;
@@ -247,6 +265,7 @@ CollectorResult Collector::run(const Launched& target) {
     fds.push_back({SignalGuard::wakeup_fd(), POLLIN, 0});
     watcher_->add_pollfds(fds);
     int timeout = watcher_->scanning() ? kScanIntervalMs : kDrainIntervalMs;
+    if (rings_ && !rings_->empty()) timeout = kRingIntervalMs;
     if (first_interrupt_ns_ && !result_.target_reaped && !told_still_running_ &&
         now - first_interrupt_ns_ >= kStillRunningNs) {
       // Interrupted, but the command goes on: say how to stop it.
@@ -265,6 +284,10 @@ CollectorResult Collector::run(const Launched& target) {
     now = monotonic_ns();
     if (n < 0 && errno != EINTR) break;
     if (drain_fifo()) inject_fault("collect");
+    if (rings_ && !rings_->empty()) {
+      rings_->drain();
+      if (now - last_clock_ns_ >= kClockIntervalNs) sample_clock();
+    }
     if (fds[1].revents) {
       SignalGuard::Received sigs[64];
       int k = SignalGuard::take(sigs, 64);
@@ -278,6 +301,14 @@ CollectorResult Collector::run(const Launched& target) {
 
   // Every writer that is gone wrote before it went: drain what is left.
   drain_fifo();
+  if (rings_) {
+    rings_->finish();
+    const RingStats& rs = rings_->stats();
+    result_.stats.fn_records = rs.records;
+    result_.stats.fn_waited_ns = rs.waited_ns;
+    result_.stats.dropped_records += rs.dropped;
+    if (rs.rings) sample_clock();
+  }
   result_.stats.bad_bytes += buffered_;
   result_.lingering = children_of(self_).size();
   spill_.flush();

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/chunk_builder.h"
+#include "core/fn_rings.h"
 #include "core/launcher.h"
 #include "core/proc_watcher.h"
 #include "core/wire.h"
@@ -26,6 +27,10 @@ namespace viztrace {
 struct CollectorOptions {
   // How long descendants that outlive the target may keep the session open.
   std::uint64_t linger_ns = 2'000'000'000;
+  // The session dir (function rings live there); -1: no function tracing.
+  int session_dir_fd = -1;
+  // Function records carry TSC ticks: record (TSC, CLOCK_MONOTONIC) pairs to map them.
+  bool tsc = false;
 };
 
 struct CollectorResult {
@@ -66,6 +71,7 @@ class Collector {
   void handle_signal(int sig, bool from_process, std::uint64_t now);
   void own_records(ChunkBuilder& b);
   void emit_own();
+  void sample_clock();
 
   int fifo_fd_;
   spill::SpillWriter& spill_;
@@ -73,6 +79,8 @@ class Collector {
   pid_t self_;
   ChunkBuilder own_;
   std::unique_ptr<ProcWatcher> watcher_;
+  std::unique_ptr<FnRings> rings_;
+  std::uint64_t last_clock_ns_ = 0;
   std::vector<unsigned char> buffer_;
   std::size_t buffered_ = 0;
   std::size_t last_drain_bytes_ = 0;

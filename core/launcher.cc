@@ -54,6 +54,11 @@ Launched launch(const LaunchSpec& spec) {
   if (spec.argv.empty()) throw Error("no command to run");
   std::vector<std::string> env_strings = target_environment(environ, spec.shim_path,
                                                             spec.fifo_path);
+  for (const std::string& extra : spec.extra_env) {
+    std::string prefix = extra.substr(0, extra.find('=') + 1);
+    std::erase_if(env_strings, [&](const std::string& e) { return e.starts_with(prefix); });
+    env_strings.push_back(extra);
+  }
   std::vector<char*> argv, envp;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);

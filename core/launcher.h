@@ -15,6 +15,8 @@ struct LaunchSpec {
   std::vector<std::string> argv;  // argv[0] is looked up along PATH
   std::string shim_path;
   std::string fifo_path;
+  // "NAME=value" entries for the target, replacing any of the same name in ours.
+  std::vector<std::string> extra_env;
 };
 
 struct Launched {

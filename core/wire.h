@@ -17,9 +17,15 @@
 #define VT_ENV_FIFO "VIZTRACE_FIFO"   /* absolute path of the session FIFO */
 #define VT_ENV_SHIM "VIZTRACE_SHIM"   /* absolute path of the shim, re-added to LD_PRELOAD */
 #define VT_ENV_DEBUG "VIZTRACE_DEBUG" /* set: the shim explains on stderr why it turned off */
+#define VT_ENV_CLOCK "VIZTRACE_CLOCK" /* "tsc": function events may read the TSC */
+#define VT_ENV_MAX_DEPTH "VIZTRACE_MAX_DEPTH" /* function calls deeper than this: not recorded */
 
 /* vt_chunk_header.kind */
-enum { VT_KIND_RECORDS = 1 };
+enum {
+  VT_KIND_RECORDS = 1,   /* vt_record-headed records */
+  VT_KIND_FUNCTIONS = 2, /* vt_fn_record only (nrec of them); reserved: VT_CLOCK_*. Made by the
+                            collector from a function ring; pid/tid/image are the ring's */
+};
 
 /* vt_chunk_header.flags */
 enum {
@@ -43,6 +49,39 @@ typedef struct vt_chunk_header {
   uint8_t reserved;  /* 0 */
   uint32_t dropped;  /* records this stream dropped since its previous chunk */
 } vt_chunk_header;
+
+/* Function calls (-finstrument-functions) take another path than the FIFO: each thread writes
+ * them into a ring in a file of the session dir, mapped by both sides. The shim announces a
+ * ring with VT_REC_FN_RING; the collector moves what the ring holds into the spill as
+ * VT_KIND_FUNCTIONS chunks while the thread runs, and the rest once the thread or viztrace is
+ * done, so a crash, _exit or SIGKILL of the traced process loses nothing it wrote. */
+#define VT_FN_RING_MAGIC 0x4e465a56u /* "VZFN" */
+#define VT_FN_RING_HEADER 4096u      /* the records start one page in */
+#define VT_FN_EXIT (1ull << 63)      /* in vt_fn_record.ts: the call returns */
+
+enum { VT_CLOCK_MONOTONIC = 0, VT_CLOCK_TSC = 1 };
+
+typedef struct vt_fn_record {
+  uint64_t ts;   /* VT_FN_EXIT | time (CLOCK_MONOTONIC ns, or TSC ticks: see VT_CLOCK_*) */
+  uint64_t addr; /* the function's address in the process */
+} vt_fn_record;
+
+typedef struct vt_fn_ring {
+  uint32_t magic;    /* VT_FN_RING_MAGIC */
+  uint32_t version;  /* VT_WIRE_VERSION */
+  uint32_t pid, tid, image;
+  uint32_t clock;    /* VT_CLOCK_* of the records' ts */
+  uint64_t capacity; /* records the ring holds (a power of two) */
+  /* Written by the shim: records written so far (record i is at slot i % capacity), updated
+   * after each record; and records it had to drop, and how long it waited for room. */
+  uint64_t produced;
+  uint64_t dropped;
+  uint64_t waited_ns;
+  uint32_t closed; /* 1: the thread will write no more */
+  uint32_t reserved;
+  /* Written by the collector, on the next cache line: records it has taken. */
+  uint64_t consumed;
+} vt_fn_ring;
 
 /* Every record starts with this header; size is a multiple of 8 and includes the header. */
 typedef struct vt_record {
@@ -102,6 +141,10 @@ enum {
   VT_REC_THREAD_START = 9, /* the writing thread started */
   VT_REC_THREAD_EXIT = 10, /* the writing thread is ending */
   VT_REC_THREAD_NAME = 11, /* aux: tid that got the name; string NAME */
+  VT_REC_FN_RING = 12,     /* the writing thread's function ring; string PATH (in the session
+                              dir); aux: VT_CLOCK_* */
+  VT_REC_MODULE = 13,      /* a loaded ELF object; vt_module; string PATH. Sent with the first
+                              ring of an image and after each dlopen */
 
   /* Written by the collector (chunks with VT_CHUNK_COLLECTOR). */
   VT_REC_SESSION = 64,  /* vt_session; strings COMMAND, CWD. ts is the trace start */
@@ -109,6 +152,7 @@ enum {
   VT_REC_ENDED = 66,    /* a watched process ended; vt_ended */
   VT_REC_SIGNAL = 67,   /* viztrace received a signal; aux: signal; vt_pid: who it went to */
   VT_REC_STATS = 68,    /* final counts; vt_stats */
+  VT_REC_CLOCK = 69,    /* a TSC reading at ts: vt_clock (maps TSC ticks to ts) */
 };
 
 typedef struct vt_proc_start {
@@ -138,6 +182,15 @@ typedef struct vt_reap {
   vt_usage usage;
 } vt_reap;
 
+typedef struct vt_module {
+  uint64_t bias;      /* load bias: runtime address - link-time address */
+  uint64_t low, high; /* runtime range of its executable segments */
+} vt_module;
+
+typedef struct vt_clock {
+  uint64_t tsc;
+} vt_clock;
+
 typedef struct vt_session {
   uint64_t realtime_ns; /* wall clock at ts, for the report's start time */
   int32_t target_pid;
@@ -162,6 +215,8 @@ typedef struct vt_stats {
   uint64_t bad_bytes;       /* bytes of the FIFO that were not a valid chunk */
   uint64_t bad_chunks;      /* invalid chunks (bad header) skipped */
   uint64_t spill_lost;      /* chunks that could not be written to the spill */
+  uint64_t fn_records;      /* function records taken from the rings */
+  uint64_t fn_waited_ns;    /* how long traced threads waited for room in their rings */
 } vt_stats;
 
 #ifdef __cplusplus
@@ -175,7 +230,10 @@ static_assert(sizeof(vt_reap) == 32, "vt_reap layout");
 static_assert(sizeof(vt_session) == 16, "vt_session layout");
 static_assert(sizeof(vt_observed) == 8, "vt_observed layout");
 static_assert(sizeof(vt_ended) == 8, "vt_ended layout");
-static_assert(sizeof(vt_stats) == 56, "vt_stats layout");
+static_assert(sizeof(vt_stats) == 72, "vt_stats layout");
+static_assert(sizeof(vt_fn_record) == 16, "vt_fn_record layout");
+static_assert(sizeof(vt_fn_ring) == 72, "vt_fn_ring layout");
+static_assert(sizeof(vt_module) == 24, "vt_module layout");
 #else
 _Static_assert(sizeof(vt_chunk_header) == 32, "chunk header layout");
 _Static_assert(sizeof(vt_record) == 16, "record header layout");

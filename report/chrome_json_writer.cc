@@ -1,5 +1,7 @@
 #include "report/chrome_json_writer.h"
 
+#include "report/function_pass.h"
+
 #include <ctime>
 
 #ifndef VIZTRACE_VERSION
@@ -78,6 +80,22 @@ void ChromeJsonWriter::span(const char* cat, std::uint64_t start, std::uint64_t 
   json_.fixed3(s);
   json_.key("dur");
   json_.fixed3(e > s ? e - s : 0);
+}
+
+void ChromeJsonWriter::write_function(const FunctionSlice& f, std::string_view name_member) {
+  json_.begin_object(true);
+  json_.raw_members(R"("ph":"X","cat":"function")");
+  json_.raw_members(name_member);
+  json_.member("pid", f.pid);
+  json_.member("tid", f.tid);
+  std::uint64_t s = f.start > origin_ ? f.start - origin_ : 0;
+  std::uint64_t e = f.end > origin_ ? f.end - origin_ : 0;
+  json_.key("ts");
+  json_.fixed3(s);
+  json_.key("dur");
+  json_.fixed3(e > s ? e - s : 0);
+  if (f.unfinished) json_.raw_members(R"("args":{"unfinished":true})");
+  json_.end_object();
 }
 
 void ChromeJsonWriter::argv_member(const std::vector<std::string>& argv) {

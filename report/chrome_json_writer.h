@@ -8,6 +8,8 @@
 
 namespace viztrace::report {
 
+struct FunctionSlice;
+
 class ChromeJsonWriter {
  public:
   explicit ChromeJsonWriter(JsonWriter& json) : json_(json) {}
@@ -16,6 +18,9 @@ class ChromeJsonWriter {
   void begin();
   void write_processes(const TraceModel& model);
   void write_instants(const TraceModel& model);
+  // One function call; name_member is `"name":"..."` (FunctionPass::name_member). Needs
+  // write_processes first (it sets the origin).
+  void write_function(const FunctionSlice& f, std::string_view name_member);
   // Closes traceEvents and writes displayTimeUnit and the top-level metadata.
   void end(const TraceModel& model);
 

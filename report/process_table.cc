@@ -198,6 +198,16 @@ void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
     case VT_REC_THREAD_EXIT:
       f.kind = Kind::thread_exit;
       return add(chunk.pid, std::move(f));
+    case VT_REC_MODULE: {
+      vt_module m;
+      if (collector || !record_payload(rec, m) || !strings.has(VT_STR_PATH)) return;
+      auto& list = modules_[image_key(chunk.pid, chunk.image)];
+      std::string path(strings.get(VT_STR_PATH));
+      for (const Module& known : list)
+        if (known.low == m.low && known.path == path) return;
+      list.push_back(Module{m.bias, m.low, m.high, std::move(path)});
+      return;
+    }
     case VT_REC_THREAD_NAME:
       f.kind = Kind::thread_name;
       f.tid = rec.aux;
@@ -208,6 +218,11 @@ void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
   }
   if (!collector) return;  // the records below are viztrace's own word, never a target's
   switch (rec.type) {
+    case VT_REC_CLOCK: {
+      vt_clock c;
+      if (record_payload(rec, c)) clock_samples_.push_back(ClockSample{rec.ts, c.tsc});
+      return;
+    }
     case VT_REC_SESSION: {
       vt_session s;
       if (session_.known || !record_payload(rec, s)) return;

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "report/function_pass.h"
 #include "report/lifecycle_fact.h"
 #include "report/record_decoder.h"
 #include "report/trace_model.h"
@@ -25,6 +26,11 @@ class ProcessTable final : public RecordVisitor {
   // The collector's final counts, handed over in memory: they win over a STATS record, which a
   // full disk may have kept out of the spill.
   void set_collector_stats(const vt_stats& stats) { stats_ = stats; }
+
+  // What function tracing needs: the modules each process image reported, and the collector's
+  // (CLOCK_MONOTONIC, TSC) pairs.
+  const ModuleMap& modules() const { return modules_; }
+  const std::vector<ClockSample>& clock_samples() const { return clock_samples_; }
 
  private:
   void add(std::uint32_t subject, LifecycleFact&& fact);
@@ -49,6 +55,8 @@ class ProcessTable final : public RecordVisitor {
   std::vector<SpawnFailure> spawn_failures_;
   std::vector<Signal> signals_;
   std::uint64_t order_ = 0;
+  ModuleMap modules_;
+  std::vector<ClockSample> clock_samples_;
 };
 
 }  // namespace viztrace::report

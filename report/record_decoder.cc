@@ -31,6 +31,10 @@ RecordDecoder::Stream& RecordDecoder::stream_of(const vt_chunk_header& chunk) {
 void RecordDecoder::decode(const vt_chunk_header& chunk, RecordVisitor& visitor) {
   ++counts_.chunks;
   counts_.dropped_records += chunk.dropped;
+  if (chunk.kind == VT_KIND_FUNCTIONS) {
+    ++counts_.function_chunks;
+    return;
+  }
   Stream& s = stream_of(chunk);
   // A chunk written re-entrantly (from a signal handler) is outside the stream's sequence and
   // carries its own strings: the interrupted code may have pieces of a string pending.

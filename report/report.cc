@@ -2,22 +2,52 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <optional>
+#include <unordered_map>
 
 #include "core/error.h"
 #include "core/fault_injection.h"
 #include "report/chrome_json_writer.h"
 #include "report/gzip_sink.h"
+#include "report/function_pass.h"
 #include "report/html_writer.h"
 #include "report/output_file.h"
 #include "report/perfetto_writer.h"
 #include "report/process_table.h"
 #include "report/record_decoder.h"
 #include "report/summary.h"
+#include "report/timeline.h"
 #include "spill/spill_reader.h"
 
 namespace viztrace::report {
 namespace {
+
+constexpr std::size_t kTopFunctions = 5;
+
+// A function call as a slice of its thread in the timeline the Perfetto and HTML writers take.
+void add_function_slice(Timeline& tl, const std::unordered_map<std::uint32_t, std::size_t>& procs,
+                        std::vector<std::uint32_t>& names, const FunctionPass& pass,
+                        const FunctionSlice& f) {
+  auto it = procs.find(f.pid);
+  if (it == procs.end() || it->second >= tl.processes.size()) return;
+  TimelineProcess& tp = tl.processes[it->second];
+  auto t = std::find_if(tp.threads.begin(), tp.threads.end(),
+                        [&](const TimelineThread& x) { return x.tid == f.tid; });
+  if (t == tp.threads.end()) {
+    t = tp.threads.emplace(tp.threads.end());
+    t->tid = f.tid;
+    t->name = "thread " + std::to_string(f.tid);
+  }
+  if (names.size() <= f.name) names.resize(f.name + 1, UINT32_MAX);
+  if (names[f.name] == UINT32_MAX) names[f.name] = tl.intern(pass.name(f.name));
+  TimelineSlice& s = t->slices.emplace_back();
+  s.start = std::max(f.start, tl.origin);  // timeline times are absolute, as the model's
+  s.end = std::max(f.end, tl.origin);
+  s.name = names[f.name];
+  s.kind = SliceKind::function;
+  if (f.unfinished) s.args.push_back(Arg::of("unfinished", true));
+}
 
 }  // namespace
 
@@ -57,20 +87,55 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
   if (options.collector_stats) table.set_collector_stats(*options.collector_stats);
   TraceModel model = table.resolve(decoder, reader.damaged_bytes());
 
-  if (format == ReportFormat::pftrace) {
-    write_perfetto(timeline_from_model(model), sink);
-  } else if (format == ReportFormat::html) {
-    write_html(timeline_from_model(model), sink);
-  } else {
+  // Function calls: a second pass over the spill, streamed into the JSON writer; the Perfetto
+  // and HTML writers take them into their timeline.
+  std::optional<Timeline> timeline;
+  if (!json_format) timeline = timeline_from_model(model);
+  if (json_format) {
     chrome.write_processes(model);
     chrome.write_instants(model);
+  }
+  std::unordered_map<std::uint32_t, std::size_t> by_json_pid;
+  for (std::size_t i = 0; i < model.processes.size(); ++i)
+    by_json_pid.emplace(model.processes[i].json_pid, i);
+  std::vector<std::uint32_t> timeline_names;  // function name id -> timeline name id
+  FunctionPass* pass_ptr = nullptr;
+  FunctionPass pass(model, table.modules(), table.clock_samples(), options.filter,
+                    [&](const FunctionSlice& f) {
+                      if (json_format) {
+                        chrome.write_function(f, pass_ptr->name_member(f.name));
+                        return;
+                      }
+                      add_function_slice(*timeline, by_json_pid, timeline_names, *pass_ptr, f);
+                    });
+  pass_ptr = &pass;
+  if (decoder.counts().function_chunks > 0) {
+    spill::SpillReader functions(spill_dir);
+    functions.for_each([&](const vt_chunk_header& chunk) {
+      if (chunk.kind == VT_KIND_FUNCTIONS)
+        pass.chunk(chunk, reinterpret_cast<const unsigned char*>(&chunk) + sizeof chunk);
+    });
+    pass.finish();
+  }
+  if (format == ReportFormat::pftrace) {
+    timeline->normalize();
+    write_perfetto(*timeline, sink);
+  } else if (format == ReportFormat::html) {
+    timeline->normalize();
+    write_html(*timeline, sink);
+  } else {
     chrome.end(model);
   }
   if (gz) gz->finish();
   file.commit();
 
   if (!options.quiet && options.summary_to) {
-    std::string text = format_summary(model, options.output, file.bytes_written());
+    FunctionSummary functions;
+    functions.calls = pass.counts().calls;
+    for (const FunctionTotals& t : pass.top(kTopFunctions))
+      functions.top.push_back({pass.name(t.name), t.count, t.total_ns, t.self_ns});
+    if (options.collector_stats) functions.waited_ns = options.collector_stats->fn_waited_ns;
+    std::string text = format_summary(model, options.output, file.bytes_written(), functions);
     std::fputs(text.c_str(), options.summary_to);
     std::fflush(options.summary_to);
   }

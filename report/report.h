@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/wire.h"
+#include "report/function_pass.h"
 
 namespace viztrace::report {
 
@@ -18,6 +19,8 @@ struct ReportOptions {
   // The collector's final counts when the report is written by the process that collected:
   // complete even when a full disk kept them out of the spill.
   std::optional<vt_stats> collector_stats;
+  // Which function calls the report shows.
+  FunctionFilter filter;
 };
 
 // What main needs afterwards.

@@ -94,8 +94,16 @@ std::string printable_command(const std::vector<std::string>& argv, std::size_t 
   return out + "...";
 }
 
+std::string duration_text(std::uint64_t ns) {
+  char buf[32];
+  if (ns < 1000) return std::to_string(ns) + " ns";
+  if (ns < 1000000) return std::string(buf, write_fixed3(buf, ns)) + " us";
+  if (ns < 1000000000) return std::string(buf, write_fixed3(buf, ns / 1000)) + " ms";
+  return std::string(buf, write_fixed3(buf, ns / 1000000)) + " s";
+}
+
 std::string format_summary(const TraceModel& model, const std::string& report_path,
-                           std::uint64_t report_bytes) {
+                           std::uint64_t report_bytes, const FunctionSummary& functions) {
   const Process* target = model.target ? &model.processes[*model.target] : nullptr;
   std::vector<std::string> command = model.session.command;
   if (command.empty() && target) command = target->images.front().argv;
@@ -127,6 +135,23 @@ std::string format_summary(const TraceModel& model, const std::string& report_pa
     line += printable_command(argv.empty() ? std::vector<std::string>{p.name()} : argv, room);
     out += line + pid + "\n";
   }
+  if (functions.calls > 0) {
+    out += "  " + count(functions.calls, "function call", "function calls") +
+           (functions.top.empty() ? "\n" : "; top functions by self time:\n");
+    for (const FunctionSummary::Top& t : functions.top) {
+      std::string self = duration_text(t.self_ns);
+      std::string calls = "  (" + count(t.count, "call", "calls") + ", total " +
+                          duration_text(t.total_ns) + ")";
+      std::string line =
+          "  " + std::string(self.size() < 10 ? 10 - self.size() : 0, ' ') + self + "  ";
+      std::size_t room =
+          kColumns > line.size() + calls.size() ? kColumns - line.size() - calls.size() : 10;
+      out += line + printable_command({t.name}, room) + calls + "\n";
+    }
+  }
+  if (functions.waited_ns >= 1000000)
+    out += "  traced threads waited " + duration_text(functions.waited_ns) +
+           " for viztrace to empty their buffers: the disk is slower than the calls come\n";
   auto ends_with = [&](std::string_view ext) {
     return report_path.size() >= ext.size() &&
            report_path.compare(report_path.size() - ext.size(), ext.size(), ext) == 0;

@@ -9,9 +9,23 @@
 
 namespace viztrace::report {
 
+// What function tracing adds to the summary.
+struct FunctionSummary {
+  struct Top {
+    std::string name;
+    std::uint64_t count = 0, total_ns = 0, self_ns = 0;
+  };
+  std::uint64_t calls = 0;
+  std::vector<Top> top;         // by self time
+  std::uint64_t waited_ns = 0;  // traced threads waited this long for the collector
+};
+
 // report_bytes: the report file's size.
 std::string format_summary(const TraceModel& model, const std::string& report_path,
-                           std::uint64_t report_bytes);
+                           std::uint64_t report_bytes, const FunctionSummary& functions = {});
+
+// "850 ns", "12.345 us", "3.210 ms", "1.203 s".
+std::string duration_text(std::uint64_t ns);
 
 // argv joined by spaces, control characters and invalid UTF-8 shown as \xNN, cut to at most
 // `columns` characters (ending in "...").

@@ -48,7 +48,8 @@ namespace viztrace::spill {
 
 // Whether a chunk header is well-formed (its body may not have arrived yet).
 inline bool valid_chunk_header(const vt_chunk_header& h) {
-  return h.magic == VT_WIRE_MAGIC && h.version == VT_WIRE_VERSION && h.kind == VT_KIND_RECORDS &&
+  return h.magic == VT_WIRE_MAGIC && h.version == VT_WIRE_VERSION &&
+         (h.kind == VT_KIND_RECORDS || h.kind == VT_KIND_FUNCTIONS) &&
          h.length >= sizeof(vt_chunk_header) && h.length <= VT_CHUNK_MAX && h.length % 8 == 0 &&
          h.pid != 0;
 }
@@ -60,6 +61,8 @@ inline bool valid_chunk(const void* p, std::size_t available) {
   vt_chunk_header h;
   std::memcpy(&h, p, sizeof h);
   if (!valid_chunk_header(h) || h.length > available) return false;
+  if (h.kind == VT_KIND_FUNCTIONS)
+    return h.length - sizeof h == std::size_t{h.nrec} * sizeof(vt_fn_record);
   const auto* bytes = static_cast<const unsigned char*>(p);
   std::size_t off = sizeof h, n = 0;
   while (off < h.length) {

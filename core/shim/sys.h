@@ -57,6 +57,7 @@ inline long openat(int dirfd, const char* path, int flags, int mode = 0) {
   return call(SYS_openat, dirfd, arg(path), flags, mode);
 }
 inline long close(int fd) { return call(SYS_close, fd); }
+inline long unlink(const char* path) { return call(SYS_unlinkat, kAtFdcwd, arg(path), 0); }
 inline long read(int fd, void* buf, size_t n) { return call(SYS_read, fd, arg(buf), long(n)); }
 inline long write(int fd, const void* buf, size_t n) {
   return call(SYS_write, fd, arg(buf), long(n));
@@ -96,6 +97,13 @@ template <class PollFd, class TimeSpec>
 inline long ppoll(PollFd* fds, unsigned n, const TimeSpec* timeout) {
   return call(SYS_ppoll, arg(fds), n, arg(timeout), 0, 8);
 }
+inline long ftruncate(int fd, long length) { return call(SYS_ftruncate, fd, length); }
+inline void* mmap(void* addr, size_t n, int prot, int flags, int fd, long offset) {
+  return reinterpret_cast<void*>(call(SYS_mmap, arg(addr), long(n), prot, flags, fd, offset));
+}
+inline long munmap(void* addr, size_t n) { return call(SYS_munmap, arg(addr), long(n)); }
+// -4095..-1 are errors, as for every system call.
+inline bool mmap_failed(void* p) { return reinterpret_cast<unsigned long>(p) > -4096ul; }
 inline long getpid() { return call(SYS_getpid); }
 inline long getppid() { return call(SYS_getppid); }
 inline long gettid() { return call(SYS_gettid); }

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <elf.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,6 +17,7 @@
 
 #include "core/shim/channel.h"
 #include "core/shim/exe_probe.h"
+#include "core/shim/functions.h"
 #include "core/shim/sys.h"
 #include "core/wire.h"
 
@@ -247,6 +249,7 @@ void on_fork_child() noexcept {
   g.threads = 0;
   t_stream = Stream{};
   t_in_emit = false;
+  functions_on_fork_child();
   if (g.tracing) emit_proc_start(VT_PROC_FORKED, g.argv, now_ns());
   errno = saved;
 }
@@ -336,6 +339,7 @@ __attribute__((constructor)) void shim_init(int, char** argv, char**) {
     return;
   }
   g.tracing = true;
+  functions_init(g.fifo_path);
   emit_proc_start(running_go() ? VT_PROC_GO : 0, argv, start);
   errno = saved;
 }
@@ -394,6 +398,7 @@ void emit_fork(uint64_t ts, pid_t child) noexcept {
 }
 
 void emit_exit(int status) noexcept {
+  functions_process_exit();
   Emission e;
   if (!e.active()) return;
   uint64_t ts = now_ns();
@@ -422,6 +427,7 @@ void emit_thread_start() noexcept {
 }
 
 void emit_thread_exit() noexcept {
+  functions_thread_exit();
   Emission e;
   if (!e.active()) return;
   uint64_t ts = now_ns();
@@ -440,6 +446,58 @@ void emit_thread_name(const char* name) noexcept {
   uint64_t ts = now_ns();
   e.w().string(VT_STR_NAME, name, strnlen(name, 64), ts);
   e.w().record(VT_REC_THREAD_NAME, static_cast<uint32_t>(raw_gettid()), ts);
+}
+
+StreamId current_stream() noexcept {
+  if (!g.tracing || static_cast<pid_t>(sys::getpid()) != g.pid) return StreamId{0, 0, 0};
+  return StreamId{static_cast<uint32_t>(g.pid), static_cast<uint32_t>(raw_gettid()), g.image};
+}
+
+void emit_fn_ring(uint32_t clock) noexcept {
+  Emission e;
+  if (e.active()) e.w().record(VT_REC_FN_RING, clock, now_ns());
+}
+
+namespace {
+
+struct ModuleWalk {
+  Emission* e;
+  uint64_t ts;
+};
+
+int emit_module(struct dl_phdr_info* info, size_t, void* context) {
+  auto* walk = static_cast<ModuleWalk*>(context);
+  const char* name = info->dlpi_name;
+  if (name && (strncmp(name, "linux-vdso", 10) == 0 || strncmp(name, "linux-gate", 10) == 0))
+    return 0;
+  vt_module m = {info->dlpi_addr, UINT64_MAX, 0};
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+    uint64_t low = info->dlpi_addr + ph.p_vaddr;
+    if (low < m.low) m.low = low;
+    if (low + ph.p_memsz > m.high) m.high = low + ph.p_memsz;
+  }
+  if (m.high == 0) return 0;
+  char exe[PATH_MAX];
+  if (!name || !*name) {  // the program itself
+    long n = sys::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return 0;
+    exe[n] = '\0';
+    name = exe;
+  }
+  walk->e->w().string(VT_STR_PATH, name, strlen(name), walk->ts);
+  walk->e->w().record(VT_REC_MODULE, 0, walk->ts, &m, sizeof m);
+  return 0;
+}
+
+}  // namespace
+
+void emit_modules() noexcept {
+  Emission e;
+  if (!e.active() || e.detached()) return;
+  ModuleWalk walk = {&e, now_ns()};
+  dl_iterate_phdr(emit_module, &walk);
 }
 
 void* thread_trampoline_arg(void* (*start)(void*), void* arg) noexcept {

@@ -64,6 +64,14 @@ void emit_thread_start() noexcept;
 void emit_thread_exit() noexcept;
 void emit_thread_name(const char* name) noexcept;  // the calling thread's
 
+// Function tracing (functions.cc) needs these.
+struct StreamId {
+  uint32_t pid, tid, image;  // pid 0: this context must not set up anything (a vfork child)
+};
+StreamId current_stream() noexcept;
+void emit_fn_ring(uint32_t clock) noexcept;  // the calling thread's ring exists now
+void emit_modules() noexcept;                // every loaded ELF object with executable code
+
 // Thread start trampolines: a fixed pool, so pthread_create needs no allocation.
 void* thread_trampoline_arg(void* (*start)(void*), void* arg) noexcept;  // null when full
 void thread_trampoline_release(void* slot) noexcept;  // pthread_create failed

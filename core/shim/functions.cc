@@ -1,0 +1,284 @@
+#include "core/shim/functions.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+#include "core/shim/channel.h"
+#include "core/shim/sys.h"
+#include "core/shim/tracer.h"
+#include "core/wire.h"
+
+#define VT_EXPORT extern "C" __attribute__((visibility("default")))
+#define VT_HOT __attribute__((no_instrument_function, always_inline)) inline
+
+namespace vt_shim {
+namespace {
+
+// 4 MiB of records per thread: at ~10 ns per record, ~3 ms of headroom for a collector that
+// empties rings every millisecond or two. Pages are touched only as far as a thread writes.
+constexpr uint64_t kCapacity = 1u << 18;
+constexpr size_t kRingBytes = VT_FN_RING_HEADER + kCapacity * sizeof(vt_fn_record);
+// Modules are re-checked at least this often (in records) and whenever a thread waits.
+constexpr uint64_t kCheckEvery = 1u << 16;
+// A full ring waits for the collector at most this long before records are dropped.
+constexpr uint64_t kMaxWaitNs = 1'000'000'000;
+
+enum State : uint8_t { kUnset = 0, kActive = 1, kOff = 2 };
+
+struct FnThread {
+  vt_fn_record* records;
+  vt_fn_ring* ring;
+  uint64_t produced;  // our copy of ring->produced
+  uint64_t limit;     // produced may reach this without looking at the collector
+  uint32_t depth;     // calls open on this thread, recorded or not
+  State state;
+  uint8_t busy;       // inside the hook: a signal handler's calls are dropped, not interleaved
+};
+
+struct FnGlobals {
+  bool initialized;     // functions_init ran
+  bool enabled;         // tracing, and the session dir is known
+  bool tsc;             // timestamps are TSC ticks (the collector maps them to ns)
+  uint32_t max_depth;   // calls deeper than this are not recorded
+  size_t dir_length;    // of the session dir in `path`
+  unsigned long long loads_announced;  // dlpi_adds when modules were last announced
+  char path[PATH_MAX];  // session dir + "/"
+};
+FnGlobals g_fn;
+__thread FnThread t_fn;
+
+// Out of line: the TSC path stays free of a call and its register spills.
+__attribute__((noinline, no_instrument_function)) uint64_t monotonic_now() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // the vDSO: no system call
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+VT_HOT uint64_t clock_now() {
+#if defined(__x86_64__)
+  if (__builtin_expect(g_fn.tsc, 1)) return __rdtsc();
+#endif
+  return monotonic_now();
+}
+
+__attribute__((no_instrument_function)) int count_loads(struct dl_phdr_info* info, size_t,
+                                                        void* out) {
+  *static_cast<unsigned long long*>(out) = info->dlpi_adds;
+  return 1;
+}
+
+// Announces the loaded modules when the loader has loaded anything since the last time.
+__attribute__((no_instrument_function)) void check_modules() {
+  unsigned long long loads = 0;
+  dl_iterate_phdr(count_loads, &loads);
+  unsigned long long seen = __atomic_load_n(&g_fn.loads_announced, __ATOMIC_RELAXED);
+  if (loads == seen) return;
+  if (!__atomic_compare_exchange_n(&g_fn.loads_announced, &seen, loads, false, __ATOMIC_RELAXED,
+                                   __ATOMIC_RELAXED))
+    return;  // another thread announces them
+  emit_modules();
+}
+
+__attribute__((no_instrument_function)) void put_hex(char* out, uint32_t v) {
+  static const char digits[] = "0123456789abcdef";
+  char tmp[8];
+  int n = 0;
+  do tmp[n++] = digits[v & 15];
+  while ((v >>= 4) != 0);
+  while (n) *out++ = tmp[--n];
+  *out = '\0';
+}
+
+__attribute__((no_instrument_function)) void put_dec(char* out, uint32_t v) {
+  char tmp[12];
+  int n = 0;
+  do tmp[n++] = static_cast<char>('0' + v % 10);
+  while ((v /= 10) != 0);
+  while (n) *out++ = tmp[--n];
+  *out = '\0';
+}
+
+// Makes the calling thread's ring: fn-<pid>-<tid>-<image in hex> in the session dir.
+__attribute__((noinline, no_instrument_function)) bool setup_thread(FnThread& t) {
+  if (t.state == kOff) return false;
+  if (!g_fn.initialized) return false;  // an instrumented constructor ran before ours
+  if (!g_fn.enabled || !tracing()) {
+    t.state = kOff;
+    return false;
+  }
+  t.busy = 1;
+  int saved = errno;
+  StreamId id = current_stream();
+  t.state = kOff;
+  char name[PATH_MAX];
+  size_t n = g_fn.dir_length;
+  if (id.pid != 0 && n + 48 < sizeof name) {
+    memcpy(name, g_fn.path, n);
+    memcpy(name + n, "fn-", 3);
+    n += 3;
+    put_dec(name + n, id.pid);
+    n += strlen(name + n);
+    name[n++] = '-';
+    put_dec(name + n, id.tid);
+    n += strlen(name + n);
+    name[n++] = '-';
+    put_hex(name + n, id.image);
+    int fd = static_cast<int>(
+        sys::open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (fd >= 0) {
+      void* p = MAP_FAILED;
+      if (sys::ftruncate(fd, static_cast<long>(kRingBytes)) == 0)
+        p = sys::mmap(nullptr, kRingBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      sys::close(fd);
+      if (!sys::mmap_failed(p) && p != MAP_FAILED) {
+        auto* ring = static_cast<vt_fn_ring*>(p);
+        ring->magic = VT_FN_RING_MAGIC;
+        ring->version = VT_WIRE_VERSION;
+        ring->pid = id.pid;
+        ring->tid = id.tid;
+        ring->image = id.image;
+        ring->clock = g_fn.tsc ? VT_CLOCK_TSC : VT_CLOCK_MONOTONIC;
+        ring->capacity = kCapacity;
+        t.ring = ring;
+        t.records = reinterpret_cast<vt_fn_record*>(static_cast<char*>(p) + VT_FN_RING_HEADER);
+        t.produced = 0;
+        t.limit = kCheckEvery;
+        t.state = kActive;
+        check_modules();  // before the ring: the report knows the modules when it reads it
+        emit_fn_ring(ring->clock);
+      } else {
+        sys::unlink(name);
+      }
+    }
+  }
+  errno = saved;
+  t.busy = 0;
+  return t.state == kActive;
+}
+
+// The ring is full as far as we know, or it is time to look at the modules again.
+__attribute__((noinline, no_instrument_function)) bool make_room(FnThread& t) {
+  int saved = errno;
+  vt_fn_ring* ring = t.ring;
+  if ((t.produced & (kCheckEvery - 1)) == 0) check_modules();
+  uint64_t consumed = __atomic_load_n(&ring->consumed, __ATOMIC_ACQUIRE);
+  if (t.produced - consumed >= kCapacity) {
+    // The collector is behind: wait for it while it lives, for a bounded time.
+    uint64_t waited = 0;
+    struct timespec nap = {0, 50000};
+    while (t.produced - consumed >= kCapacity && waited < kMaxWaitNs) {
+      if (ring->dropped == 0 && waited == 0 && !collector_alive(g_fn.path)) break;
+      sys::ppoll<void, struct timespec>(nullptr, 0, &nap);
+      waited += 50000;
+      consumed = __atomic_load_n(&ring->consumed, __ATOMIC_ACQUIRE);
+    }
+    ring->waited_ns += waited;
+    if (t.produced - consumed >= kCapacity) {
+      ++ring->dropped;
+      errno = saved;
+      return false;
+    }
+  }
+  uint64_t next_check = (t.produced | (kCheckEvery - 1)) + 1;
+  t.limit = consumed + kCapacity < next_check ? consumed + kCapacity : next_check;
+  errno = saved;
+  return true;
+}
+
+VT_HOT void record(FnThread& t, void* fn, uint64_t exit_bit) {
+  t.busy = 1;
+  __asm__ __volatile__("" ::: "memory");
+  uint64_t i = t.produced;
+  if (__builtin_expect(i >= t.limit, 0) && !make_room(t)) {
+    __asm__ __volatile__("" ::: "memory");
+    t.busy = 0;
+    return;
+  }
+  vt_fn_record* r = &t.records[i & (kCapacity - 1)];
+  r->ts = clock_now() | exit_bit;
+  r->addr = reinterpret_cast<uint64_t>(fn);
+  t.produced = i + 1;
+  __atomic_store_n(&t.ring->produced, i + 1, __ATOMIC_RELEASE);
+  __asm__ __volatile__("" ::: "memory");
+  t.busy = 0;
+}
+
+}  // namespace
+
+void functions_init(const char* fifo_path) noexcept {
+  g_fn.initialized = true;
+  const char* slash = strrchr(fifo_path, '/');
+  if (!slash) return;
+  size_t n = static_cast<size_t>(slash - fifo_path) + 1;
+  if (n + 64 >= sizeof g_fn.path) return;
+  memcpy(g_fn.path, fifo_path, n);
+  g_fn.path[n] = '\0';
+  g_fn.dir_length = n;
+  const char* clock = getenv(VT_ENV_CLOCK);
+  g_fn.tsc = clock && strcmp(clock, "tsc") == 0;
+#if !defined(__x86_64__)
+  g_fn.tsc = false;
+#endif
+  const char* depth = getenv(VT_ENV_MAX_DEPTH);
+  unsigned long d = depth && *depth ? strtoul(depth, nullptr, 10) : 0;
+  g_fn.max_depth = d > 0 && d < UINT32_MAX ? static_cast<uint32_t>(d) : UINT32_MAX;
+  g_fn.enabled = true;
+}
+
+void functions_on_fork_child() noexcept {
+  // The parent's rings stay mapped (unmapping costs more than it saves) but are never written.
+  t_fn = FnThread{};
+  g_fn.loads_announced = 0;  // a new process: its modules are announced with its first ring
+}
+
+void functions_thread_exit() noexcept {
+  FnThread& t = t_fn;
+  if (t.state != kActive) return;
+  int saved = errno;
+  check_modules();
+  __atomic_store_n(&t.ring->closed, 1u, __ATOMIC_RELEASE);
+  t.state = kOff;
+  errno = saved;
+}
+
+void functions_process_exit() noexcept {
+  if (!g_fn.enabled || __atomic_load_n(&g_fn.loads_announced, __ATOMIC_RELAXED) == 0) return;
+  int saved = errno;
+  check_modules();
+  errno = saved;
+}
+
+}  // namespace vt_shim
+
+using vt_shim::t_fn;
+
+VT_EXPORT __attribute__((no_instrument_function)) void __cyg_profile_func_enter(void* fn, void*) {
+  vt_shim::FnThread& t = t_fn;
+  if (t.depth++ >= vt_shim::g_fn.max_depth) return;
+  if (__builtin_expect(t.state != vt_shim::kActive, 0) && !vt_shim::setup_thread(t)) return;
+  if (__builtin_expect(t.busy, 0)) {
+    ++t.ring->dropped;
+    return;
+  }
+  vt_shim::record(t, fn, 0);
+}
+
+VT_EXPORT __attribute__((no_instrument_function)) void __cyg_profile_func_exit(void* fn, void*) {
+  vt_shim::FnThread& t = t_fn;
+  if (t.depth > 0 && --t.depth >= vt_shim::g_fn.max_depth) return;
+  if (__builtin_expect(t.state != vt_shim::kActive, 0)) return;  // its entry was not recorded
+  if (__builtin_expect(t.busy, 0)) {
+    ++t.ring->dropped;
+    return;
+  }
+  vt_shim::record(t, fn, VT_FN_EXIT);
+}

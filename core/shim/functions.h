@@ -1,0 +1,22 @@
+// Function calls of programs built with -finstrument-functions.
+//
+// The shim defines __cyg_profile_func_enter/exit. Each thread appends 16-byte records (a
+// timestamp and the function's address) to a ring in a file of the session dir, mapped shared
+// with the collector (core/wire.h, vt_fn_ring): no lock, no allocation and no system call on
+// the hot path, one clock read per event, and whatever the thread wrote survives a crash,
+// _exit or SIGKILL of its process. The ring is made on the thread's first call; the loaded
+// modules are announced with it and again whenever the loader's count of loads has moved.
+#pragma once
+
+namespace vt_shim {
+
+// From the constructor, once tracing is set up: reads the clock choice and the depth limit.
+void functions_init(const char* fifo_path) noexcept;
+// In a fork child: the rings belong to the parent.
+void functions_on_fork_child() noexcept;
+// The calling thread ends: its ring is final.
+void functions_thread_exit() noexcept;
+// The process exits: modules loaded since the last announcement are announced.
+void functions_process_exit() noexcept;
+
+}  // namespace vt_shim

@@ -1,0 +1,225 @@
+#include "report/function_pass.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "report/byte_sink.h"
+#include "report/json_writer.h"
+
+namespace viztrace::report {
+namespace {
+
+class StringSink final : public ByteSink {
+ public:
+  void write(const char* data, std::size_t n) override { text.append(data, n); }
+  std::string text;
+};
+
+// `"name":"<escaped text>"`, the way the JSON writer escapes every string.
+std::string json_name_member(std::string_view text) {
+  StringSink sink;
+  {
+    JsonWriter json(sink);
+    json.begin_object();
+    json.member("name", text);
+    json.end_object();
+    json.flush();
+  }
+  // {"name":"..."} -> "name":"..."
+  return sink.text.substr(1, sink.text.size() - 2);
+}
+
+std::unique_ptr<std::regex> compile(const std::string& pattern, const char* option) {
+  if (pattern.empty()) return nullptr;
+  try {
+    return std::make_unique<std::regex>(pattern, std::regex::ECMAScript | std::regex::optimize);
+  } catch (const std::regex_error& e) {
+    throw Error(std::string(option) + " '" + pattern + "' is not a valid regular expression: " +
+                e.what());
+  }
+}
+
+}  // namespace
+
+FunctionPass::FunctionPass(const TraceModel& model, const ModuleMap& modules,
+                           const std::vector<ClockSample>& clock, const FunctionFilter& filter,
+                           Sink sink)
+    : model_(model),
+      modules_(modules),
+      filter_(filter),
+      include_(compile(filter.include, "--include")),
+      exclude_(compile(filter.exclude, "--exclude")),
+      sink_(std::move(sink)) {
+  // The first and the last pair span the run: their slope is the TSC's rate.
+  if (clock.size() >= 2) {
+    auto [first, last] = std::minmax_element(
+        clock.begin(), clock.end(),
+        [](const ClockSample& a, const ClockSample& b) { return a.ns < b.ns; });
+    if (last->tsc > first->tsc && last->ns > first->ns) {
+      tsc_mapped_ = true;
+      ns0_ = first->ns;
+      tsc0_ = first->tsc;
+      scale_ = static_cast<long double>(last->ns - first->ns) /
+               static_cast<long double>(last->tsc - first->tsc);
+    }
+  }
+}
+
+FunctionPass::~FunctionPass() = default;
+
+std::uint64_t FunctionPass::to_ns(std::uint64_t raw, std::uint8_t clock) {
+  if (clock == VT_CLOCK_MONOTONIC) return raw;
+  if (!tsc_mapped_) return 0;
+  long double delta = static_cast<long double>(static_cast<std::int64_t>(raw - tsc0_)) * scale_;
+  return static_cast<std::uint64_t>(static_cast<long double>(ns0_) + delta + 0.5L);
+}
+
+// The process incarnation that ran this stream: the one with its pid alive at the stream's
+// first call.
+void FunctionPass::resolve(Stream& s) {
+  s.resolved = true;
+  s.json_pid = s.pid;
+  const Process* best = nullptr;
+  for (const Process& p : model_.processes) {
+    if (p.pid != s.pid) continue;
+    if (!best || (p.start <= s.last_ts && p.start >= best->start)) best = &p;
+  }
+  if (best) s.json_pid = best->json_pid;
+}
+
+std::uint32_t FunctionPass::intern(std::string text) {
+  auto it = name_ids_.find(text);
+  if (it != name_ids_.end()) return it->second;
+  Name n;
+  n.member = json_name_member(text);
+  n.shown = (!include_ || std::regex_search(text, *include_)) &&
+            !(exclude_ && std::regex_search(text, *exclude_));
+  n.text = text;
+  auto id = static_cast<std::uint32_t>(names_.size());
+  names_.push_back(std::move(n));
+  name_ids_.emplace(std::move(text), id);
+  return id;
+}
+
+std::uint32_t FunctionPass::name_of(const Stream& s, std::uint64_t addr) {
+  const std::uint64_t key = image_key(s.pid, s.image);
+  const std::uint64_t cache_key = (key * 0x9E3779B97F4A7C15ull) ^ addr;
+  auto hit = addr_names_.find(cache_key);
+  if (hit != addr_names_.end()) return hit->second;
+  std::string text;
+  auto mods = modules_.find(key);
+  const Module* module = nullptr;
+  if (mods != modules_.end())
+    for (const Module& m : mods->second)
+      if (addr >= m.low && addr < m.high) module = &m;
+  if (module) {
+    text = symbolizer_.lookup(module->path, addr - module->bias).name;
+  } else {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(addr));
+    text = buf;
+  }
+  std::uint32_t id = intern(std::move(text));
+  addr_names_.emplace(cache_key, id);
+  return id;
+}
+
+void FunctionPass::chunk(const vt_chunk_header& h, const unsigned char* records) {
+  const std::uint64_t key = std::uint64_t{h.pid} << 32 | h.tid;
+  Stream& s = streams_[key];
+  if (s.resolved && s.image != h.image) {
+    // The thread exec'd a new image: what the old one left open ended with it.
+    close(s, s.last_ts, true);
+    s = Stream{};
+  }
+  s.pid = h.pid;
+  s.tid = h.tid;
+  s.image = h.image;
+  const std::uint8_t clock = h.reserved;
+  for (std::size_t i = 0; i < h.nrec; ++i) {
+    vt_fn_record r;
+    std::memcpy(&r, records + i * sizeof r, sizeof r);
+    const std::uint64_t ts = to_ns(r.ts & ~VT_FN_EXIT, clock);
+    if (ts == 0) {
+      ++counts_.unmapped;
+      continue;
+    }
+    s.last_ts = std::max(s.last_ts, ts);
+    if (!s.resolved) resolve(s);
+    if (!(r.ts & VT_FN_EXIT)) {
+      s.stack.push_back(Frame{r.addr, ts, 0});
+      continue;
+    }
+    // The innermost open call of this function; those above it never returned (longjmp).
+    std::size_t match = s.stack.size();
+    while (match > 0 && s.stack[match - 1].addr != r.addr) --match;
+    if (match == 0) {
+      ++counts_.unmatched_returns;
+      continue;
+    }
+    while (s.stack.size() > match) {
+      ++counts_.skipped_returns;
+      close(s, ts, false);
+    }
+    close(s, ts, false);
+  }
+}
+
+// Ends the innermost open call of s at `end`.
+void FunctionPass::close(Stream& s, std::uint64_t end, bool unfinished) {
+  if (s.stack.empty()) return;
+  const Frame f = s.stack.back();
+  s.stack.pop_back();
+  if (end < f.start) end = f.start;
+  const std::uint64_t dur = end - f.start;
+  if (!s.stack.empty()) s.stack.back().child_ns += dur;
+  const std::uint32_t name = name_of(s, f.addr);
+  Name& n = names_[name];
+  ++n.count;
+  n.total_ns += dur;
+  n.self_ns += dur > f.child_ns ? dur - f.child_ns : 0;
+  ++counts_.calls;
+  if (unfinished) ++counts_.unfinished;
+  if (!n.shown || dur < filter_.min_duration_ns) return;
+  ++counts_.shown;
+  FunctionSlice slice;
+  slice.pid = s.json_pid;
+  slice.tid = s.tid;
+  slice.start = f.start;
+  slice.end = end;
+  slice.name = name;
+  slice.depth = static_cast<std::uint32_t>(s.stack.size());
+  slice.unfinished = unfinished;
+  sink_(slice);
+}
+
+void FunctionPass::finish() {
+  for (auto& [key, s] : streams_) {
+    if (s.stack.empty()) continue;
+    // Where the thread ended, else its process, else its last call.
+    std::uint64_t end = s.last_ts;
+    for (const Process& p : model_.processes) {
+      if (p.json_pid != s.json_pid) continue;
+      std::uint64_t thread_end = p.end;
+      for (const Thread& t : p.threads)
+        if (t.tid == s.tid && t.end) thread_end = t.end;
+      if (!p.end_unknown && thread_end > end) end = thread_end;
+    }
+    while (!s.stack.empty()) close(s, end, true);
+  }
+}
+
+std::vector<FunctionTotals> FunctionPass::top(std::size_t n) const {
+  std::vector<FunctionTotals> all;
+  for (std::uint32_t i = 0; i < names_.size(); ++i)
+    if (names_[i].count)
+      all.push_back({i, names_[i].count, names_[i].total_ns, names_[i].self_ns});
+  std::sort(all.begin(), all.end(), [](const FunctionTotals& a, const FunctionTotals& b) {
+    return a.self_ns != b.self_ns ? a.self_ns > b.self_ns : a.name < b.name;
+  });
+  if (all.size() > n) all.resize(n);
+  return all;
+}
+
+}  // namespace viztrace::report

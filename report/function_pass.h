@@ -1,0 +1,133 @@
+// Function calls (VT_KIND_FUNCTIONS chunks) turned into slices, streamed: each thread's calls
+// are matched on a stack while the spill is read, and every finished call goes to a sink at
+// once, so memory depends on call depth and the number of distinct functions, never on the
+// length of the trace. Addresses are named through the modules each process image reported.
+//
+// A return that does not match the innermost open call ends the calls above the one it
+// matches (longjmp skipped their returns); a return with no open call to match is counted and
+// ignored. Calls still open when their thread or process ends are closed there and marked
+// unfinished.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/wire.h"
+#include "report/symbolizer.h"
+#include "report/trace_model.h"
+
+namespace viztrace::report {
+
+struct Module {
+  std::uint64_t bias = 0, low = 0, high = 0;  // see vt_module
+  std::string path;
+};
+// By image_key(pid, image).
+using ModuleMap = std::unordered_map<std::uint64_t, std::vector<Module>>;
+inline std::uint64_t image_key(std::uint32_t pid, std::uint32_t image) {
+  return std::uint64_t{pid} << 32 | image;
+}
+
+struct ClockSample {
+  std::uint64_t ns;   // CLOCK_MONOTONIC
+  std::uint64_t tsc;  // the TSC at the same moment
+};
+
+// Which calls the report shows (they still count in their callers' self time).
+struct FunctionFilter {
+  std::uint64_t min_duration_ns = 0;
+  std::string include;  // ECMAScript regex searched in the name; empty: every name
+  std::string exclude;  // empty: none
+};
+
+struct FunctionSlice {
+  std::uint32_t pid = 0, tid = 0;  // json pid, real tid
+  std::uint64_t start = 0, end = 0;
+  std::uint32_t name = 0;  // index into FunctionPass::name()
+  std::uint32_t depth = 0;
+  bool unfinished = false;
+};
+
+struct FunctionTotals {
+  std::uint32_t name = 0;
+  std::uint64_t count = 0, total_ns = 0, self_ns = 0;
+};
+
+struct FunctionCounts {
+  std::uint64_t calls = 0;             // slices made (shown or filtered out)
+  std::uint64_t shown = 0;             // slices that passed the filter
+  std::uint64_t unfinished = 0;        // calls closed at their thread's or process's end
+  std::uint64_t unmatched_returns = 0; // returns without an open call
+  std::uint64_t skipped_returns = 0;   // calls ended by a later return (longjmp)
+  std::uint64_t unmapped = 0;          // records whose clock could not be mapped
+};
+
+class FunctionPass {
+ public:
+  using Sink = std::function<void(const FunctionSlice&)>;
+
+  // Throws viztrace::Error for a regex that does not compile, naming it.
+  FunctionPass(const TraceModel& model, const ModuleMap& modules,
+               const std::vector<ClockSample>& clock, const FunctionFilter& filter, Sink sink);
+  ~FunctionPass();
+
+  // One VT_KIND_FUNCTIONS chunk (header followed by its records).
+  void chunk(const vt_chunk_header& h, const unsigned char* records);
+  // Closes the calls still open.
+  void finish();
+
+  const std::string& name(std::uint32_t id) const { return names_[id].text; }
+  // A name as a JSON member, `"name":"..."`, escaped once.
+  const std::string& name_member(std::uint32_t id) const { return names_[id].member; }
+  const FunctionCounts& counts() const { return counts_; }
+  // Functions by self time, largest first.
+  std::vector<FunctionTotals> top(std::size_t n) const;
+
+ private:
+  struct Frame {
+    std::uint64_t addr, start, child_ns;
+  };
+  struct Stream {
+    std::uint32_t pid = 0, tid = 0, image = 0;
+    std::uint32_t json_pid = 0;
+    bool resolved = false;
+    std::uint64_t last_ts = 0;
+    std::vector<Frame> stack;
+  };
+  struct Name {
+    std::string text, member;
+    bool shown = true;
+    std::uint64_t count = 0, total_ns = 0, self_ns = 0;
+  };
+
+  std::uint64_t to_ns(std::uint64_t raw, std::uint8_t clock);
+  void resolve(Stream& s);
+  std::uint32_t name_of(const Stream& s, std::uint64_t addr);
+  std::uint32_t intern(std::string text);
+  void close(Stream& s, std::uint64_t end, bool unfinished);
+
+  const TraceModel& model_;
+  const ModuleMap& modules_;
+  FunctionFilter filter_;
+  std::unique_ptr<std::regex> include_, exclude_;
+  Sink sink_;
+  Symbolizer symbolizer_;
+  // TSC -> ns: ns = ns0 + (tsc - tsc0) * scale
+  bool tsc_mapped_ = false;
+  std::uint64_t ns0_ = 0, tsc0_ = 0;
+  long double scale_ = 1;
+
+  std::unordered_map<std::uint64_t, Stream> streams_;  // by (pid << 32 | tid), image checked
+  std::unordered_map<std::uint64_t, std::uint32_t> addr_names_;  // (image key ^ addr) cache
+  std::unordered_map<std::string, std::uint32_t> name_ids_;
+  std::vector<Name> names_;
+  FunctionCounts counts_;
+};
+
+}  // namespace viztrace::report

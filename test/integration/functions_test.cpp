@@ -1,0 +1,306 @@
+// Function tracing of -finstrument-functions builds: exact call counts, demangled names, the
+// right thread, proper nesting, calls left open by _exit or a crash, the record-time depth
+// limit and the report-time filters, fork children, and programs that are not instrumented.
+#include <csignal>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <map>
+#include <set>
+
+#include "harness.h"
+#include "simdjson.h"
+
+using namespace vt_test;
+
+namespace {
+
+void require_clean(const Sandbox& s) {
+  auto left = s.temp_leftovers();
+  INFO("left in TMPDIR: " << (left.empty() ? "" : left.front()));
+  REQUIRE(left.empty());
+}
+
+struct Call {
+  std::string name;
+  long long pid = 0, tid = 0;
+  double ts = 0, dur = 0;
+  bool unfinished = false;
+};
+
+std::vector<Call> calls_of(const Report& rep) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(rep.raw);
+  std::vector<Call> out;
+  for (simdjson::dom::element e : doc["traceEvents"].get_array()) {
+    std::string_view cat;
+    if (e["cat"].get(cat) || cat != "function") continue;
+    Call c;
+    c.name = std::string(std::string_view(e["name"]));
+    c.pid = int64_t(e["pid"]);
+    c.tid = int64_t(e["tid"]);
+    c.ts = double(e["ts"]);
+    c.dur = double(e["dur"]);
+    bool unfinished = false;
+    if (!e["args"]["unfinished"].get(unfinished)) c.unfinished = unfinished;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::map<std::string, int> counts(const std::vector<Call>& calls) {
+  std::map<std::string, int> n;
+  for (const Call& c : calls) ++n[c.name];
+  return n;
+}
+
+// Slices of one thread nest: each lies inside the one still open before it. Returns a
+// description of the first that does not, "" when all nest.
+std::string nesting_problem(std::vector<Call> calls) {
+  std::map<std::pair<long long, long long>, std::vector<Call>> by_thread;
+  for (Call& c : calls) by_thread[{c.pid, c.tid}].push_back(std::move(c));
+  for (auto& [key, list] : by_thread) {
+    std::stable_sort(list.begin(), list.end(), [](const Call& a, const Call& b) {
+      return a.ts != b.ts ? a.ts < b.ts : a.dur > b.dur;
+    });
+    std::vector<const Call*> open;
+    for (const Call& c : list) {
+      while (!open.empty() && open.back()->ts + open.back()->dur <= c.ts) open.pop_back();
+      if (!open.empty() && c.ts + c.dur > open.back()->ts + open.back()->dur + 0.0015)
+        return c.name + " overlaps " + open.back()->name;
+      open.push_back(&c);
+    }
+  }
+  return "";
+}
+
+// The innermost enclosing call of c on its thread, or null.
+const Call* parent_call(const std::vector<Call>& calls, const Call& c) {
+  const Call* best = nullptr;
+  for (const Call& p : calls) {
+    if (&p == &c || p.tid != c.tid || p.pid != c.pid) continue;
+    if (p.ts <= c.ts && p.ts + p.dur >= c.ts + c.dur && !(p.ts == c.ts && p.dur == c.dur))
+      if (!best || p.dur < best->dur) best = &p;
+  }
+  return best;
+}
+
+const Call& only(const std::vector<Call>& calls, const std::string& name) {
+  const Call* found = nullptr;
+  int n = 0;
+  for (const Call& c : calls)
+    if (c.name == name) found = &c, ++n;
+  INFO(name);
+  REQUIRE(n == 1);
+  return *found;
+}
+
+}  // namespace
+
+TEST_CASE("an instrumented program: exact calls, demangled names, threads and nesting") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "--", fixture("fn_demo")});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  CHECK(r.out == "fn_demo ok\n");
+  Report rep = s.report();
+  auto calls = calls_of(rep);
+  const std::map<std::string, int> expected = {
+      {"main", 1},
+      {"geo::Box<long>::area(long) const", 3},
+      {"geo::Box<double>::area(double) const", 3},
+      {"fib(int)", 177},
+      {"run_worker(void*)", 2},
+      {"worker_loop(int)", 2},
+      {"step(int)", 10},
+      {"catcher()", 1},
+      {"level1()", 1},
+      {"level2()", 1},
+      {"thrower()", 1},
+      {"on_usr1(int)", 1},
+      {"in_handler(int)", 1},
+      {"plugin_path(char const*)", 1},
+      {"call_plugin(char const*)", 1},
+      {"plugin_entry", 1},
+      {"plugin::helper(int)", 2},
+      {"jump_home()", 1},
+      {"jumper(__jmp_buf_tag (*) [1])", 1},
+      {"deep_jump(__jmp_buf_tag (*) [1])", 1},
+  };
+  CHECK(counts(calls) == expected);
+  CHECK(nesting_problem(calls) == "");
+  for (const Call& c : calls) CHECK_FALSE(c.unfinished);
+
+  // On the right threads: the workers' calls on the threads named worker-a and worker-b.
+  const Process target = rep.target();
+  std::set<std::string> step_threads;
+  for (const Call& c : calls) {
+    CHECK(c.pid == target.pid);
+    CHECK(c.ts >= target.ts);
+    CHECK(c.ts + c.dur <= target.ts + target.dur + 0.001);
+    if (c.name == "step(int)") step_threads.insert(rep.thread_names.at({c.pid, c.tid}));
+    if (c.name == "fib(int)" || c.name == "main") CHECK(c.tid == target.pid);
+  }
+  CHECK(step_threads == std::set<std::string>{"worker-a", "worker-b"});
+
+  // Parents: an exception unwound through three frames, a longjmp skipped two returns, a
+  // signal handler, a function of a library loaded with dlopen.
+  CHECK(parent_call(calls, only(calls, "thrower()"))->name == "level2()");
+  CHECK(parent_call(calls, only(calls, "level2()"))->name == "level1()");
+  CHECK(parent_call(calls, only(calls, "level1()"))->name == "catcher()");
+  CHECK(parent_call(calls, only(calls, "deep_jump(__jmp_buf_tag (*) [1])"))->name ==
+        "jumper(__jmp_buf_tag (*) [1])");
+  CHECK(parent_call(calls, only(calls, "jumper(__jmp_buf_tag (*) [1])"))->name == "jump_home()");
+  CHECK(parent_call(calls, only(calls, "in_handler(int)"))->name == "on_usr1(int)");
+  CHECK(parent_call(calls, only(calls, "on_usr1(int)"))->name == "main");
+  CHECK(parent_call(calls, only(calls, "plugin_entry"))->name == "call_plugin(char const*)");
+  for (const Call& c : calls)
+    if (c.name == "plugin::helper(int)") CHECK(parent_call(calls, c)->name == "plugin_entry");
+  // fib(10) is one tree under main: 177 calls, the deepest 10 below the first.
+  const Call& root = *std::min_element(calls.begin(), calls.end(), [](const Call& a, const Call& b) {
+    return a.name == "fib(int)" && (b.name != "fib(int)" || a.ts < b.ts);
+  });
+  CHECK(parent_call(calls, root)->name == "main");
+
+  // The summary names the functions that took the most time.
+  CHECK(r.err.find("212 function calls; top functions by self time:") != std::string::npos);
+  CHECK(r.err.find("  main  (1 call, total ") != std::string::npos);
+  require_clean(s);
+}
+
+TEST_CASE("calls still open at _exit or at a crash end there, marked unfinished") {
+  Sandbox s;
+  struct Ending {
+    const char* flag;
+    int status;
+    const char* inside;
+  };
+  for (Ending e : {Ending{"--exit-early", 3, "inside_exit()"},
+                   Ending{"--crash", 128 + SIGSEGV, "inside_crash()"}}) {
+    INFO(e.flag);
+    auto r = s.viztrace({"run", "-q", "-o", "t.json", "--", fixture("fn_demo"), e.flag});
+    INFO(r.err);
+    CHECK(r.exit_code() == e.status);
+    Report rep = s.report("t.json");
+    auto calls = calls_of(rep);
+    CHECK(counts(calls)["fib(int)"] == 177);
+    std::set<std::string> unfinished;
+    for (const Call& c : calls)
+      if (c.unfinished) unfinished.insert(c.name);
+    CHECK(unfinished == std::set<std::string>{"main", e.inside});
+    const Process target = rep.target();
+    const Call& main = only(calls, "main");
+    CHECK(main.ts + main.dur <= target.ts + target.dur + 0.001);
+    CHECK(main.ts + main.dur >= only(calls, e.inside).ts);
+    CHECK(nesting_problem(calls) == "");
+  }
+  require_clean(s);
+}
+
+TEST_CASE("the depth limit while recording, and the filters of the report") {
+  Sandbox s;
+  auto depth = s.viztrace({"run", "-q", "--max-stack-depth", "1", "-o", "d.json", "--",
+                           fixture("fn_demo")});
+  INFO(depth.err);
+  CHECK(depth.exit_code() == 0);
+  // Depth 1: main on the main thread, run_worker on each worker thread.
+  CHECK(counts(calls_of(s.report("d.json"))) ==
+        std::map<std::string, int>{{"main", 1}, {"run_worker(void*)", 2}});
+
+  auto include = s.viztrace({"run", "-q", "--include", "^fib", "-o", "i.json", "--",
+                             fixture("fn_demo")});
+  CHECK(counts(calls_of(s.report("i.json"))) == std::map<std::string, int>{{"fib(int)", 177}});
+
+  auto exclude = s.viztrace({"run", "-q", "--exclude", "fib|step|::", "-o", "e.json", "--",
+                             fixture("fn_demo")});
+  auto excluded = counts(calls_of(s.report("e.json")));
+  CHECK(excluded.count("fib(int)") == 0);
+  CHECK(excluded.count("plugin::helper(int)") == 0);
+  CHECK(excluded["main"] == 1);
+  CHECK(excluded["thrower()"] == 1);
+
+  auto slow = s.viztrace({"run", "-q", "--min-duration", "10s", "-o", "m.json", "--",
+                          fixture("fn_demo")});
+  CHECK(calls_of(s.report("m.json")).empty());
+
+  auto bad = s.viztrace({"run", "-q", "--include", "(", "-o", "b.json", "--", "true"});
+  CHECK(bad.exit_code() == 2);
+  CHECK(bad.err.find("--include '(' is not a valid regular expression") != std::string::npos);
+  auto bad_time = s.viztrace({"run", "--min-duration", "soon", "--", "true"});
+  CHECK(bad_time.exit_code() != 0);
+  CHECK(bad_time.err.find("'soon' is not a duration") != std::string::npos);
+  require_clean(s);
+}
+
+TEST_CASE("fork without exec: each process reports only its own calls") {
+  Sandbox s;
+  s.write_file("forker.c",
+               "#include <sys/wait.h>\n#include <unistd.h>\n"
+               "static volatile int sink;\n"
+               "__attribute__((noinline)) void before_fork(void) { sink++; }\n"
+               "__attribute__((noinline)) void in_child(int i) { sink += i; }\n"
+               "__attribute__((noinline)) void in_parent(int i) { sink -= i; }\n"
+               "int main(void) {\n"
+               "  for (int i = 0; i < 1000; i++) before_fork();\n"
+               "  pid_t pid = fork();\n"
+               "  if (pid == 0) { for (int i = 0; i < 3; i++) in_child(i);\n"
+               "    execl(\"/bin/true\", \"true\", (char*)0); _exit(1); }\n"
+               "  for (int i = 0; i < 2; i++) in_parent(i);\n"
+               "  int st; waitpid(pid, &st, 0); return 0; }\n");
+  auto cc = s.command({"gcc", "-O1", "-finstrument-functions", "-o", "forker", "forker.c"});
+  INFO(cc.err);
+  REQUIRE(cc.exit_code() == 0);
+  auto r = s.viztrace({"run", "--", "./forker"});
+  INFO(r.err);
+  CHECK(r.exit_code() == 0);
+  Report rep = s.report();
+  auto calls = calls_of(rep);
+  const Process parent = rep.target();
+  std::map<std::pair<long long, std::string>, int> by_pid;
+  for (const Call& c : calls) ++by_pid[{c.pid, c.name}];
+  CHECK(by_pid[{parent.pid, "before_fork"}] == 1000);
+  CHECK(by_pid[{parent.pid, "in_parent"}] == 2);
+  CHECK(by_pid[{parent.pid, "main"}] == 1);
+  CHECK(by_pid[{parent.pid, "in_child"}] == 0);
+  auto children = rep.named("true");
+  REQUIRE(children.size() == 1);
+  long long child = children[0].pid;
+  CHECK(by_pid[{child, "in_child"}] == 3);
+  CHECK(by_pid[{child, "before_fork"}] == 0);
+  CHECK(nesting_problem(calls) == "");
+  require_clean(s);
+}
+
+TEST_CASE("a program that is not instrumented traces as processes only") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "--", fixture("plain_demo")});
+  INFO(r.err);
+  CHECK(r.exit_code() == 0);
+  CHECK(r.out == "plain ok\n");
+  CHECK(r.err.find("function call") == std::string::npos);
+  Report rep = s.report();
+  CHECK(calls_of(rep).empty());
+  CHECK(rep.named("true").size() == 1);
+  require_clean(s);
+}
+
+TEST_CASE("function calls in the Perfetto and HTML reports") {
+  Sandbox s;
+  auto pf = s.viztrace({"run", "-q", "-o", "t.pftrace", "--", fixture("fn_demo")});
+  INFO(pf.err);
+  CHECK(pf.exit_code() == 0);
+  auto html = s.viztrace({"run", "-q", "-o", "t.html", "--", fixture("fn_demo")});
+  CHECK(html.exit_code() == 0);
+  auto bytes = s.command({"cat", "t.pftrace"}).out;
+  // Names are interned: each appears once however often it was called.
+  for (const char* name : {"geo::Box<long>::area(long) const", "fib(int)", "plugin::helper(int)"}) {
+    INFO(name);
+    std::size_t first = bytes.find(name);
+    CHECK(first != std::string::npos);
+    CHECK(bytes.find(name, first + 1) == std::string::npos);
+  }
+  auto page = s.command({"cat", "t.html"}).out;
+  CHECK(page.find("fib(int)") != std::string::npos);
+  CHECK(page.find("geo::Box<long>::area(long) const") == std::string::npos);  // '<' is escaped
+  require_clean(s);
+}
