@@ -1,6 +1,7 @@
 #include "spill/cleanup_registry.h"
 
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,6 +14,14 @@
 
 namespace viztrace::spill {
 namespace {
+
+struct linux_dirent64 {
+  std::uint64_t d_ino;
+  std::int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
 
 struct DirSlot {
   std::atomic<bool> used{false};
@@ -36,6 +45,25 @@ bool copy_path(char (&dst)[PATH_MAX], const char* src) {
   if (n >= PATH_MAX) return false;
   std::memcpy(dst, src, n + 1);
   return true;
+}
+
+// The function rings of traced threads ("fn-<pid>-<tid>-<image>"): their names are not known in
+// advance, so the dir is listed with getdents64 into a static buffer (async-signal-safe; the
+// live flag lets only one sweeper into a slot).
+void remove_function_rings(int dir_fd) {
+  alignas(8) static char buf[8192];
+  int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      auto* e = reinterpret_cast<struct linux_dirent64*>(buf + off);
+      off += e->d_reclen;
+      if (std::strncmp(e->d_name, "fn-", 3) == 0) unlinkat(dir_fd, e->d_name, 0);
+    }
+  }
+  close(fd);
 }
 
 }  // namespace
@@ -80,6 +108,7 @@ void CleanupRegistry::sweep_dir(int slot) {
     segment_name(i, name);
     unlinkat(d.fd, name, 0);
   }
+  remove_function_rings(d.fd);
   rmdir(d.path);
   d.used = false;  // the slot can serve another session now
   errno = saved;

@@ -304,3 +304,30 @@ TEST_CASE("function calls in the Perfetto and HTML reports") {
   CHECK(page.find("geo::Box<long>::area(long) const") == std::string::npos);  // '<' is escaped
   require_clean(s);
 }
+
+TEST_CASE("viztrace dying of a signal sweeps the function rings of its session too") {
+  Sandbox s;
+  // Calls functions until its parent (viztrace) is gone.
+  s.write_file("loop.c",
+               "#include <stdio.h>\n#include <unistd.h>\n"
+               "static volatile long sink;\n"
+               "__attribute__((noinline)) void tick(int i) { sink += i; }\n"
+               "int main(void) {\n"
+               "  pid_t parent = getppid();\n"
+               "  for (int i = 0; i < 1000; i++) tick(i);\n"
+               "  puts(\"ready\"); fflush(stdout);\n"
+               "  while (getppid() == parent) { tick(1); usleep(1000); }\n"
+               "  return 0; }\n");
+  auto cc = s.command({"gcc", "-O1", "-finstrument-functions", "-o", "loop", "loop.c"});
+  INFO(cc.err);
+  REQUIRE(cc.exit_code() == 0);
+  auto run = s.start_viztrace({"run", "--", "./loop"});
+  run->wait_for_out("ready\n");
+  // The ring is there while it runs.
+  auto rings = s.command({"sh", "-c", "ls \"$0\"/viztrace-*/ | grep -c '^fn-'", s.tmp()});
+  CHECK(rings.out == "1\n");
+  run->signal(SIGSEGV);
+  Result r = run->finish();
+  CHECK(r.signal() == SIGSEGV);
+  require_clean(s);
+}
