@@ -1,5 +1,7 @@
 #include "report/chrome_json_writer.h"
 
+#include <cstring>
+
 #include "report/function_pass.h"
 
 #include <ctime>
@@ -82,20 +84,33 @@ void ChromeJsonWriter::span(const char* cat, std::uint64_t start, std::uint64_t 
   json_.fixed3(e > s ? e - s : 0);
 }
 
+// Rendered in one piece: the report may hold hundreds of millions of these.
 void ChromeJsonWriter::write_function(const FunctionSlice& f, std::string_view name_member) {
-  json_.begin_object(true);
-  json_.raw_members(R"("ph":"X","cat":"function")");
-  json_.raw_members(name_member);
-  json_.member("pid", f.pid);
-  json_.member("tid", f.tid);
+  static constexpr std::string_view kHead = R"({"ph":"X","cat":"function",)";
+  static constexpr std::string_view kUnfinished = R"(,"args":{"unfinished":true})";
+  const std::size_t need = kHead.size() + name_member.size() + 128 + kUnfinished.size();
+  if (scratch_.size() < need) scratch_.resize(need);
+  char* const out = scratch_.data();
+  char* p = out;
+  auto put = [&](std::string_view text) {
+    std::memcpy(p, text.data(), text.size());
+    p += text.size();
+  };
   std::uint64_t s = f.start > origin_ ? f.start - origin_ : 0;
   std::uint64_t e = f.end > origin_ ? f.end - origin_ : 0;
-  json_.key("ts");
-  json_.fixed3(s);
-  json_.key("dur");
-  json_.fixed3(e > s ? e - s : 0);
-  if (f.unfinished) json_.raw_members(R"("args":{"unfinished":true})");
-  json_.end_object();
+  put(kHead);
+  put(name_member);
+  put(R"(,"pid":)");
+  p = write_decimal(p, f.pid);
+  put(R"(,"tid":)");
+  p = write_decimal(p, f.tid);
+  put(R"(,"ts":)");
+  p = write_fixed3(p, s);
+  put(R"(,"dur":)");
+  p = write_fixed3(p, e > s ? e - s : 0);
+  if (f.unfinished) put(kUnfinished);
+  *p++ = '}';
+  json_.raw_value(std::string_view(out, static_cast<std::size_t>(p - out)), true);
 }
 
 void ChromeJsonWriter::argv_member(const std::vector<std::string>& argv) {

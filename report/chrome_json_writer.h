@@ -3,6 +3,8 @@
 // metadata. ts/dur are microseconds since the session start with exactly three decimals.
 #pragma once
 
+#include <string>
+
 #include "report/json_writer.h"
 #include "report/trace_model.h"
 
@@ -37,6 +39,7 @@ class ChromeJsonWriter {
 
   JsonWriter& json_;
   std::uint64_t origin_ = 0;
+  std::string scratch_;  // one function event being rendered
 };
 
 }  // namespace viztrace::report

@@ -60,8 +60,9 @@ FunctionPass::FunctionPass(const TraceModel& model, const ModuleMap& modules,
       tsc_mapped_ = true;
       ns0_ = first->ns;
       tsc0_ = first->tsc;
-      scale_ = static_cast<long double>(last->ns - first->ns) /
-               static_cast<long double>(last->tsc - first->tsc);
+      // ns per tick in 32.32 fixed point; rounding error below 1 ns per 2^32 ticks' worth.
+      mult_ = (static_cast<unsigned __int128>(last->ns - first->ns) << 32) /
+              (last->tsc - first->tsc);
     }
   }
 }
@@ -71,8 +72,12 @@ FunctionPass::~FunctionPass() = default;
 std::uint64_t FunctionPass::to_ns(std::uint64_t raw, std::uint8_t clock) {
   if (clock == VT_CLOCK_MONOTONIC) return raw;
   if (!tsc_mapped_) return 0;
-  long double delta = static_cast<long double>(static_cast<std::int64_t>(raw - tsc0_)) * scale_;
-  return static_cast<std::uint64_t>(static_cast<long double>(ns0_) + delta + 0.5L);
+  const bool before = raw < tsc0_;  // calls before the first sample: map backwards
+  const std::uint64_t ticks = before ? tsc0_ - raw : raw - tsc0_;
+  const auto delta =
+      static_cast<std::uint64_t>((static_cast<unsigned __int128>(ticks) * mult_ + (1ull << 31)) >> 32);
+  if (before) return delta < ns0_ ? ns0_ - delta : 0;
+  return ns0_ + delta;
 }
 
 // The process incarnation that ran this stream: the one with its pid alive at the stream's
@@ -104,9 +109,14 @@ std::uint32_t FunctionPass::intern(std::string text) {
 
 std::uint32_t FunctionPass::name_of(const Stream& s, std::uint64_t addr) {
   const std::uint64_t key = image_key(s.pid, s.image);
-  const std::uint64_t cache_key = (key * 0x9E3779B97F4A7C15ull) ^ addr;
+  CacheEntry& recent = recent_[((addr >> 4) ^ (addr >> 14) ^ key) & (recent_.size() - 1)];
+  if (recent.name != UINT32_MAX && recent.addr == addr && recent.key == key) return recent.name;
+  const AddrKey cache_key{key, addr};
   auto hit = addr_names_.find(cache_key);
-  if (hit != addr_names_.end()) return hit->second;
+  if (hit != addr_names_.end()) {
+    recent = CacheEntry{key, addr, hit->second};
+    return hit->second;
+  }
   std::string text;
   auto mods = modules_.find(key);
   const Module* module = nullptr;
@@ -122,6 +132,7 @@ std::uint32_t FunctionPass::name_of(const Stream& s, std::uint64_t addr) {
   }
   std::uint32_t id = intern(std::move(text));
   addr_names_.emplace(cache_key, id);
+  recent = CacheEntry{key, addr, id};
   return id;
 }
 

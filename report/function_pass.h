@@ -118,13 +118,29 @@ class FunctionPass {
   std::unique_ptr<std::regex> include_, exclude_;
   Sink sink_;
   Symbolizer symbolizer_;
-  // TSC -> ns: ns = ns0 + (tsc - tsc0) * scale
+  // TSC -> ns: ns = ns0 + ((tsc - tsc0) * mult) >> 32, in integers (a long double per event
+  // costs more than the rest of the event).
   bool tsc_mapped_ = false;
   std::uint64_t ns0_ = 0, tsc0_ = 0;
-  long double scale_ = 1;
+  unsigned __int128 mult_ = 0;
+  // Recent (image, address) -> name lookups, direct-mapped in front of addr_names_.
+  struct CacheEntry {
+    std::uint64_t key = 0, addr = 0;
+    std::uint32_t name = UINT32_MAX;
+  };
+  std::vector<CacheEntry> recent_ = std::vector<CacheEntry>(1024);
 
   std::unordered_map<std::uint64_t, Stream> streams_;  // by (pid << 32 | tid), image checked
-  std::unordered_map<std::uint64_t, std::uint32_t> addr_names_;  // (image key ^ addr) cache
+  struct AddrKey {
+    std::uint64_t image, addr;
+    bool operator==(const AddrKey&) const = default;
+  };
+  struct AddrKeyHash {
+    std::size_t operator()(const AddrKey& k) const {
+      return static_cast<std::size_t>((k.image * 0x9E3779B97F4A7C15ull) ^ k.addr);
+    }
+  };
+  std::unordered_map<AddrKey, std::uint32_t, AddrKeyHash> addr_names_;
   std::unordered_map<std::string, std::uint32_t> name_ids_;
   std::vector<Name> names_;
   FunctionCounts counts_;

@@ -124,6 +124,14 @@ class JsonWriter {
     std::memcpy(pos_, members.data(), members.size());
     pos_ += members.size();
   }
+  // A complete value rendered in advance (an event object); the caller guarantees valid JSON.
+  void raw_value(std::string_view value, bool new_line) {
+    separate();
+    reserve(value.size() + 1);
+    if (new_line) *pos_++ = '\n';
+    std::memcpy(pos_, value.data(), value.size());
+    pos_ += value.size();
+  }
   void boolean(bool v) { literal(v ? "true" : "false"); }
   void null() { literal("null"); }
 

@@ -79,7 +79,8 @@ const Call* parent_call(const std::vector<Call>& calls, const Call& c) {
   const Call* best = nullptr;
   for (const Call& p : calls) {
     if (&p == &c || p.tid != c.tid || p.pid != c.pid) continue;
-    if (p.ts <= c.ts && p.ts + p.dur >= c.ts + c.dur && !(p.ts == c.ts && p.dur == c.dur))
+    // ts and dur are decimal microseconds: their sums may differ in the last bit.
+    if (p.ts <= c.ts && p.ts + p.dur >= c.ts + c.dur - 1e-6 && !(p.ts == c.ts && p.dur == c.dur))
       if (!best || p.dur < best->dur) best = &p;
   }
   return best;
