@@ -15,12 +15,6 @@ using namespace vt_test;
 
 namespace {
 
-void require_clean(const Sandbox& s) {
-  auto left = s.temp_leftovers();
-  INFO("left in TMPDIR: " << (left.empty() ? "" : left.front()));
-  REQUIRE(left.empty());
-}
-
 struct Call {
   std::string name;
   long long pid = 0, tid = 0;

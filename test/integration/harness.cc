@@ -353,4 +353,10 @@ Report Sandbox::report(const std::string& name) const {
   return rep;
 }
 
+void require_clean(const Sandbox& s) {
+  auto left = s.temp_leftovers();
+  INFO("left in TMPDIR: " << (left.empty() ? "" : left.front()));
+  REQUIRE(left.empty());
+}
+
 }  // namespace vt_test

@@ -98,6 +98,10 @@ std::vector<pid_t> children_of(pid_t pid);
 // Waits for any process (not only a child) to end, through a pidfd; fails after timeout_s.
 void await_exit(pid_t pid, double timeout_s = 30);
 
+class Sandbox;
+// Every integration test ends with this: nothing left behind in the temp root.
+void require_clean(const Sandbox& s);
+
 class Sandbox {
  public:
   Sandbox();

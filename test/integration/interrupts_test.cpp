@@ -13,12 +13,6 @@ using namespace vt_test;
 
 namespace {
 
-void require_clean(const Sandbox& s) {
-  auto left = s.temp_leftovers();
-  INFO("left in TMPDIR: " << (left.empty() ? "" : left.front()));
-  REQUIRE(left.empty());
-}
-
 Options job() {
   Options o;
   o.own_group = true;  // like a shell job in a terminal: Ctrl+C goes to the whole group

@@ -11,16 +11,6 @@
 
 using namespace vt_test;
 
-namespace {
-
-// Every test ends with this: nothing left behind in the temp root.
-void require_clean(const Sandbox& s) {
-  auto left = s.temp_leftovers();
-  INFO("left in TMPDIR: " << (left.empty() ? "" : left.front()));
-  REQUIRE(left.empty());
-}
-
-}  // namespace
 
 TEST_CASE("shell pipeline: every stage appears with argv, parent and exit code") {
   Sandbox s;

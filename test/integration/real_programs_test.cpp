@@ -13,12 +13,6 @@ using namespace vt_test;
 
 namespace {
 
-void require_clean(const Sandbox& s) {
-  auto left = s.temp_leftovers();
-  INFO("left in TMPDIR: " << (left.empty() ? "" : left.front()));
-  REQUIRE(left.empty());
-}
-
 bool have(const std::string& program) {
   return std::system(("command -v " + program + " >/dev/null 2>&1").c_str()) == 0;
 }

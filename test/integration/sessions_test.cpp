@@ -16,12 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void require_clean(const Sandbox& s) {
-  auto left = s.temp_leftovers();
-  INFO("left in TMPDIR: " << (left.empty() ? "" : left.front()));
-  REQUIRE(left.empty());
-}
-
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};

@@ -14,12 +14,6 @@ using namespace vt_test;
 
 namespace {
 
-void require_clean(const Sandbox& s) {
-  auto left = s.temp_leftovers();
-  INFO("left in TMPDIR: " << (left.empty() ? "" : left.front()));
-  REQUIRE(left.empty());
-}
-
 bool on_path(const std::string& program) {
   const char* path = std::getenv("PATH");
   std::string dirs = path ? path : "/usr/bin:/bin";
