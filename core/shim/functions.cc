@@ -42,6 +42,7 @@ struct FnThread {
   uint32_t depth;     // calls open on this thread, recorded or not
   State state;
   uint8_t busy;       // inside the hook: a signal handler's calls are dropped, not interleaved
+  uint8_t dropping;   // the ring is full and waiting did not help: drop without waiting
 };
 
 struct FnGlobals {
@@ -172,22 +173,27 @@ __attribute__((noinline, no_instrument_function)) bool make_room(FnThread& t) {
   if ((t.produced & (kCheckEvery - 1)) == 0) check_modules();
   uint64_t consumed = __atomic_load_n(&ring->consumed, __ATOMIC_ACQUIRE);
   if (t.produced - consumed >= kCapacity) {
-    // The collector is behind: wait for it while it lives, for a bounded time.
+    // The collector is behind. Wait for it, boundedly and only while it lives; once a wait
+    // has failed, drop at once until it catches up, so a program whose viztrace is gone
+    // runs on at full speed.
     uint64_t waited = 0;
-    struct timespec nap = {0, 50000};
-    while (t.produced - consumed >= kCapacity && waited < kMaxWaitNs) {
-      if (ring->dropped == 0 && waited == 0 && !collector_alive(g_fn.path)) break;
-      sys::ppoll<void, struct timespec>(nullptr, 0, &nap);
-      waited += 50000;
-      consumed = __atomic_load_n(&ring->consumed, __ATOMIC_ACQUIRE);
+    if (!t.dropping && collector_alive(g_fn.path)) {
+      struct timespec nap = {0, 50000};
+      while (t.produced - consumed >= kCapacity && waited < kMaxWaitNs) {
+        sys::ppoll<void, struct timespec>(nullptr, 0, &nap);
+        waited += 50000;
+        consumed = __atomic_load_n(&ring->consumed, __ATOMIC_ACQUIRE);
+      }
+      ring->waited_ns += waited;
     }
-    ring->waited_ns += waited;
     if (t.produced - consumed >= kCapacity) {
+      t.dropping = 1;
       ++ring->dropped;
       errno = saved;
       return false;
     }
   }
+  t.dropping = 0;
   uint64_t next_check = (t.produced | (kCheckEvery - 1)) + 1;
   t.limit = consumed + kCapacity < next_check ? consumed + kCapacity : next_check;
   errno = saved;
