@@ -326,3 +326,35 @@ TEST_CASE("viztrace dying of a signal sweeps the function rings of its session t
   CHECK(r.signal() == SIGSEGV);
   require_clean(s);
 }
+
+TEST_CASE("an instrumented program whose viztrace was killed runs on without waiting for it") {
+  Sandbox s;
+  // After viztrace is gone: 2 million calls, many times what a thread's ring holds.
+  s.write_file("orphan.c",
+               "#include <stdio.h>\n#include <unistd.h>\n"
+               "static volatile long sink;\n"
+               "__attribute__((noinline)) void tick(long i) { sink += i; }\n"
+               "int main(void) {\n"
+               "  pid_t parent = getppid();\n"
+               "  tick(0);\n"
+               "  puts(\"ready\"); fflush(stdout);\n"
+               "  while (getppid() == parent) usleep(1000);\n"
+               "  for (long i = 0; i < 2000000; i++) tick(i);\n"
+               "  FILE* f = fopen(\"done\", \"w\"); fputs(\"done\\n\", f); fclose(f);\n"
+               "  return 0; }\n");
+  auto cc = s.command({"gcc", "-O1", "-finstrument-functions", "-o", "orphan", "orphan.c"});
+  INFO(cc.err);
+  REQUIRE(cc.exit_code() == 0);
+  auto run = s.start_viztrace({"run", "--", "./orphan"});
+  run->wait_for_out("ready\n");
+  auto children = children_of(run->pid());
+  REQUIRE(children.size() == 1);
+  run->signal(SIGKILL);
+  run->finish();
+  await_exit(children[0], 30);
+  CHECK(s.command({"cat", "done"}).out == "done\n");
+  // The killed session (its rings included) is what `clean` is for.
+  auto clean = s.viztrace({"clean"});
+  CHECK(clean.exit_code() == 0);
+  require_clean(s);
+}
