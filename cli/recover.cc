@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/function_options.h"
+#include "core/fn_rings.h"
 #include "cli/output_check.h"
 #include "core/error.h"
 #include "core/signal_guard.h"
@@ -29,6 +30,8 @@ int recover(const RecoverOptions& o) {
     SignalGuard::set_mode(SignalGuard::Mode::kReporting);
     if (!o.quiet)
       std::fprintf(stderr, "viztrace: recovering the trace left in %s\n", session.path().c_str());
+    // Function calls still in the rings of traced threads join the spill first.
+    rescue_rings(session.path());
     report::ReportOptions ropts;
     ropts.output = o.output;
     ropts.quiet = o.quiet;

@@ -95,6 +95,9 @@ void Collector::inspect_records(const unsigned char* p, const vt_chunk_header& h
     std::memcpy(&r, p + off, sizeof r);
     const unsigned char* body = p + off + sizeof r;
     if (r.type == VT_REC_FN_RING && rings_) {
+      // A second (TSC, CLOCK_MONOTONIC) pair early on: a session killed before the periodic
+      // one still has two to map ticks with.
+      if (rings_->stats().rings == 0) sample_clock();
       rings_->add(h.pid, h.tid, h.image);
     } else if (r.type == VT_REC_PROC_START && (r.aux & VT_PROC_GO)) {
       watcher_->watch_children(static_cast<pid_t>(h.pid));

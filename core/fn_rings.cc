@@ -16,7 +16,9 @@
 #include <x86intrin.h>
 #endif
 
+#include "core/chunk_builder.h"
 #include "spdlog/spdlog.h"
+#include "spill/spill_format.h"
 
 namespace viztrace {
 namespace {
@@ -186,6 +188,54 @@ void FnRings::finish() {
   }
   for (Ring& r : rings_) retire(r);
   rings_.clear();
+}
+
+namespace {
+
+// A dir that is not this process's session: new segments need no cleanup registration.
+class RescueDir final : public spill::SegmentDir {
+ public:
+  explicit RescueDir(int fd) : fd_(fd) {}
+  int fd() const override { return fd_; }
+  void set_segments(std::uint32_t) override {}
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+std::uint64_t rescue_rings(const std::string& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return 0;
+  bool any = false;
+  if (DIR* d = fdopendir(dup(fd))) {
+    while (dirent* e = readdir(d)) any = any || std::string_view(e->d_name).starts_with("fn-");
+    closedir(d);
+  }
+  std::uint64_t records = 0;
+  if (any) {
+    std::uint32_t segments = 0;
+    struct stat st;
+    while (fstatat(fd, spill::segment_name(segments).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+      ++segments;
+    RescueDir target(fd);
+    spill::SpillWriter spill(target, segments);
+    std::uint64_t tsc = 0, mono = 0;
+    if (sample_tsc(tsc, mono)) {
+      ChunkBuilder own(static_cast<std::uint32_t>(getpid()), static_cast<std::uint32_t>(getpid()),
+                       static_cast<std::uint32_t>(mono) | 1u, VT_CHUNK_COLLECTOR);
+      own.record(VT_REC_CLOCK, 0, mono, vt_clock{tsc});
+      for (auto& chunk : own.take()) spill.append(chunk.data(), chunk.size());
+    }
+    FnRings rings(fd, spill);
+    rings.finish();
+    spill.flush();
+    records = rings.stats().records;
+    spdlog::debug("rescued {} function records from {}", records, dir);
+  }
+  close(fd);
+  return records;
 }
 
 bool sample_tsc(std::uint64_t& tsc, std::uint64_t& monotonic_ns) {

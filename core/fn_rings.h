@@ -66,6 +66,11 @@ class FnRings {
   std::vector<unsigned char> chunk_;
 };
 
+// The rings a killed viztrace left in session dir `dir` (viztrace recover): their records are
+// added to the dir's spill as a new segment, with a (TSC, CLOCK_MONOTONIC) pair taken now so
+// that TSC ticks can be placed even when the session sampled only once. Returns the records.
+std::uint64_t rescue_rings(const std::string& dir);
+
 // Samples (TSC, CLOCK_MONOTONIC) together, for VT_REC_CLOCK records: the TSC read on both
 // sides of the clock read, their midpoint kept. Returns false when there is no usable TSC.
 bool sample_tsc(std::uint64_t& tsc, std::uint64_t& monotonic_ns);

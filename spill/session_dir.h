@@ -8,7 +8,20 @@
 
 namespace viztrace::spill {
 
-class SessionDir {
+// Where spill segments go: a dir fd, told each time the number of segments grows (a SessionDir
+// tells its cleanup guards).
+class SegmentDir {
+ public:
+  virtual int fd() const = 0;
+  virtual void set_segments(std::uint32_t segments) = 0;
+
+ protected:
+  SegmentDir() = default;
+  SegmentDir(const SegmentDir&) = default;
+  ~SegmentDir() = default;
+};
+
+class SessionDir final : public SegmentDir {
  public:
   // Creates, locks and registers a new session dir under temp_root. Throws viztrace::Error
   // naming the temp root and the reason (missing, read-only, full, ...).
@@ -21,14 +34,14 @@ class SessionDir {
 
   const std::string& path() const { return path_; }
   std::string fifo_path() const { return path_ + "/fifo"; }
-  int fd() const { return fd_; }
+  int fd() const override { return fd_; }
 
   // Makes the FIFO the traced processes write into (mode 0600).
   void make_fifo();
   // Makes "shim.so" in the dir a symbolic link to target; returns the link's path.
   std::string link_shim(const std::string& target);
   // Tells the cleanup guards how many spill segments exist.
-  void set_segments(std::uint32_t segments);
+  void set_segments(std::uint32_t segments) override;
   // Leaves the dir in place at the end (--keep-temp), renamed "viztrace-kept-XXXXXX" so that
   // no later start sweeps it as an orphan. Returns where it is now.
   std::string keep();

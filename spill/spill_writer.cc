@@ -28,7 +28,10 @@ bool write_all(int fd, const unsigned char* p, std::size_t n, int& err) {
 }  // namespace
 
 SpillWriter::SpillWriter(SessionDir& dir, std::size_t segment_bytes)
-    : dir_(dir), segment_bytes_(segment_bytes) {
+    : SpillWriter(static_cast<SegmentDir&>(dir), 0, segment_bytes) {}
+
+SpillWriter::SpillWriter(SegmentDir& dir, std::uint32_t first_segment, std::size_t segment_bytes)
+    : dir_(dir), segment_bytes_(segment_bytes), segments_(first_segment) {
   buffer_.reserve(kBufferBytes);
 }
 

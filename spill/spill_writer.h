@@ -17,6 +17,9 @@ class SpillWriter {
   static constexpr std::size_t kDefaultSegmentBytes = 64u << 20;
 
   explicit SpillWriter(SessionDir& dir, std::size_t segment_bytes = kDefaultSegmentBytes);
+  // Segments numbered from first_segment on (adding to a spill that has that many already).
+  SpillWriter(SegmentDir& dir, std::uint32_t first_segment,
+              std::size_t segment_bytes = kDefaultSegmentBytes);
   ~SpillWriter();
   SpillWriter(const SpillWriter&) = delete;
   SpillWriter& operator=(const SpillWriter&) = delete;
@@ -36,7 +39,7 @@ class SpillWriter {
   bool open_segment();
   bool write_buffer();
 
-  SessionDir& dir_;
+  SegmentDir& dir_;
   std::size_t segment_bytes_;
   int fd_ = -1;
   std::uint32_t segments_ = 0;

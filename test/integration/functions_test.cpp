@@ -358,3 +358,38 @@ TEST_CASE("an instrumented program whose viztrace was killed runs on without wai
   CHECK(clean.exit_code() == 0);
   require_clean(s);
 }
+
+TEST_CASE("recover finds the calls a killed viztrace had not collected yet") {
+  Sandbox s;
+  s.write_file("late.c",
+               "#include <stdio.h>\n#include <unistd.h>\n"
+               "static volatile long sink;\n"
+               "__attribute__((noinline)) void early(long i) { sink += i; }\n"
+               "__attribute__((noinline)) void after_kill(long i) { sink -= i; }\n"
+               "int main(void) {\n"
+               "  pid_t parent = getppid();\n"
+               "  for (long i = 0; i < 10; i++) early(i);\n"
+               "  puts(\"ready\"); fflush(stdout);\n"
+               "  while (getppid() == parent) usleep(1000);\n"
+               "  for (long i = 0; i < 1000; i++) after_kill(i);\n"
+               "  return 0; }\n");
+  auto cc = s.command({"gcc", "-O1", "-finstrument-functions", "-o", "late", "late.c"});
+  INFO(cc.err);
+  REQUIRE(cc.exit_code() == 0);
+  auto run = s.start_viztrace({"run", "--", "./late"});
+  run->wait_for_out("ready\n");
+  auto children = children_of(run->pid());
+  REQUIRE(children.size() == 1);
+  run->signal(SIGKILL);
+  run->finish();
+  await_exit(children[0], 30);
+  auto r = s.viztrace({"recover", "-q", "-o", "r.json"});
+  INFO(r.err);
+  CHECK(r.exit_code() == 0);
+  auto calls = calls_of(s.report("r.json"));
+  auto n = counts(calls);
+  CHECK(n["early"] == 10);
+  CHECK(n["after_kill"] == 1000);
+  CHECK(nesting_problem(calls) == "");
+  require_clean(s);
+}
