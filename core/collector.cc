@@ -28,6 +28,8 @@ constexpr std::size_t kHotDrainBytes = 64u << 10;
 constexpr std::uint64_t kStillRunningNs = 1'000'000'000;
 // While function rings exist: how often they are emptied, and how often the TSC is sampled.
 constexpr int kRingIntervalMs = 1;
+// A pass that moved this many records means threads are writing fast: go again at once.
+constexpr std::uint64_t kHotRingRecords = 16384;
 constexpr std::uint64_t kClockIntervalNs = 250'000'000;
 
 vt_usage usage_of(const struct rusage& ru) {
@@ -268,7 +270,7 @@ CollectorResult Collector::run(const Launched& target) {
     fds.push_back({SignalGuard::wakeup_fd(), POLLIN, 0});
     watcher_->add_pollfds(fds);
     int timeout = watcher_->scanning() ? kScanIntervalMs : kDrainIntervalMs;
-    if (rings_ && !rings_->empty()) timeout = kRingIntervalMs;
+    if (rings_ && !rings_->empty()) timeout = rings_hot_ ? 0 : kRingIntervalMs;
     if (first_interrupt_ns_ && !result_.target_reaped && !told_still_running_ &&
         now - first_interrupt_ns_ >= kStillRunningNs) {
       // Interrupted, but the command goes on: say how to stop it.
@@ -288,7 +290,7 @@ CollectorResult Collector::run(const Launched& target) {
     if (n < 0 && errno != EINTR) break;
     if (drain_fifo()) inject_fault("collect");
     if (rings_ && !rings_->empty()) {
-      rings_->drain();
+      rings_hot_ = rings_->drain() >= kHotRingRecords;
       if (now - last_clock_ns_ >= kClockIntervalNs) sample_clock();
     }
     if (fds[1].revents) {

@@ -81,6 +81,7 @@ class Collector {
   std::unique_ptr<ProcWatcher> watcher_;
   std::unique_ptr<FnRings> rings_;
   std::uint64_t last_clock_ns_ = 0;
+  bool rings_hot_ = false;
   std::vector<unsigned char> buffer_;
   std::size_t buffered_ = 0;
   std::size_t last_drain_bytes_ = 0;

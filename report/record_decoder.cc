@@ -33,6 +33,7 @@ void RecordDecoder::decode(const vt_chunk_header& chunk, RecordVisitor& visitor)
   counts_.dropped_records += chunk.dropped;
   if (chunk.kind == VT_KIND_FUNCTIONS) {
     ++counts_.function_chunks;
+    counts_.function_records += chunk.nrec;
     return;
   }
   Stream& s = stream_of(chunk);

@@ -15,6 +15,7 @@
 #include "report/output_file.h"
 #include "report/perfetto_writer.h"
 #include "report/process_table.h"
+#include "report/progress.h"
 #include "report/record_decoder.h"
 #include "report/summary.h"
 #include "report/timeline.h"
@@ -110,12 +111,19 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
                     });
   pass_ptr = &pass;
   if (decoder.counts().function_chunks > 0) {
+    // Two records per call.
+    Progress progress(options.quiet ? nullptr : options.summary_to,
+                      decoder.counts().function_records / 2, "function calls");
     spill::SpillReader functions(spill_dir);
+    std::uint64_t records = 0;
     functions.for_each([&](const vt_chunk_header& chunk) {
-      if (chunk.kind == VT_KIND_FUNCTIONS)
-        pass.chunk(chunk, reinterpret_cast<const unsigned char*>(&chunk) + sizeof chunk);
+      if (chunk.kind != VT_KIND_FUNCTIONS) return;
+      pass.chunk(chunk, reinterpret_cast<const unsigned char*>(&chunk) + sizeof chunk);
+      records += chunk.nrec;
+      if ((records & 0xffff) < chunk.nrec) progress.update(records / 2);
     });
     pass.finish();
+    progress.finish(pass.counts().calls);
   }
   if (format == ReportFormat::pftrace) {
     timeline->normalize();

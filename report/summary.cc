@@ -151,7 +151,7 @@ std::string format_summary(const TraceModel& model, const std::string& report_pa
   }
   if (functions.waited_ns >= 1000000)
     out += "  traced threads waited " + duration_text(functions.waited_ns) +
-           " for viztrace to empty their buffers: the disk is slower than the calls come\n";
+           " for viztrace to empty their buffers (it could not keep up: a slow disk or a busy CPU)\n";
   auto ends_with = [&](std::string_view ext) {
     return report_path.size() >= ext.size() &&
            report_path.compare(report_path.size() - ext.size(), ext.size(), ext) == 0;
