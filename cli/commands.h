@@ -2,7 +2,10 @@
 // what runs it when the user chose it.
 #pragma once
 
+#include <cstring>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 
@@ -20,6 +23,30 @@ struct Command {
   std::function<int(int argc, char** argv)> split = nullptr;
 };
 
+// Where the subcommand is in argv: the first word after viztrace's global options (all flags),
+// or argc when there is none. Splits look only there, never at a command's own words.
+inline int subcommand_index(int argc, char** argv) {
+  int i = 1;
+  while (i < argc && argv[i][0] == '-') ++i;
+  return i;
+}
+
+// A split for subcommands whose words are all positional (`viztrace mark NAME key=-1`): when
+// `name` is the subcommand, takes every word after it into words (a first "--" is dropped) and
+// leaves CLI11 only a first -h/--help. Returns the new argc.
+inline int take_words(const std::string& name, int argc, char** argv,
+                      std::vector<std::string>& words) {
+  int i = subcommand_index(argc, argv);
+  if (i == argc || name != argv[i]) return argc;
+  int first = i + 1;
+  if (first < argc && (std::strcmp(argv[first], "-h") == 0 ||
+                       std::strcmp(argv[first], "--help") == 0))
+    return argc;
+  if (first < argc && std::strcmp(argv[first], "--") == 0) ++first;
+  words.assign(argv + first, argv + argc);
+  return i + 1;
+}
+
 Command add_run_command(CLI::App& app);
 Command add_stats_command(CLI::App& app);
 Command add_combine_command(CLI::App& app);
@@ -27,5 +54,8 @@ Command add_report_command(CLI::App& app);
 Command add_recover_command(CLI::App& app);
 Command add_clean_command(CLI::App& app);
 Command add_convert_command(CLI::App& app);
+Command add_mark_command(CLI::App& app);
+Command add_span_command(CLI::App& app);
+Command add_counter_command(CLI::App& app);
 
 }  // namespace viztrace::cli

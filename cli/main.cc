@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
       "viztrace: see what a command really did. Runs it, traces every process and thread it\n"
       "starts, and writes a timeline you can open in Perfetto UI or chrome://tracing.\n\n"
       "  viztrace run -- make -j8        trace a build, write viztrace.json\n"
-      "  viztrace run -o t.json.gz -- ./test.sh\n"};
+      "  viztrace run -o t.json.gz -- ./test.sh\n"
+      "  viztrace span build -- make     (in a traced script: a named slice)\n"};
   app.name("viztrace");
   app.require_subcommand(1);
   app.fallthrough();  // global options such as -v also work after the subcommand
@@ -29,6 +30,9 @@ int main(int argc, char** argv) {
       viztrace::cli::add_recover_command(app),
       viztrace::cli::add_clean_command(app),
       viztrace::cli::add_convert_command(app),
+      viztrace::cli::add_mark_command(app),
+      viztrace::cli::add_span_command(app),
+      viztrace::cli::add_counter_command(app),
   };
   for (auto& command : commands)
     if (command.split) argc = command.split(argc, argv);

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/end_like.h"
 #include "cli/function_options.h"
 #include "cli/output_check.h"
 #include "cli/shim_locator.h"
@@ -38,38 +39,6 @@ struct RunOptions {
   report::FunctionFilter filter;
   std::vector<std::string> command;
 };
-
-// Ends viztrace the way the target ended, so a shell reacts to us as to the target: the same
-// exit code, or death by the same signal when its default action is just to terminate (bash
-// stops a script when a child died of SIGINT). Core-dumping signals become 128+N, so viztrace
-// does not dump a core of its own.
-[[noreturn]] void end_like(int status) {
-  std::fflush(stdout);
-  std::fflush(stderr);
-  if (WIFEXITED(status)) std::exit(WEXITSTATUS(status));
-  int sig = WTERMSIG(status);
-  switch (sig) {
-    case SIGHUP:
-    case SIGINT:
-    case SIGPIPE:
-    case SIGTERM:
-    case SIGKILL:
-    case SIGALRM:
-    case SIGUSR1:
-    case SIGUSR2: {
-      std::signal(sig, SIG_DFL);
-      sigset_t set;
-      sigemptyset(&set);
-      sigaddset(&set, sig);
-      sigprocmask(SIG_UNBLOCK, &set, nullptr);
-      raise(sig);
-      break;
-    }
-    default:
-      break;
-  }
-  std::exit(128 + sig);
-}
 
 int run_command(const RunOptions& o) {
   std::string shim = locate_shim();
@@ -154,9 +123,8 @@ int run_command(const RunOptions& o) {
 // at the first word that is not an option of ours (or an option's value), so that
 // `viztrace run make -j8` works and no option of the command is ever taken for ours.
 int split_command(CLI::App* run, int argc, char** argv, std::vector<std::string>& command) {
-  int i = 1;
-  while (i < argc && std::strcmp(argv[i], run->get_name().c_str()) != 0) ++i;
-  if (i == argc) return argc;
+  int i = subcommand_index(argc, argv);
+  if (i == argc || run->get_name() != argv[i]) return argc;
   for (++i; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--") {

@@ -98,8 +98,9 @@ enum {
   VT_STR_EXE = 2,     /* the executable's path (absolute; symlinks not resolved) */
   VT_STR_CWD = 3,     /* working directory */
   VT_STR_PATH = 4,    /* the file given to exec/spawn */
-  VT_STR_NAME = 5,    /* a thread name */
+  VT_STR_NAME = 5,    /* a thread's name, or an annotation's */
   VT_STR_COMMAND = 6, /* the command viztrace runs, argv-style */
+  VT_STR_ARGS = 7,    /* args of an annotation: "key=value" items, each NUL-terminated */
 };
 #define VT_STR_FINAL 0x100u
 #define VT_STR_AUX(field, final, len) \
@@ -145,6 +146,12 @@ enum {
                               dir); aux: VT_CLOCK_* */
   VT_REC_MODULE = 13,      /* a loaded ELF object; vt_module; string PATH. Sent with the first
                               ring of an image and after each dlopen */
+  /* Annotations (include/viztrace.h, `viztrace mark|span|counter`): each is one chunk. */
+  VT_REC_SPAN_BEGIN = 14,  /* a span begins on the writing thread; string NAME, optional ARGS */
+  VT_REC_SPAN_END = 15,    /* the thread's innermost open span ends; optional string ARGS
+                              (added to the span's) */
+  VT_REC_MARK = 16,        /* an instant; aux: VT_MARK_*; string NAME, optional ARGS */
+  VT_REC_COUNTER = 17,     /* a sample of the counter named by string NAME; vt_counter */
 
   /* Written by the collector (chunks with VT_CHUNK_COLLECTOR). */
   VT_REC_SESSION = 64,  /* vt_session; strings COMMAND, CWD. ts is the trace start */
@@ -153,6 +160,11 @@ enum {
   VT_REC_SIGNAL = 67,   /* viztrace received a signal; aux: signal; vt_pid: who it went to */
   VT_REC_STATS = 68,    /* final counts; vt_stats */
   VT_REC_CLOCK = 69,    /* a TSC reading at ts: vt_clock (maps TSC ticks to ts) */
+};
+
+/* vt_record.aux of MARK */
+enum {
+  VT_MARK_GLOBAL = 1u << 0, /* marks a moment of the whole run, not of the writing thread */
 };
 
 typedef struct vt_proc_start {
@@ -190,6 +202,10 @@ typedef struct vt_module {
 typedef struct vt_clock {
   uint64_t tsc;
 } vt_clock;
+
+typedef struct vt_counter {
+  double value;
+} vt_counter;
 
 typedef struct vt_session {
   uint64_t realtime_ns; /* wall clock at ts, for the report's start time */
@@ -234,6 +250,7 @@ static_assert(sizeof(vt_stats) == 72, "vt_stats layout");
 static_assert(sizeof(vt_fn_record) == 16, "vt_fn_record layout");
 static_assert(sizeof(vt_fn_ring) == 72, "vt_fn_ring layout");
 static_assert(sizeof(vt_module) == 24, "vt_module layout");
+static_assert(sizeof(vt_counter) == 8, "vt_counter layout");
 #else
 _Static_assert(sizeof(vt_chunk_header) == 32, "chunk header layout");
 _Static_assert(sizeof(vt_record) == 16, "record header layout");

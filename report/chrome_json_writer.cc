@@ -199,28 +199,64 @@ void ChromeJsonWriter::write_processes(const TraceModel& model) {
   }
 }
 
+void ChromeJsonWriter::args_members(const TextArgs& text, const NumberArgs& number) {
+  for (const auto& [k, v] : text) json_.text_key(k), json_.string(v);
+  for (const auto& [k, v] : number) json_.text_key(k), json_.integer(v);
+}
+
+void ChromeJsonWriter::name_viztrace_process(const TraceModel& model, std::uint32_t pid) {
+  // Events on viztrace's own pid: name that process, or viewers show a bare "Process N".
+  if (viztrace_named_ || pid != model.session.viztrace_pid || !model.session.known) return;
+  metadata_event("process_name", pid, pid, "viztrace");
+  sort_index_event("process_sort_index", pid, pid, model.processes.size());
+  viztrace_named_ = true;
+}
+
 void ChromeJsonWriter::write_instants(const TraceModel& model) {
   origin_ = model.origin;
-  bool viztrace_named = false;
   for (const Instant& in : model.instants) {
-    // Events on viztrace's own pid: name that process, or viewers show a bare "Process N".
-    if (in.pid == model.session.viztrace_pid && model.session.known && !viztrace_named) {
-      metadata_event("process_name", in.pid, in.pid, "viztrace");
-      sort_index_event("process_sort_index", in.pid, in.pid, model.processes.size());
-      viztrace_named = true;
-    }
+    name_viztrace_process(model, in.pid);
     begin_event("i", in.name, in.pid, in.tid);
     json_.member("s", in.global ? "g" : "t");
-    json_.member("cat", "viztrace");
+    json_.member("cat", in.category);
     json_.key("ts");
     json_.fixed3(in.ts > origin_ ? in.ts - origin_ : 0);
     json_.key("args");
     json_.begin_object();
-    for (const auto& [k, v] : in.text_args) json_.member(k, v);
-    for (const auto& [k, v] : in.number_args) json_.member(k, v);
+    args_members(in.text_args, in.number_args);
     if (!in.argv.empty()) argv_member(in.argv);
     json_.end_object();
     json_.end_object();
+  }
+}
+
+void ChromeJsonWriter::write_annotations(const TraceModel& model) {
+  origin_ = model.origin;
+  for (const Span& s : model.spans) {
+    begin_event("X", s.name, s.pid, s.tid);
+    span("span", s.start, s.end);
+    json_.key("args");
+    json_.begin_object();
+    args_members(s.text_args, s.number_args);
+    if (s.unfinished) json_.member("unfinished", true);
+    json_.end_object();
+    json_.end_object();
+  }
+  const std::uint32_t pid = model.session.viztrace_pid;
+  for (const Counter& c : model.counters) {
+    name_viztrace_process(model, pid);
+    for (const auto& [ts, value] : c.samples) {
+      begin_event("C", c.name, pid, pid);
+      json_.member("cat", "counter");
+      json_.key("ts");
+      json_.fixed3(ts > origin_ ? ts - origin_ : 0);
+      json_.key("args");
+      json_.begin_object();
+      json_.text_key(c.name);
+      json_.real(value);
+      json_.end_object();
+      json_.end_object();
+    }
   }
 }
 
@@ -260,6 +296,15 @@ void ChromeJsonWriter::end(const TraceModel& model) {
   json_.member("bad_bytes", model.lost.bad_bytes);
   json_.member("spill_lost", model.lost.spill_lost);
   json_.member("damaged_bytes", model.lost.damaged_bytes);
+  json_.end_object();
+  const AnnotationCounts& a = model.annotations;
+  json_.key("annotations");
+  json_.begin_object();
+  json_.member("spans", a.spans);
+  json_.member("unfinished_spans", a.unfinished_spans);
+  json_.member("unmatched_span_ends", a.unmatched_span_ends);
+  json_.member("marks", a.marks);
+  json_.member("counter_samples", a.counter_samples);
   json_.end_object();
   json_.end_object();
   json_.end_object();

@@ -1,6 +1,7 @@
 // Writes a TraceModel as Chrome trace-event JSON, object form (DESIGN.md, "Report contract"):
-// metadata events, one X per process image and per non-main thread, instants, and top-level
-// metadata. ts/dur are microseconds since the session start with exactly three decimals.
+// metadata events, one X per process image and per non-main thread, instants, the spans and
+// counters programs added, and top-level metadata. ts/dur are microseconds since the session
+// start with exactly three decimals.
 #pragma once
 
 #include <string>
@@ -20,6 +21,9 @@ class ChromeJsonWriter {
   void begin();
   void write_processes(const TraceModel& model);
   void write_instants(const TraceModel& model);
+  // The spans programs marked (X, cat "span") and their counters (C, on viztrace's pid: one
+  // track per name, whichever process sent the samples). Needs write_processes first.
+  void write_annotations(const TraceModel& model);
   // One function call; name_member is `"name":"..."` (FunctionPass::name_member). Needs
   // write_processes first (it sets the origin).
   void write_function(const FunctionSlice& f, std::string_view name_member);
@@ -36,9 +40,13 @@ class ChromeJsonWriter {
   void span(const char* cat, std::uint64_t start, std::uint64_t end);
   void argv_member(const std::vector<std::string>& argv);
   void exit_status_members(const ExitStatus& status);
+  void args_members(const TextArgs& text, const NumberArgs& number);
+  // Names viztrace's own pid once, before the first event on it.
+  void name_viztrace_process(const TraceModel& model, std::uint32_t pid);
 
   JsonWriter& json_;
   std::uint64_t origin_ = 0;
+  bool viztrace_named_ = false;
   std::string scratch_;  // one function event being rendered
 };
 

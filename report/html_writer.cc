@@ -213,6 +213,16 @@ std::uint64_t write_html(const Timeline& tl, ByteSink& sink) {
   };
   std::vector<TrackRef> tracks;
   if (!tl.global.slices.empty() || !tl.global.instants.empty()) tracks.push_back({-1, &tl.global});
+  // Trace-wide counters: a track each, their samples as instants "name = value".
+  std::vector<TimelineThread> counter_tracks(tl.counters.size());
+  for (std::size_t i = 0; i < tl.counters.size(); ++i) {
+    const TimelineCounter& c = tl.counters[i];
+    TimelineThread& t = counter_tracks[i];
+    t.name = "counter " + c.name;
+    for (const auto& [ts, value] : c.points)
+      t.instants.push_back({ts, strings.add(c.name + " = " + real_text(value)), {}});
+    tracks.push_back({-1, &t});
+  }
   std::vector<std::size_t> main_track(tl.processes.size(), 0);
   for (std::size_t i = 0; i < tl.processes.size(); ++i) {
     main_track[i] = tracks.size();

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <cmath>
 #include <stdexcept>
 
 #include "report/utf8.h"
@@ -69,6 +71,13 @@ void JsonWriter::literal(std::string_view text) {
   reserve(text.size());
   std::memcpy(pos_, text.data(), text.size());
   pos_ += text.size();
+}
+
+void JsonWriter::real(double v) {
+  if (!std::isfinite(v)) return literal("null");
+  separate();
+  reserve(32);
+  pos_ = std::to_chars(pos_, pos_ + 32, v).ptr;
 }
 
 void JsonWriter::string(std::string_view bytes) {

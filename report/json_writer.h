@@ -97,7 +97,17 @@ class JsonWriter {
     after_key_ = true;
   }
 
+  // A key from the data, escaped as string() does.
+  void text_key(std::string_view bytes) {
+    string(bytes);
+    reserve(1);
+    *pos_++ = ':';
+    after_key_ = true;
+  }
+
   void string(std::string_view bytes);
+  // The shortest text that reads back as v; null for NaN and infinities (JSON has neither).
+  void real(double v);
   void integer(std::int64_t v) {
     separate();
     reserve(24);

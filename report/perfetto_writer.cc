@@ -439,6 +439,13 @@ std::uint64_t write_perfetto(const Timeline& tl, ByteSink& sink,
     write_thread_events(w, seq, tl, tl.global);
     w.end_sequence(seq);
   }
+  for (const TimelineCounter& c : tl.counters) {  // top-level tracks, one per name
+    std::uint64_t uuid = w.new_uuid();
+    auto seq = w.new_sequence(uuid, encoding_for(c.points.size()));
+    w.counter_track(seq, uuid, 0, c.name);
+    for (const auto& [ts, value] : c.points) w.counter(seq, ts, value);
+    w.end_sequence(seq);
+  }
   for (const TimelineProcess& p : tl.processes) {
     // A fresh uuid per process: a reused pid is a new process track.
     std::uint64_t process_uuid = w.new_uuid();

@@ -133,6 +133,7 @@ void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
   f.writer = chunk.pid;
   f.tid = chunk.tid;
   f.aux = rec.aux;
+  if (!collector && annotations_.record(chunk, rec, strings)) return;
   switch (rec.type) {
     case VT_REC_FORK: {
       vt_pid child;
@@ -326,6 +327,9 @@ TraceModel ProcessTable::resolve(const RecordDecoder& decoder,
     if (s.forwarded_to > 0) in.number_args.emplace_back("forwarded_to", s.forwarded_to);
     m.instants.push_back(std::move(in));
   }
+  annotations_.resolve(
+      [&](std::uint32_t pid, std::uint64_t ts) { return process_at(m.processes, by_pid, pid, ts); },
+      m);
   std::stable_sort(m.instants.begin(), m.instants.end(),
                    [](const Instant& a, const Instant& b) { return a.ts < b.ts; });
 
@@ -349,6 +353,9 @@ TraceModel ProcessTable::resolve(const RecordDecoder& decoder,
     for (const Thread& t : p.threads) m.end = std::max(m.end, t.end);
   }
   for (const Instant& in : m.instants) m.end = std::max(m.end, in.ts);
+  for (const Span& sp : m.spans) m.end = std::max(m.end, sp.end);
+  for (const Counter& counter : m.counters)
+    if (!counter.samples.empty()) m.end = std::max(m.end, counter.samples.back().first);
   if (m.processes.empty()) m.end = std::max(m.end, last_ts);
   return m;
 }

@@ -1,4 +1,5 @@
-// Builds processes, their images and threads from lifecycle records. Records of different
+// Builds processes, their images and threads from lifecycle records, and places the spans, marks
+// and counters programs added (AnnotationTable). Records of different
 // processes arrive interleaved in any order (a child's PROC_START may precede its parent's FORK
 // record), so the table keeps every fact per pid and resolves them once the spill has been read.
 #pragma once
@@ -9,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "report/annotation_table.h"
 #include "report/function_pass.h"
 #include "report/lifecycle_fact.h"
 #include "report/record_decoder.h"
@@ -57,6 +59,7 @@ class ProcessTable final : public RecordVisitor {
   std::uint64_t order_ = 0;
   ModuleMap modules_;
   std::vector<ClockSample> clock_samples_;
+  AnnotationTable annotations_;
 };
 
 }  // namespace viztrace::report

@@ -95,6 +95,7 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
   if (json_format) {
     chrome.write_processes(model);
     chrome.write_instants(model);
+    chrome.write_annotations(model);
   }
   std::unordered_map<std::uint32_t, std::size_t> by_json_pid;
   for (std::size_t i = 0; i < model.processes.size(); ++i)

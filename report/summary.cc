@@ -149,6 +149,20 @@ std::string format_summary(const TraceModel& model, const std::string& report_pa
       out += line + printable_command({t.name}, room) + calls + "\n";
     }
   }
+  const AnnotationCounts& a = model.annotations;
+  if (a.spans + a.marks + a.counter_samples + a.unmatched_span_ends > 0) {
+    out += "  annotations: " + count(a.spans, "span", "spans") + ", " +
+           count(a.marks, "mark", "marks") + ", " +
+           count(a.counter_samples, "counter sample", "counter samples");
+    std::vector<std::string> notes;
+    if (a.unfinished_spans)
+      notes.push_back(std::to_string(a.unfinished_spans) + " never ended (closed at their end)");
+    if (a.unmatched_span_ends)
+      notes.push_back(count(a.unmatched_span_ends, "span end", "span ends") +
+                      " without a begin, ignored");
+    for (std::size_t i = 0; i < notes.size(); ++i) out += (i ? ", " : " (") + notes[i];
+    out += notes.empty() ? "\n" : ")\n";
+  }
   if (functions.waited_ns >= 1000000)
     out += "  traced threads waited " + duration_text(functions.waited_ns) +
            " for viztrace to empty their buffers (it could not keep up: a slow disk or a busy CPU)\n";

@@ -112,6 +112,13 @@ Args session_metadata(const TraceModel& model) {
                                        Arg::of("bad_bytes", n(model.lost.bad_bytes)),
                                        Arg::of("spill_lost", n(model.lost.spill_lost)),
                                        Arg::of("damaged_bytes", n(model.lost.damaged_bytes))}));
+  const AnnotationCounts& a = model.annotations;
+  meta.push_back(Arg::dict_of("annotations",
+                              {Arg::of("spans", n(a.spans)),
+                               Arg::of("unfinished_spans", n(a.unfinished_spans)),
+                               Arg::of("unmatched_span_ends", n(a.unmatched_span_ends)),
+                               Arg::of("marks", n(a.marks)),
+                               Arg::of("counter_samples", n(a.counter_samples))}));
   return meta;
 }
 
@@ -200,6 +207,9 @@ std::uint64_t Timeline::normalize() {
       std::stable_sort(t.instants.begin(), t.instants.end(), by_ts);
   };
   fix(global);
+  for (TimelineCounter& c : counters)
+    std::stable_sort(c.points.begin(), c.points.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
   for (TimelineProcess& p : processes) {
     for (TimelineThread& t : p.threads) fix(t);
     for (TimelineCounter& c : p.counters)
@@ -301,36 +311,53 @@ Timeline timeline_from_model(const TraceModel& model) {
     }
   }
 
+  // The track of (json pid, tid), made when the model has none (viztrace's own pid).
+  auto thread_of = [&](std::uint32_t pid, std::uint32_t tid, std::uint64_t ts) -> TimelineThread& {
+    auto it = by_json_pid.find(pid);
+    if (it == by_json_pid.end()) {
+      it = by_json_pid.emplace(pid, tl.processes.size()).first;
+      TimelineProcess& tp = tl.processes.emplace_back();
+      tp.pid = pid;
+      tp.name = pid == model.session.viztrace_pid && model.session.known
+                    ? "viztrace"
+                    : "pid " + std::to_string(pid);
+      tp.start = tp.end = ts;
+      tp.threads.emplace_back().tid = pid;
+      tp.threads.back().name = tp.name;
+    }
+    TimelineProcess& tp = tl.processes[it->second];
+    auto t = std::find_if(tp.threads.begin(), tp.threads.end(),
+                          [&](const TimelineThread& x) { return x.tid == tid; });
+    if (t == tp.threads.end()) {
+      t = tp.threads.emplace(tp.threads.end());
+      t->tid = tid;
+      t->name = "thread " + std::to_string(tid);
+    }
+    return *t;
+  };
   for (const Instant& in : model.instants) {
     TimelineInstant ti;
     ti.ts = clamp(in.ts);
     ti.name = tl.intern(in.name);
     ti.args = instant_args(in);
-    if (in.global) {
-      tl.global.instants.push_back(std::move(ti));
-      continue;
-    }
-    auto it = by_json_pid.find(in.pid);
-    if (it == by_json_pid.end()) {  // a pid with no process of its own (viztrace itself)
-      it = by_json_pid.emplace(in.pid, tl.processes.size()).first;
-      TimelineProcess& tp = tl.processes.emplace_back();
-      tp.pid = in.pid;
-      tp.name = in.pid == model.session.viztrace_pid && model.session.known
-                    ? "viztrace"
-                    : "pid " + std::to_string(in.pid);
-      tp.start = tp.end = ti.ts;
-      tp.threads.emplace_back().tid = in.pid;
-      tp.threads.back().name = tp.name;
-    }
-    TimelineProcess& tp = tl.processes[it->second];
-    auto t = std::find_if(tp.threads.begin(), tp.threads.end(),
-                          [&](const TimelineThread& x) { return x.tid == in.tid; });
-    if (t == tp.threads.end()) {
-      t = tp.threads.emplace(tp.threads.end());
-      t->tid = in.tid;
-      t->name = "thread " + std::to_string(in.tid);
-    }
-    t->instants.push_back(std::move(ti));
+    if (in.global) tl.global.instants.push_back(std::move(ti));
+    else thread_of(in.pid, in.tid, ti.ts).instants.push_back(std::move(ti));
+  }
+  for (const Span& sp : model.spans) {
+    TimelineSlice s;
+    s.start = clamp(sp.start);
+    s.end = clamp(sp.end);
+    s.name = tl.intern(sp.name);
+    s.kind = SliceKind::span;
+    for (const auto& [k, v] : sp.text_args) s.args.push_back(Arg::of(k, v));
+    for (const auto& [k, v] : sp.number_args) s.args.push_back(Arg::of(k, v));
+    if (sp.unfinished) s.args.push_back(Arg::of("unfinished", true));
+    thread_of(sp.pid, sp.tid, s.start).slices.push_back(std::move(s));
+  }
+  for (const Counter& c : model.counters) {
+    TimelineCounter& tc = tl.counters.emplace_back();
+    tc.name = c.name;
+    for (const auto& [ts, value] : c.samples) tc.points.emplace_back(clamp(ts), value);
   }
   tl.normalize();
   return tl;

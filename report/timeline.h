@@ -87,6 +87,7 @@ struct Timeline {
   std::vector<std::string> names = {""};
   std::vector<TimelineProcess> processes;  // by start
   TimelineThread global;                   // trace-wide: the session slice, global instants
+  std::vector<TimelineCounter> counters;   // trace-wide: the counters programs sent
   Args metadata;                           // the JSON report's top-level metadata
 
   // The index of name in names, adding it when new.
@@ -105,8 +106,8 @@ struct Timeline {
   std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>> index_;
 };
 
-// The report's content (processes, images, threads, instants, session metadata) as a Timeline,
-// with the same names and args as the JSON report.
+// The report's content (processes, images, threads, instants, spans, counters, session
+// metadata) as a Timeline, with the same names and args as the JSON report.
 Timeline timeline_from_model(const TraceModel& model);
 
 // "exit 3", "SIGKILL", "SIGSEGV (core dumped)", or "" when unknown.

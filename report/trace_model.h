@@ -1,6 +1,7 @@
 // The trace as the writers and the summary see it: processes (one entry per pid incarnation)
-// with their images and threads, instants, the session and what was lost. Times are the raw
-// CLOCK_MONOTONIC nanoseconds of the wire; writers make them relative to `origin`.
+// with their images and threads, instants, the spans and counters programs added, the session
+// and what was lost. Times are the raw CLOCK_MONOTONIC nanoseconds of the wire; writers make
+// them relative to `origin`.
 #pragma once
 
 #include <cstdint>
@@ -61,15 +62,43 @@ struct Process {
   std::string name() const;
 };
 
-// A point in time worth marking: a failed spawn or exec, a signal viztrace got.
+// Args of an event, by kind of value.
+using TextArgs = std::vector<std::pair<std::string, std::string>>;
+using NumberArgs = std::vector<std::pair<std::string, std::int64_t>>;
+
+// A point in time worth marking: a failed spawn or exec, a signal viztrace got, or a mark a
+// program made (viztrace.h, `viztrace mark`).
 struct Instant {
   std::uint64_t ts = 0;
   std::uint32_t pid = 0, tid = 0;  // json pid
   bool global = false;             // on the global track rather than the thread's
+  const char* category = "viztrace";  // "mark": made by the program
   std::string name;
-  std::vector<std::pair<const char*, std::string>> text_args;
-  std::vector<std::pair<const char*, std::int64_t>> number_args;
+  TextArgs text_args;
+  NumberArgs number_args;
   std::vector<std::string> argv;  // "argv" arg when not empty
+};
+
+// A named span a program marked on one of its threads (viztrace.h, `viztrace span`).
+struct Span {
+  std::uint64_t start = 0, end = 0;
+  std::uint32_t pid = 0, tid = 0;  // json pid, real tid
+  std::string name;
+  TextArgs text_args;
+  NumberArgs number_args;
+  bool unfinished = false;  // still open when its thread or program ended: closed there
+};
+
+// The samples of one counter (all processes that sent a sample of that name).
+struct Counter {
+  std::string name;
+  std::vector<std::pair<std::uint64_t, double>> samples;  // (ts, value), by ts
+};
+
+struct AnnotationCounts {
+  std::uint64_t spans = 0, marks = 0, counter_samples = 0;
+  std::uint64_t unfinished_spans = 0;     // closed at their thread's or program's end
+  std::uint64_t unmatched_span_ends = 0;  // ends without an open span on their thread: ignored
 };
 
 struct Session {
@@ -102,7 +131,10 @@ struct TraceModel {
   std::uint64_t origin = 0;        // ts 0 of the report: the session start
   std::uint64_t end = 0;           // the last moment anything happened
   std::vector<Process> processes;  // by start time; process_sort_index is the position here
-  std::vector<Instant> instants;
+  std::vector<Instant> instants;   // by ts
+  std::vector<Span> spans;         // by start (longer first)
+  std::vector<Counter> counters;   // by name
+  AnnotationCounts annotations;
   LossCounts lost;
   std::uint64_t events = 0;           // non-string records decoded
   std::optional<std::size_t> target;  // index of the launched command in processes

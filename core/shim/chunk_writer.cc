@@ -137,4 +137,27 @@ void ChunkWriter::string_list(uint32_t field, const char* const* list, uint64_t 
   piece_close(true);
 }
 
+void ChunkWriter::string_words(uint32_t field, const char* text, uint64_t ts,
+                               size_t max_bytes) noexcept {
+  if (piece_at_) piece_close(false);
+  piece_field_ = field;
+  piece_ts_ = ts;
+  piece_open(field, ts);
+  size_t total = 0;
+  const char* p = text;
+  while (p && *p) {
+    while (*p == ' ') ++p;
+    const char* word = p;
+    while (*p && *p != ' ') ++p;
+    size_t n = static_cast<size_t>(p - word);
+    if (n == 0) break;
+    if (total + n + 1 > max_bytes) break;
+    piece_append(word, n);
+    piece_append("", 1);
+    total += n + 1;
+  }
+  if (!piece_at_) piece_open(field, ts);
+  piece_close(true);
+}
+
 }  // namespace vt_shim

@@ -50,6 +50,10 @@ class ChunkWriter {
   // argv-style: every element followed by its NUL, at most max_bytes in all.
   void string_list(uint32_t field, const char* const* list, uint64_t ts,
                    size_t max_bytes = 1u << 20) noexcept;
+  // Space-separated words (as in "a=1 b=2") written argv-style: each word followed by its
+  // NUL. Words that would take the string past max_bytes are left out.
+  void string_words(uint32_t field, const char* text, uint64_t ts,
+                    size_t max_bytes = 1u << 20) noexcept;
   // Marks the next chunk written as the last of its stream.
   void end_stream() noexcept { end_ = true; }
   // Sends what is pending.

@@ -53,6 +53,7 @@ Globals g;
 // The calling thread's stream; tid == 0 until first use. Reset in a fork child.
 __thread Stream t_stream;
 __thread bool t_in_emit;
+__thread bool t_named;  // named through name_thread: its kernel name is not read at exit
 
 void debug(const char* what) {
   if (!g.debug) return;
@@ -249,6 +250,7 @@ void on_fork_child() noexcept {
   g.threads = 0;
   t_stream = Stream{};
   t_in_emit = false;
+  t_named = false;
   functions_on_fork_child();
   if (g.tracing) emit_proc_start(VT_PROC_FORKED, g.argv, now_ns());
   errno = saved;
@@ -432,7 +434,7 @@ void emit_thread_exit() noexcept {
   if (!e.active()) return;
   uint64_t ts = now_ns();
   char name[64];
-  if (read_small("/proc/thread-self/comm", name, sizeof name)) {
+  if (!t_named && read_small("/proc/thread-self/comm", name, sizeof name)) {
     e.w().string(VT_STR_NAME, name, strlen(name), ts);
     e.w().record(VT_REC_THREAD_NAME, static_cast<uint32_t>(raw_gettid()), ts);
   }
@@ -445,6 +447,81 @@ void emit_thread_name(const char* name) noexcept {
   if (!e.active()) return;
   uint64_t ts = now_ns();
   e.w().string(VT_STR_NAME, name, strnlen(name, 64), ts);
+  e.w().record(VT_REC_THREAD_NAME, static_cast<uint32_t>(raw_gettid()), ts);
+}
+
+namespace {
+
+// Annotations come from the program's own code, which has libc's pages mapped already: the
+// vDSO's clock saves them a system call (it is async-signal-safe too).
+uint64_t annotation_now() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// Name, args and the record with its payload, each padded: one chunk, so that an annotation
+// from a signal handler never has its strings apart from its record.
+static_assert(sizeof(vt_chunk_header) + 3 * sizeof(vt_record) + kMaxAnnotationName +
+                      kMaxAnnotationArgs + 3 * 8 <=
+                  kLifecycleChunk,
+              "an annotation fits one chunk");
+
+void annotation_name(Emission& e, const char* name, uint64_t ts) {
+  if (!name) name = "";
+  e.w().string(VT_STR_NAME, name, strnlen(name, kMaxAnnotationName), ts);
+}
+
+void annotation_args(Emission& e, AnnotationArgs args, uint64_t ts) {
+  if (args.words && *args.words)
+    e.w().string_words(VT_STR_ARGS, args.words, ts, kMaxAnnotationArgs);
+  else if (args.list && *args.list)
+    e.w().string_list(VT_STR_ARGS, args.list, ts, kMaxAnnotationArgs);
+}
+
+}  // namespace
+
+void emit_span_begin(const char* name) noexcept {
+  Emission e;
+  if (!e.active()) return;
+  uint64_t ts = annotation_now();
+  annotation_name(e, name, ts);
+  e.w().record(VT_REC_SPAN_BEGIN, 0, ts);
+}
+
+void emit_span_end(AnnotationArgs args) noexcept {
+  Emission e;
+  if (!e.active()) return;
+  uint64_t ts = annotation_now();
+  annotation_args(e, args, ts);
+  e.w().record(VT_REC_SPAN_END, 0, ts);
+}
+
+void emit_mark(const char* name, AnnotationArgs args, bool global) noexcept {
+  Emission e;
+  if (!e.active()) return;
+  uint64_t ts = annotation_now();
+  annotation_name(e, name, ts);
+  annotation_args(e, args, ts);
+  e.w().record(VT_REC_MARK, global ? uint32_t{VT_MARK_GLOBAL} : 0u, ts);
+}
+
+void emit_counter(const char* name, double value) noexcept {
+  Emission e;
+  if (!e.active()) return;
+  uint64_t ts = annotation_now();
+  annotation_name(e, name, ts);
+  vt_counter c = {value};
+  e.w().record(VT_REC_COUNTER, 0, ts, &c, sizeof c);
+}
+
+void name_thread(const char* name) noexcept {
+  if (!name) return;
+  Emission e;
+  if (!e.active()) return;
+  if (!e.detached()) t_named = true;
+  uint64_t ts = annotation_now();
+  e.w().string(VT_STR_NAME, name, strnlen(name, kMaxAnnotationName), ts);
   e.w().record(VT_REC_THREAD_NAME, static_cast<uint32_t>(raw_gettid()), ts);
 }
 

@@ -64,6 +64,24 @@ void emit_thread_start() noexcept;
 void emit_thread_exit() noexcept;
 void emit_thread_name(const char* name) noexcept;  // the calling thread's
 
+// Annotations (include/viztrace.h, `viztrace mark|span|counter`; exported in annotations.cc).
+// Each is one chunk, safe from any thread and from signal handlers. Names are cut at
+// kMaxAnnotationName bytes; args items that would pass kMaxAnnotationArgs bytes are left out.
+constexpr size_t kMaxAnnotationName = 256;
+constexpr size_t kMaxAnnotationArgs = 512;
+// "key=value" items: space-separated in one string (the C API), or a null-terminated list
+// (the command line, where values may hold spaces). Either or both may be null.
+struct AnnotationArgs {
+  const char* words;
+  const char* const* list;
+};
+void emit_span_begin(const char* name) noexcept;
+void emit_span_end(AnnotationArgs args) noexcept;
+void emit_mark(const char* name, AnnotationArgs args, bool global) noexcept;
+void emit_counter(const char* name, double value) noexcept;
+// The program names the calling thread: that name stands over the one the kernel has at exit.
+void name_thread(const char* name) noexcept;
+
 // Function tracing (functions.cc) needs these.
 struct StreamId {
   uint32_t pid, tid, image;  // pid 0: this context must not set up anything (a vfork child)

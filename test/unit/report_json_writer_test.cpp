@@ -2,6 +2,7 @@
 #include <simdjson.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <string>
 
 #include "report/json_writer.h"
@@ -99,6 +100,28 @@ TEST_CASE("JsonWriter places commas and nests objects and arrays") {
       sink.bytes ==
       R"({"a":1,"list":[-5,-9223372036854775808,18446744073709551615,{},[],true,null,1.500],"s":"x"})");
   CHECK(w.bytes() == sink.bytes.size());
+}
+
+TEST_CASE("JsonWriter writes reals that read back exactly, data keys escaped, null for NaN") {
+  StringSink sink;
+  JsonWriter w(sink);
+  w.begin_object();
+  w.text_key("q\"\n");
+  w.begin_array();
+  for (double v : {0.0, -2.5, 0.1, 1e300, -1e-300, 17.0, 1.0 / 3})
+    w.real(v);
+  w.real(std::nan(""));
+  w.real(INFINITY);
+  w.end_array();
+  w.text_key("k");
+  w.real(3);
+  w.end_object();
+  w.flush();
+  CHECK(sink.bytes ==
+        R"({"q\"\n":[0,-2.5,0.1,1e+300,-1e-300,17,0.3333333333333333,null,null],"k":3})");
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(sink.bytes);
+  CHECK(doc["q\"\n"].at(6).get_double().value() == 1.0 / 3);
 }
 
 TEST_CASE("JsonWriter escapes what JSON requires and shows control bytes as \\u00XX") {

@@ -397,6 +397,34 @@ TEST_CASE("ChunkWriter's string_list stops at max_bytes on an element boundary",
   CHECK(run(blanks, 100) == std::string("\0\0", 2));
 }
 
+TEST_CASE("ChunkWriter's string_words writes space-separated words argv-style", "[shim]") {
+  auto run = [&](const char* text, size_t max_bytes) {
+    Capture cap;
+    Stream s = make_stream();
+    {
+      vt_shim::ChunkWriterN<1024> w(s, Capture::sink, &cap, false);
+      w.string_words(VT_STR_ARGS, text, 1, max_bytes);
+      w.record(VT_REC_MARK, 0, 1);
+    }
+    auto chunks = decode_all(cap.delivered());
+    REQUIRE(chunks.size() == 1);  // an annotation is one chunk
+    auto strs = strings_of(chunks);
+    REQUIRE(strs.size() == 1);
+    CHECK(strs[0].field == VT_STR_ARGS);
+    return strs[0].bytes;
+  };
+  CHECK(run("a=1 b=two", 512) == std::string("a=1\0b=two\0", 10));
+  CHECK(run("  a=1   b=2  ", 512) == std::string("a=1\0b=2\0", 8));  // runs of spaces
+  CHECK(run("k=v=w", 512) == std::string("k=v=w\0", 6));
+  CHECK(run("", 512) == "");
+  CHECK(run(nullptr, 512) == "");
+  CHECK(run("   ", 512) == "");
+  CHECK(run("a=1 b=2 c=3", 8) == std::string("a=1\0b=2\0", 8));  // whole words only
+  CHECK(run("a=1 b=2 c=3", 7) == std::string("a=1\0", 4));
+  const std::string many(4000, 'x');  // longer than max_bytes: left out, still one chunk
+  CHECK(run(("a=1 " + many).c_str(), 512) == std::string("a=1\0", 4));
+}
+
 TEST_CASE("ChunkWriter counts only delivered chunks in seq and carries drops", "[shim]") {
   Capture cap;
   cap.outcomes = {false, false, true, false, true, true};

@@ -168,6 +168,28 @@ class Stream {
     b_.record(VT_REC_THREAD_NAME, tid, ts);
     return close();
   }
+  // Annotations (include/viztrace.h): args are "key=value" items.
+  Stream& span_begin(std::uint64_t ts, const std::string& name) {
+    b_.string(VT_STR_NAME, name, ts);
+    b_.record(VT_REC_SPAN_BEGIN, 0, ts);
+    return close();
+  }
+  Stream& span_end(std::uint64_t ts, const std::vector<std::string>& args = {}) {
+    if (!args.empty()) b_.string(VT_STR_ARGS, argv_bytes(args), ts);
+    b_.record(VT_REC_SPAN_END, 0, ts);
+    return close();
+  }
+  Stream& mark(std::uint64_t ts, const std::string& name, const std::vector<std::string>& args,
+               bool global = false) {
+    b_.string(VT_STR_NAME, name, ts);
+    if (!args.empty()) b_.string(VT_STR_ARGS, argv_bytes(args), ts);
+    b_.record(VT_REC_MARK, global ? std::uint32_t{VT_MARK_GLOBAL} : 0u, ts);
+    return close();
+  }
+  Stream& counter(std::uint64_t ts, const std::string& name, double value) {
+    b_.string(VT_STR_NAME, name, ts);
+    return put(VT_REC_COUNTER, 0, ts, vt_counter{value});
+  }
   Stream& signal(std::uint64_t ts, int sig, std::int32_t to) {
     return put(VT_REC_SIGNAL, static_cast<std::uint32_t>(sig), ts, vt_pid{to, 0});
   }
