@@ -11,17 +11,6 @@
 namespace viztrace::report {
 namespace {
 
-std::string exe_kind(std::uint32_t flags) {
-  static constexpr std::pair<std::uint32_t, const char*> kNames[] = {
-      {VT_EXE_STATIC, "static"},         {VT_EXE_GO, "go"},
-      {VT_EXE_SETUID, "setuid"},         {VT_EXE_SCRIPT, "script"},
-      {VT_EXE_UNREADABLE, "unreadable"}, {VT_EXE_FOREIGN, "foreign"}};
-  std::string out;
-  for (auto [bit, name] : kNames)
-    if (flags & bit) out += (out.empty() ? "" : ",") + std::string(name);
-  return out;
-}
-
 std::string iso8601_utc(std::uint64_t realtime_ns) {
   std::time_t secs = static_cast<std::time_t>(realtime_ns / 1000000000u);
   std::tm tm{};
@@ -70,7 +59,7 @@ Args image_args(const Process& p, const Image& im) {
     }
   }
   args.push_back(Arg::of("started_by", im.started_by));
-  if (im.exe_flags) args.push_back(Arg::of("exe_kind", exe_kind(im.exe_flags)));
+  if (im.exe_flags) args.push_back(Arg::of("exe_kind", exe_flag_names(im.exe_flags)));
   args.push_back(Arg::of("traced", im.traced));
   if (&im == &p.images.front() && p.start_unknown) args.push_back(Arg::of("start_unknown", true));
   if (last && p.end_unknown) args.push_back(Arg::of("end_unknown", true));

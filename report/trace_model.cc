@@ -1,6 +1,17 @@
 #include "report/trace_model.h"
 
 namespace viztrace::report {
+std::string exe_flag_names(std::uint32_t flags) {
+  static constexpr std::pair<std::uint32_t, const char*> kNames[] = {
+      {VT_EXE_STATIC, "static"},         {VT_EXE_GO, "go"},
+      {VT_EXE_SETUID, "setuid"},         {VT_EXE_SCRIPT, "script"},
+      {VT_EXE_UNREADABLE, "unreadable"}, {VT_EXE_FOREIGN, "foreign"}};
+  std::string out;
+  for (auto [bit, name] : kNames)
+    if (flags & bit) out += (out.empty() ? "" : ",") + std::string(name);
+  return out;
+}
+
 std::string basename_of(std::string_view path) {
   while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
   std::size_t slash = path.rfind('/');

@@ -145,6 +145,9 @@ struct TraceModel {
 // The last component of a path ("cc" for "/usr/bin/cc", "/" for "/").
 std::string basename_of(std::string_view path);
 
+// VT_EXE_* flags as "static,go", the report's args.exe_kind.
+std::string exe_flag_names(std::uint32_t flags);
+
 // Splits an ARGV string (each element NUL-terminated; a last element may lack it).
 std::vector<std::string> split_argv(std::string_view bytes);
 

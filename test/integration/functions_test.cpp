@@ -80,6 +80,14 @@ const Call* parent_call(const std::vector<Call>& calls, const Call& c) {
   return best;
 }
 
+// Writes name.c and builds it with -finstrument-functions into ./name.
+void build_instrumented(const Sandbox& s, const std::string& name, const std::string& source) {
+  s.write_file(name + ".c", source);
+  auto cc = s.command({"gcc", "-O1", "-finstrument-functions", "-o", name, name + ".c"});
+  INFO(cc.err);
+  REQUIRE(cc.exit_code() == 0);
+}
+
 const Call& only(const std::vector<Call>& calls, const std::string& name) {
   const Call* found = nullptr;
   int n = 0;
@@ -229,7 +237,7 @@ TEST_CASE("the depth limit while recording, and the filters of the report") {
 
 TEST_CASE("fork without exec: each process reports only its own calls") {
   Sandbox s;
-  s.write_file("forker.c",
+  build_instrumented(s, "forker",
                "#include <sys/wait.h>\n#include <unistd.h>\n"
                "static volatile int sink;\n"
                "__attribute__((noinline)) void before_fork(void) { sink++; }\n"
@@ -242,9 +250,6 @@ TEST_CASE("fork without exec: each process reports only its own calls") {
                "    execl(\"/bin/true\", \"true\", (char*)0); _exit(1); }\n"
                "  for (int i = 0; i < 2; i++) in_parent(i);\n"
                "  int st; waitpid(pid, &st, 0); return 0; }\n");
-  auto cc = s.command({"gcc", "-O1", "-finstrument-functions", "-o", "forker", "forker.c"});
-  INFO(cc.err);
-  REQUIRE(cc.exit_code() == 0);
   auto r = s.viztrace({"run", "--", "./forker"});
   INFO(r.err);
   CHECK(r.exit_code() == 0);
@@ -303,7 +308,7 @@ TEST_CASE("function calls in the Perfetto and HTML reports") {
 TEST_CASE("viztrace dying of a signal sweeps the function rings of its session too") {
   Sandbox s;
   // Calls functions until its parent (viztrace) is gone.
-  s.write_file("loop.c",
+  build_instrumented(s, "loop",
                "#include <stdio.h>\n#include <unistd.h>\n"
                "static volatile long sink;\n"
                "__attribute__((noinline)) void tick(int i) { sink += i; }\n"
@@ -313,9 +318,6 @@ TEST_CASE("viztrace dying of a signal sweeps the function rings of its session t
                "  puts(\"ready\"); fflush(stdout);\n"
                "  while (getppid() == parent) { tick(1); usleep(1000); }\n"
                "  return 0; }\n");
-  auto cc = s.command({"gcc", "-O1", "-finstrument-functions", "-o", "loop", "loop.c"});
-  INFO(cc.err);
-  REQUIRE(cc.exit_code() == 0);
   auto run = s.start_viztrace({"run", "--", "./loop"});
   run->wait_for_out("ready\n");
   // The ring is there while it runs.
@@ -330,7 +332,7 @@ TEST_CASE("viztrace dying of a signal sweeps the function rings of its session t
 TEST_CASE("an instrumented program whose viztrace was killed runs on without waiting for it") {
   Sandbox s;
   // After viztrace is gone: 2 million calls, many times what a thread's ring holds.
-  s.write_file("orphan.c",
+  build_instrumented(s, "orphan",
                "#include <stdio.h>\n#include <unistd.h>\n"
                "static volatile long sink;\n"
                "__attribute__((noinline)) void tick(long i) { sink += i; }\n"
@@ -342,9 +344,6 @@ TEST_CASE("an instrumented program whose viztrace was killed runs on without wai
                "  for (long i = 0; i < 2000000; i++) tick(i);\n"
                "  FILE* f = fopen(\"done\", \"w\"); fputs(\"done\\n\", f); fclose(f);\n"
                "  return 0; }\n");
-  auto cc = s.command({"gcc", "-O1", "-finstrument-functions", "-o", "orphan", "orphan.c"});
-  INFO(cc.err);
-  REQUIRE(cc.exit_code() == 0);
   auto run = s.start_viztrace({"run", "--", "./orphan"});
   run->wait_for_out("ready\n");
   auto children = children_of(run->pid());
@@ -361,7 +360,7 @@ TEST_CASE("an instrumented program whose viztrace was killed runs on without wai
 
 TEST_CASE("recover finds the calls a killed viztrace had not collected yet") {
   Sandbox s;
-  s.write_file("late.c",
+  build_instrumented(s, "late",
                "#include <stdio.h>\n#include <unistd.h>\n"
                "static volatile long sink;\n"
                "__attribute__((noinline)) void early(long i) { sink += i; }\n"
@@ -373,9 +372,6 @@ TEST_CASE("recover finds the calls a killed viztrace had not collected yet") {
                "  while (getppid() == parent) usleep(1000);\n"
                "  for (long i = 0; i < 1000; i++) after_kill(i);\n"
                "  return 0; }\n");
-  auto cc = s.command({"gcc", "-O1", "-finstrument-functions", "-o", "late", "late.c"});
-  INFO(cc.err);
-  REQUIRE(cc.exit_code() == 0);
   auto run = s.start_viztrace({"run", "--", "./late"});
   run->wait_for_out("ready\n");
   // Lifecycle records still in the FIFO die with a killed viztrace: wait until the modules the
