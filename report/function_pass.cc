@@ -159,7 +159,8 @@ void FunctionPass::chunk(const vt_chunk_header& h, const unsigned char* records)
     s.last_ts = std::max(s.last_ts, ts);
     if (!s.resolved) resolve(s);
     if (!(r.ts & VT_FN_EXIT)) {
-      s.stack.push_back(Frame{r.addr, ts, 0});
+      s.stack.push_back(Frame{r.addr, ts, 0, name_of(s, r.addr), false});
+      if (events_) decide(s, ts);
       continue;
     }
     // The innermost open call of this function; those above it never returned (longjmp).
@@ -177,15 +178,33 @@ void FunctionPass::chunk(const vt_chunk_header& h, const unsigned char* records)
   }
 }
 
+void FunctionPass::decide(Stream& s, std::uint64_t now) {
+  while (s.undecided < s.stack.size()) {
+    Frame& f = s.stack[s.undecided];
+    if (now < f.start || now - f.start < filter_.min_duration_ns) return;
+    ++s.undecided;
+    if (!names_[f.name].shown) continue;
+    if (!s.announced) {
+      s.announced = true;
+      s.handle = events_->thread(s.json_pid, s.tid);
+    }
+    events_->begin(s.handle, f.start, f.name);
+    f.begun = true;
+  }
+}
+
 // Ends the innermost open call of s at `end`.
 void FunctionPass::close(Stream& s, std::uint64_t end, bool unfinished) {
   if (s.stack.empty()) return;
+  if (end < s.stack.back().start) end = s.stack.back().start;
+  if (events_) decide(s, end);
   const Frame f = s.stack.back();
   s.stack.pop_back();
-  if (end < f.start) end = f.start;
+  if (s.undecided > s.stack.size()) s.undecided = s.stack.size();
+  if (f.begun) events_->end(s.handle, end, unfinished);
   const std::uint64_t dur = end - f.start;
   if (!s.stack.empty()) s.stack.back().child_ns += dur;
-  const std::uint32_t name = name_of(s, f.addr);
+  const std::uint32_t name = f.name;
   Name& n = names_[name];
   ++n.count;
   n.total_ns += dur;
@@ -202,7 +221,7 @@ void FunctionPass::close(Stream& s, std::uint64_t end, bool unfinished) {
   slice.name = name;
   slice.depth = static_cast<std::uint32_t>(s.stack.size());
   slice.unfinished = unfinished;
-  sink_(slice);
+  if (sink_) sink_(slice);
 }
 
 void FunctionPass::finish() {

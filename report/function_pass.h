@@ -68,14 +68,31 @@ struct FunctionCounts {
   std::uint64_t unmapped = 0;          // records whose clock could not be mapped
 };
 
+// The calls again, in time order per thread, for a writer that needs each thread's events in
+// order (Perfetto's BEGIN/END events with delta timestamps): begin once a call is known to be
+// shown, end when it returns. Under --min-duration a call begins only once it is that old, and
+// the calls inside it wait for it; memory stays bounded by the call depth.
+class FunctionEvents {
+ public:
+  virtual ~FunctionEvents() = default;
+  // The thread (json pid, tid) of the calls that follow; the handle is passed back with them.
+  virtual std::uint32_t thread(std::uint32_t pid, std::uint32_t tid) = 0;
+  virtual void begin(std::uint32_t thread, std::uint64_t ts, std::uint32_t name) = 0;
+  virtual void end(std::uint32_t thread, std::uint64_t ts, bool unfinished) = 0;
+};
+
 class FunctionPass {
  public:
+  // Every call shown, when it has returned; may be empty.
   using Sink = std::function<void(const FunctionSlice&)>;
 
   // Throws viztrace::Error for a regex that does not compile, naming it.
   FunctionPass(const TraceModel& model, const ModuleMap& modules,
                const std::vector<ClockSample>& clock, const FunctionFilter& filter, Sink sink);
   ~FunctionPass();
+
+  // Also sends the calls, in time order, to events (not owned; nullptr: none).
+  void set_events(FunctionEvents* events) { events_ = events; }
 
   // One VT_KIND_FUNCTIONS chunk (header followed by its records).
   void chunk(const vt_chunk_header& h, const unsigned char* records);
@@ -92,11 +109,16 @@ class FunctionPass {
  private:
   struct Frame {
     std::uint64_t addr, start, child_ns;
+    std::uint32_t name;
+    bool begun;  // sent to events_
   };
   struct Stream {
     std::uint32_t pid = 0, tid = 0, image = 0;
     std::uint32_t json_pid = 0;
     bool resolved = false;
+    bool announced = false;  // events_->thread() was asked
+    std::uint32_t handle = 0;
+    std::size_t undecided = 0;  // stack[undecided..] are not yet old enough to be shown
     std::uint64_t last_ts = 0;
     std::vector<Frame> stack;
   };
@@ -111,12 +133,15 @@ class FunctionPass {
   std::uint32_t name_of(const Stream& s, std::uint64_t addr);
   std::uint32_t intern(std::string text);
   void close(Stream& s, std::uint64_t end, bool unfinished);
+  // Begins, bottom up, the open calls that are old enough at `now` to be shown.
+  void decide(Stream& s, std::uint64_t now);
 
   const TraceModel& model_;
   const ModuleMap& modules_;
   FunctionFilter filter_;
   std::unique_ptr<std::regex> include_, exclude_;
   Sink sink_;
+  FunctionEvents* events_ = nullptr;
   Symbolizer symbolizer_;
   // TSC -> ns: ns = ns0 + ((tsc - tsc0) * mult) >> 32, in integers (a long double per event
   // costs more than the rest of the event).

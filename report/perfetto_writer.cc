@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
 #include "core/error.h"
 
@@ -17,7 +18,7 @@ namespace packet {
 constexpr std::uint32_t kClockSnapshot = 6, kTimestamp = 8, kSequenceId = 10, kTrackEvent = 11,
                         kInternedData = 12, kSequenceFlags = 13, kTimestampClockId = 58,
                         kDefaults = 59, kTrackDescriptor = 60, kFirstOnSequence = 87;
-constexpr std::uint32_t kIncrementalStateCleared = 1, kNeedsIncrementalState = 2;
+constexpr std::uint32_t kIncrementalStateCleared = 1;
 }  // namespace packet
 namespace defaults {
 constexpr std::uint32_t kTimestampClockId = 58, kTrackEventDefaults = 11, kTrackUuid = 11;
@@ -54,8 +55,6 @@ const char* category_of(SliceKind kind) {
       return "process";
     case SliceKind::thread:
       return "thread";
-    case SliceKind::function:
-      return "function";
     case SliceKind::session:
       return "viztrace";
     default:
@@ -292,7 +291,6 @@ void PerfettoWriter::begin_event(Sequence seq, std::uint64_t ts, EventType type,
   }
   begin_packet(seq);
   enc_.varint_field(packet::kTimestamp, timestamp(s, ts));
-  enc_.varint_field(packet::kSequenceFlags, packet::kNeedsIncrementalState);
   if (fresh_name || fresh_category) {  // first use on this sequence: the string travels once, here
     enc_.begin_nested(packet::kInternedData);
     if (fresh_category) {
@@ -419,13 +417,17 @@ void PerfettoWriter::arg(const Arg& a) {
   }
 }
 
-std::uint64_t write_perfetto(const Timeline& tl, ByteSink& sink,
-                             PerfettoWriter::Encoding encoding) {
-  PerfettoWriter w(sink);
+PerfettoTimelineWriter::PerfettoTimelineWriter(const Timeline& timeline, ByteSink& sink,
+                                               PerfettoWriter::Encoding encoding)
+    : tl_(timeline), w_(sink), encoding_(encoding) {}
+
+void PerfettoTimelineWriter::write() {
+  const Timeline& tl = tl_;
+  PerfettoWriter& w = w_;
   w.begin(tl.origin, tl.realtime_ns);
   // A sequence of few events is smaller with absolute times (no clock snapshot).
   auto encoding_for = [&](std::size_t events) {
-    return encoding == PerfettoWriter::Encoding::incremental && events >= 12
+    return encoding_ == PerfettoWriter::Encoding::incremental && events >= 12
                ? PerfettoWriter::Encoding::incremental
                : PerfettoWriter::Encoding::absolute;
   };
@@ -446,12 +448,15 @@ std::uint64_t write_perfetto(const Timeline& tl, ByteSink& sink,
     for (const auto& [ts, value] : c.points) w.counter(seq, ts, value);
     w.end_sequence(seq);
   }
-  for (const TimelineProcess& p : tl.processes) {
+  for (std::size_t pi = 0; pi < tl.processes.size(); ++pi) {
+    const TimelineProcess& p = tl.processes[pi];
     // A fresh uuid per process: a reused pid is a new process track.
     std::uint64_t process_uuid = w.new_uuid();
+    process_uuids_.push_back(process_uuid);
     bool described = false;
     for (const TimelineThread& t : p.threads) {
       std::uint64_t uuid = w.new_uuid();
+      thread_uuids_.emplace(std::uint64_t{pi} << 32 | t.tid, uuid);
       auto seq = w.new_sequence(uuid, encoding_for(thread_events(t)));
       if (!described) w.process_track(seq, process_uuid, p.pid, p.name);
       described = true;
@@ -473,8 +478,33 @@ std::uint64_t write_perfetto(const Timeline& tl, ByteSink& sink,
       w.process_track(seq, process_uuid, p.pid, p.name);
     }
   }
-  w.finish();
-  return w.bytes();
+}
+
+PerfettoWriter::Sequence PerfettoTimelineWriter::thread_sequence(std::size_t process,
+                                                                 std::uint32_t tid) {
+  if (process >= process_uuids_.size())
+    throw std::logic_error("PerfettoTimelineWriter: process not written");
+  auto [it, fresh] = thread_uuids_.emplace(std::uint64_t{process} << 32 | tid, 0);
+  if (fresh) it->second = w_.new_uuid();
+  auto seq = w_.new_sequence(it->second, PerfettoWriter::Encoding::incremental);
+  if (fresh) {
+    const TimelineProcess& p = tl_.processes[process];
+    w_.thread_track(seq, it->second, process_uuids_[process], p.pid, tid,
+                    "thread " + std::to_string(tid));
+  }
+  return seq;
+}
+
+std::uint64_t PerfettoTimelineWriter::finish() {
+  w_.finish();
+  return w_.bytes();
+}
+
+std::uint64_t write_perfetto(const Timeline& tl, ByteSink& sink,
+                             PerfettoWriter::Encoding encoding) {
+  PerfettoTimelineWriter w(tl, sink, encoding);
+  w.write();
+  return w.finish();
 }
 
 }  // namespace viztrace::report

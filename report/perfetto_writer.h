@@ -4,7 +4,11 @@
 // instants, counters, and debug annotations for args.
 //
 // One packet sequence per thread: its first packet clears the incremental state and sets the
-// defaults (clock, the thread's track); every later event packet needs that state. Event names are
+// defaults (clock, the thread's track), which every later event packet uses. Event packets leave
+// out SEQ_NEEDS_INCREMENTAL_STATE: the flag only lets a reader skip packets whose state a ring
+// buffer lost, which cannot happen to a file written whole, and it would cost 2 bytes per event.
+// Function slices carry no category either (the JSON's "function"): they are the thread tracks'
+// slices without one, 2 bytes per call less. Event names are
 // interned per sequence, so a name repeated a million times is stored once and costs 1-3 bytes
 // per event. Timestamps are CLOCK_MONOTONIC nanoseconds, the trace's clock. A sequence writes
 // them either absolute (Encoding::absolute: its defaults name CLOCK_MONOTONIC) or as the delta
@@ -131,7 +135,31 @@ class PerfettoWriter {
 // Writes a whole Timeline: the trace-wide track "viztrace" (session slice, global instants),
 // then per process its track and per thread a sequence with its track, slices and instants,
 // then counters. Encoding::incremental: incremental where it pays (a sequence of many events),
-// absolute elsewhere; Encoding::absolute: absolute everywhere. Returns the bytes written.
+// absolute elsewhere; Encoding::absolute: absolute everywhere.
+//
+// After write(), more events may follow on the timeline's thread tracks, each thread's on a
+// sequence of its own (function calls, streamed: Perfetto orders a track's events by time).
+class PerfettoTimelineWriter {
+ public:
+  PerfettoTimelineWriter(const Timeline& timeline, ByteSink& sink,
+                         PerfettoWriter::Encoding encoding = PerfettoWriter::Encoding::incremental);
+  void write();
+  // A new incremental sequence on the track of thread tid of timeline.processes[process],
+  // which is described first if the timeline has no such thread.
+  PerfettoWriter::Sequence thread_sequence(std::size_t process, std::uint32_t tid);
+  PerfettoWriter& writer() { return w_; }
+  // Returns the bytes written.
+  std::uint64_t finish();
+
+ private:
+  const Timeline& tl_;
+  PerfettoWriter w_;
+  PerfettoWriter::Encoding encoding_;
+  std::vector<std::uint64_t> process_uuids_;  // by process index
+  std::unordered_map<std::uint64_t, std::uint64_t> thread_uuids_;  // (index << 32 | tid) -> uuid
+};
+
+// PerfettoTimelineWriter's write() and finish(). Returns the bytes written.
 std::uint64_t write_perfetto(
     const Timeline& timeline, ByteSink& sink,
     PerfettoWriter::Encoding encoding = PerfettoWriter::Encoding::incremental);

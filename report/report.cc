@@ -50,6 +50,40 @@ void add_function_slice(Timeline& tl, const std::unordered_map<std::uint32_t, st
   if (f.unfinished) s.args.push_back(Arg::of("unfinished", true));
 }
 
+// Function calls streamed onto the thread tracks of a Perfetto report, in time order per thread.
+class PerfettoCalls final : public FunctionEvents {
+ public:
+  PerfettoCalls(PerfettoTimelineWriter& out, const Timeline& tl,
+                const std::unordered_map<std::uint32_t, std::size_t>& procs,
+                const FunctionPass& pass)
+      : out_(out), w_(out.writer()), tl_(tl), procs_(procs), pass_(pass) {}
+
+  std::uint32_t thread(std::uint32_t pid, std::uint32_t tid) override {
+    auto it = procs_.find(pid);
+    if (it == procs_.end() || it->second >= tl_.processes.size()) return 0;  // dropped
+    return out_.thread_sequence(it->second, tid);
+  }
+  void begin(std::uint32_t seq, std::uint64_t ts, std::uint32_t name) override {
+    if (seq == 0) return;
+    w_.begin_event(seq, std::max(ts, tl_.origin), PerfettoWriter::kSliceBegin, pass_.name(name),
+                   0, {}, name);
+    w_.end_event();
+  }
+  void end(std::uint32_t seq, std::uint64_t ts, bool unfinished) override {
+    if (seq == 0) return;
+    w_.begin_event(seq, std::max(ts, tl_.origin), PerfettoWriter::kSliceEnd, {});
+    if (unfinished) w_.arg("unfinished", true);
+    w_.end_event();
+  }
+
+ private:
+  PerfettoTimelineWriter& out_;
+  PerfettoWriter& w_;
+  const Timeline& tl_;
+  const std::unordered_map<std::uint32_t, std::size_t>& procs_;
+  const FunctionPass& pass_;
+};
+
 }  // namespace
 
 ReportFormat report_format(const std::string& path) {
@@ -88,10 +122,17 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
   if (options.collector_stats) table.set_collector_stats(*options.collector_stats);
   TraceModel model = table.resolve(decoder, reader.damaged_bytes());
 
-  // Function calls: a second pass over the spill, streamed into the JSON writer; the Perfetto
-  // and HTML writers take them into their timeline.
+  // Function calls: a second pass over the spill, streamed into the JSON writer and onto the
+  // Perfetto report's thread tracks (after the rest of the timeline); the HTML writer takes them
+  // into its timeline.
   std::optional<Timeline> timeline;
+  std::optional<PerfettoTimelineWriter> perfetto;
   if (!json_format) timeline = timeline_from_model(model);
+  if (format == ReportFormat::pftrace) {
+    timeline->normalize();
+    perfetto.emplace(*timeline, sink);
+    perfetto->write();
+  }
   if (json_format) {
     chrome.write_processes(model);
     chrome.write_instants(model);
@@ -102,15 +143,23 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
     by_json_pid.emplace(model.processes[i].json_pid, i);
   std::vector<std::uint32_t> timeline_names;  // function name id -> timeline name id
   FunctionPass* pass_ptr = nullptr;
+  FunctionPass::Sink slices;
+  if (json_format)
+    slices = [&](const FunctionSlice& f) {
+      chrome.write_function(f, pass_ptr->name_member(f.name));
+    };
+  else if (format == ReportFormat::html)
+    slices = [&](const FunctionSlice& f) {
+      add_function_slice(*timeline, by_json_pid, timeline_names, *pass_ptr, f);
+    };
   FunctionPass pass(model, table.modules(), table.clock_samples(), options.filter,
-                    [&](const FunctionSlice& f) {
-                      if (json_format) {
-                        chrome.write_function(f, pass_ptr->name_member(f.name));
-                        return;
-                      }
-                      add_function_slice(*timeline, by_json_pid, timeline_names, *pass_ptr, f);
-                    });
+                    std::move(slices));
   pass_ptr = &pass;
+  std::optional<PerfettoCalls> calls;
+  if (perfetto) {
+    calls.emplace(*perfetto, *timeline, by_json_pid, pass);
+    pass.set_events(&*calls);
+  }
   if (decoder.counts().function_chunks > 0) {
     // Two records per call.
     Progress progress(options.quiet ? nullptr : options.summary_to,
@@ -126,9 +175,8 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
     pass.finish();
     progress.finish(pass.counts().calls);
   }
-  if (format == ReportFormat::pftrace) {
-    timeline->normalize();
-    write_perfetto(*timeline, sink);
+  if (perfetto) {
+    perfetto->finish();
   } else if (format == ReportFormat::html) {
     timeline->normalize();
     write_html(*timeline, sink);

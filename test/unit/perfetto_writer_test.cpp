@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <tuple>
 
 #include "proto_decoder.h"
@@ -94,7 +95,10 @@ std::vector<ThreadKey> json_threads(const ParsedReport& r) {
     ThreadKey& t = by[k];
     std::get<0>(t) = k.first % kReuse;
     std::get<1>(t) = k.second % kReuse;
-    std::get<2>(t).emplace_back(R::str(e, "name"), R::str(e, "cat"), json_ns(R::ts(e)),
+    // Function slices carry no category in a pftrace.
+    std::string cat = R::str(e, "cat");
+    if (cat == "function") cat.clear();
+    std::get<2>(t).emplace_back(R::str(e, "name"), cat, json_ns(R::ts(e)),
                                 json_ns(R::dur(e)));
   }
   for (auto e : r.find("i")) {
@@ -283,6 +287,127 @@ TEST_CASE("pftrace and JSON reports of one spill: same slices, names, nesting, o
 
   // Smaller than the JSON even here, where argv strings and per-thread setup dominate.
   CHECK(bytes.size() < json.text().size());
+}
+
+namespace {
+
+// A chunk of function call records (ts | VT_FN_EXIT for a return, address), monotonic clock.
+Stream::Chunk function_chunk(std::uint32_t pid, std::uint32_t tid, std::uint32_t image,
+                             const std::vector<vt_fn_record>& records) {
+  vt_chunk_header h = {};
+  h.magic = VT_WIRE_MAGIC;
+  h.version = VT_WIRE_VERSION;
+  h.kind = VT_KIND_FUNCTIONS;
+  h.pid = pid;
+  h.tid = tid;
+  h.image = image;
+  h.nrec = static_cast<std::uint16_t>(records.size());
+  h.length = static_cast<std::uint16_t>(sizeof h + records.size() * sizeof(vt_fn_record));
+  h.reserved = VT_CLOCK_MONOTONIC;
+  Stream::Chunk c(h.length);
+  std::memcpy(c.data(), &h, sizeof h);
+  std::memcpy(c.data() + sizeof h, records.data(), records.size() * sizeof(vt_fn_record));
+  return c;
+}
+
+// A process whose two threads make nested calls, a longjmp, calls shorter than 1 µs, and calls
+// still open when the process exits.
+std::vector<Stream::Chunk> function_scenario() {
+  Stream c(kViztrace, kViztrace, 1, VT_CHUNK_COLLECTOR);
+  c.session(T0, 1700000000123456789ull, 3000, kViztrace, {"calc"}, "/work");
+  c.spawn(T0 + 100'000, 3000, "/bin/calc", {"calc"});
+  Stream main(3000, 3000, 0x61), worker(3000, 3001, 0x61);
+  main.proc_start(T0 + 200'000, kViztrace, {"calc"}, "/bin/calc", "/work");
+  worker.thread_start(T0 + 300'000);
+  worker.thread_exit(T0 + 800'000);
+  main.exit(T0 + 900'000, 0);
+  c.reap(T0 + 950'000, 3000, 0);
+  std::vector<Stream::Chunk> out = interleave({&c, &main, &worker}, 0);
+  auto in = [](std::uint64_t at, std::uint64_t addr) { return vt_fn_record{T0 + at, addr}; };
+  auto out_ = [](std::uint64_t at, std::uint64_t addr) {
+    return vt_fn_record{(T0 + at) | VT_FN_EXIT, addr};
+  };
+  // main: a(b(c c) b) longjmp out of d(e(f)) into a; g left open.
+  out.push_back(function_chunk(3000, 3000, 0x61,
+                               {in(210'000, 0xa0), in(210'100, 0xb0), in(210'200, 0xc0),
+                                out_(210'300, 0xc0), in(210'300, 0xc0), out_(213'000, 0xc0),
+                                out_(220'000, 0xb0), in(230'000, 0xd0), in(230'500, 0xe0),
+                                in(231'000, 0xf0), out_(260'000, 0xd0)}));
+  out.push_back(function_chunk(3000, 3000, 0x61,
+                               {out_(300'000, 0xa0), in(400'000, 0x100), in(400'010, 0x110),
+                                out_(400'020, 0x110)}));
+  // worker: short calls under a long one, left open when the thread exits.
+  std::vector<vt_fn_record> w = {in(310'000, 0xa0)};
+  for (std::uint64_t i = 0; i < 50; ++i) {
+    w.push_back(in(320'000 + i * 2'000, 0xb0));
+    w.push_back(out_(320'000 + i * 2'000 + 300 + i * 20, 0xb0));
+  }
+  out.push_back(function_chunk(3000, 3001, 0x61, w));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("pftrace and JSON reports of function calls: same slices, nesting, unfinished, filters") {
+  TempDir dir;
+  auto chunks = function_scenario();
+  for (std::uint64_t min_ns : {0, 700, 50'000}) {
+    INFO("--min-duration " << min_ns << " ns");
+    auto report = [&](const std::string& name) {
+      SyntheticSpill spill(dir);
+      spill.add(chunks);
+      ReportOptions o;
+      o.output = dir.file(name);
+      o.quiet = true;
+      o.filter.min_duration_ns = min_ns;
+      write_report(spill.dir(), o);
+      return read_file(o.output);
+    };
+    ParsedReport json(report("f.json"));
+    Pftrace pf(report("f.pftrace"));
+    require_clean(pf.trace, pf.nesting_problems);
+    // The JSON has each call when it returned, the pftrace when it began: compare by start,
+    // outermost first.
+    auto by_start = [](std::vector<ThreadKey> threads) {
+      for (ThreadKey& t : threads)
+        std::sort(std::get<2>(t).begin(), std::get<2>(t).end(),
+                  [](const SliceKey& a, const SliceKey& b) {
+                    return std::make_tuple(std::get<2>(a), -std::get<3>(a), std::get<0>(a)) <
+                           std::make_tuple(std::get<2>(b), -std::get<3>(b), std::get<0>(b));
+                  });
+      return threads;
+    };
+    auto from_json = by_start(json_threads(json));
+    auto from_pf = by_start(pf.threads());
+    REQUIRE(from_pf.size() == from_json.size());
+    for (std::size_t i = 0; i < from_json.size(); ++i) {
+      INFO("thread " << std::get<1>(from_json[i]));
+      CHECK(std::get<1>(from_pf[i]) == std::get<1>(from_json[i]));
+      CHECK(std::get<2>(from_pf[i]) == std::get<2>(from_json[i]));
+      CHECK(std::get<3>(from_pf[i]) == std::get<3>(from_json[i]));
+    }
+    std::size_t calls = 0;
+    for (auto e : json.find("X"))
+      if (R::str(e, "cat") == "function") ++calls;
+    CHECK(calls == (min_ns == 0 ? 9u + 51u : min_ns == 700 ? 7u + 31u : 2u + 1u));
+    // The calls left open are marked in both.
+    std::size_t unfinished_json = 0, unfinished_pf = 0;
+    for (auto e : json.find("X")) {
+      bool u = false;
+      if (!e["args"]["unfinished"].get(u) && u) ++unfinished_json;
+    }
+    for (const auto& [uuid, c] : pf.content)
+      for (const DecodedSlice& s : c.slices)
+        if (s.args.count("unfinished") && s.args.at("unfinished") == "true") ++unfinished_pf;
+    CHECK(unfinished_json == 2);  // main's last call and the worker's
+    CHECK(unfinished_pf == unfinished_json);
+    // Each thread's calls sit inside the thread's own slice, on its track.
+    for (const TrackContent* t : pf.of(3000, 3001)) {
+      REQUIRE_FALSE(t->slices.empty());
+      CHECK(t->slices.front().category == "thread");
+      for (std::size_t i = 1; i < t->slices.size(); ++i) CHECK(t->slices[i].depth >= 1);
+    }
+  }
 }
 
 TEST_CASE("pftrace interning: each name stored once per sequence, a few bytes per event") {

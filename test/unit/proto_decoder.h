@@ -5,6 +5,7 @@
 // Shared by the unit and the integration tests; standard C++ only.
 #pragma once
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <map>
@@ -272,7 +273,6 @@ inline DecodedTrace decode_pftrace(std::string_view file) {
         DecodedEvent e;
         e.seq = seq_id;
         if (!s.cleared) problem("event on a sequence whose state was never cleared");
-        if (!(flags & 2)) problem("event packet without SEQ_NEEDS_INCREMENTAL_STATE");
         if (!ts) problem("event without timestamp");
         if (s.clock >= 64) {
           if (!s.clock_now) {
@@ -340,38 +340,49 @@ struct DecodedSlice {
   int depth = 0;
 };
 
-// Per track uuid: its slices (BEGIN order) and instants; nesting problems go to problems.
+// Per track uuid: its slices (BEGIN order) and instants; nesting problems go to problems. As
+// Perfetto's trace processor does, each track's events are taken in time order (file order
+// among equal times), whichever sequences wrote them; an END's args join its slice's.
 struct TrackContent {
   std::vector<DecodedSlice> slices;
   std::vector<DecodedEvent> instants;
 };
 inline std::map<std::uint64_t, TrackContent> slices_by_track(const DecodedTrace& t,
                                                              std::vector<std::string>& problems) {
-  std::map<std::uint64_t, TrackContent> out;
-  std::map<std::uint64_t, std::vector<std::size_t>> open;
-  std::map<std::uint64_t, std::uint64_t> last_ts;
+  std::map<std::uint64_t, std::vector<const DecodedEvent*>> by_track;
+  std::map<std::uint32_t, std::uint64_t> last_ts;  // per sequence
   for (const DecodedEvent& e : t.events) {
-    if (last_ts.count(e.track) && e.ts < last_ts[e.track])
-      problems.push_back("time goes back on a track");
-    last_ts[e.track] = e.ts;
-    TrackContent& c = out[e.track];
-    if (e.type == 1) {
-      DecodedSlice s{e.ts, 0, e.name, e.category, e.args, static_cast<int>(open[e.track].size())};
-      open[e.track].push_back(c.slices.size());
-      c.slices.push_back(std::move(s));
-    } else if (e.type == 2) {
-      if (open[e.track].empty()) {
-        problems.push_back("SLICE_END without an open slice");
-        continue;
-      }
-      c.slices[open[e.track].back()].end = e.ts;
-      open[e.track].pop_back();
-    } else if (e.type == 3) {
-      c.instants.push_back(e);
-    }
+    if (last_ts.count(e.seq) && e.ts < last_ts[e.seq])
+      problems.push_back("time goes back on a sequence");
+    last_ts[e.seq] = e.ts;
+    by_track[e.track].push_back(&e);
   }
-  for (const auto& [uuid, stack] : open)
-    if (!stack.empty()) problems.push_back("slice never ended");
+  std::map<std::uint64_t, TrackContent> out;
+  for (auto& [track, events] : by_track) {
+    std::stable_sort(events.begin(), events.end(),
+                     [](const DecodedEvent* a, const DecodedEvent* b) { return a->ts < b->ts; });
+    TrackContent& c = out[track];
+    std::vector<std::size_t> open;
+    for (const DecodedEvent* e : events) {
+      if (e->type == 1) {
+        open.push_back(c.slices.size());
+        c.slices.push_back(DecodedSlice{e->ts, 0, e->name, e->category, e->args,
+                                        static_cast<int>(open.size()) - 1});
+      } else if (e->type == 2) {
+        if (open.empty()) {
+          problems.push_back("SLICE_END without an open slice");
+          continue;
+        }
+        DecodedSlice& s = c.slices[open.back()];
+        s.end = e->ts;
+        for (const auto& [k, v] : e->args) s.args[k] = v;
+        open.pop_back();
+      } else if (e->type == 3) {
+        c.instants.push_back(*e);
+      }
+    }
+    if (!open.empty()) problems.push_back("slice never ended");
+  }
   return out;
 }
 
