@@ -1,4 +1,4 @@
-// Reads back the chunks of a spill in the order they were written, one segment mapped at a time.
+// Reads back the chunks of a spill in the order they were written, through one 1 MiB buffer.
 #pragma once
 
 #include <cstddef>

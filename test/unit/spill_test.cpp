@@ -125,3 +125,36 @@ TEST_CASE("spill: every session dir is swept, however many sessions came before"
   }
   CHECK(root.entries().empty());
 }
+
+TEST_CASE("spill: chunks of every size across the reader's buffer boundaries, then garbage") {
+  TempDir root;
+  SyntheticSpill spill(root);  // one big segment
+  ChunkBuilder b(42, 42, 7);
+  std::vector<ChunkBuilder::Chunk> chunks;
+  for (int i = 0; i < 5000; ++i) {  // up to VT_CHUNK_MAX bytes each
+    std::string filler(static_cast<std::size_t>(i * 7919 % 4000), 'x');
+    b.record(VT_REC_THREAD_START, 0, static_cast<std::uint64_t>(i), filler.data(), filler.size());
+    for (auto& c : b.take()) chunks.push_back(std::move(c));
+  }
+  spill.add(chunks);
+  REQUIRE(spill.writer().segments() == 1);
+  std::string segment = spill.dir() + "/" + viztrace::spill::segment_name(0);
+  std::string bytes = viztrace::test::read_file(segment);
+  REQUIRE(bytes.size() > 8u << 20);  // several refills of the 1 MiB buffer
+
+  SpillReader whole(spill.dir());
+  auto ts = read_back_ts(whole);
+  REQUIRE(ts.size() == chunks.size());
+  for (std::size_t i = 0; i < ts.size(); ++i) CHECK(ts[i] == i);
+  CHECK(whole.damaged_bytes() == 0);
+  CHECK(whole.bytes_read() == bytes.size());
+
+  // Garbage past the 5 MiB mark: what came before is read, the rest of the segment is damaged.
+  std::size_t off = 16, index = 0;
+  while (off < (5u << 20)) off += chunks[index++].size();
+  bytes[off] ^= 0x5a;
+  viztrace::test::write_file(segment, bytes);
+  SpillReader cut(spill.dir());
+  CHECK(read_back_ts(cut).size() == index);
+  CHECK(cut.damaged_bytes() == bytes.size() - off);
+}
