@@ -27,6 +27,27 @@ constexpr std::size_t kPerChunk = (VT_CHUNK_MAX - sizeof(vt_chunk_header)) / siz
 // An idle ring's process is looked up this often (in drain passes) to retire rings of the dead.
 constexpr std::uint64_t kIdleCheck = 64;
 
+bool process_gone(std::uint32_t pid) {
+  return kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+// The ring of a thread whose process is gone: takes the records it wrote after it last
+// published (see vt_fn_ring.produced). Slots past `produced` hold either those, or zeros, or
+// records of the previous lap, which are older than the last published one.
+void settle(vt_fn_ring* h, const vt_fn_record* records, std::uint64_t capacity) {
+  const std::uint64_t mask = capacity - 1;
+  const std::uint64_t published = h->produced, consumed = h->consumed;
+  std::uint64_t last = published > 0 ? records[(published - 1) & mask].ts & ~VT_FN_EXIT : 0;
+  std::uint64_t k = published;
+  while (k - published < VT_FN_PUBLISH_EVERY - 1 && k - consumed < capacity) {
+    const std::uint64_t ts = records[k & mask].ts & ~VT_FN_EXIT;
+    if (ts == 0 || ts < last) break;
+    last = ts;
+    ++k;
+  }
+  h->produced = k;
+}
+
 }  // namespace
 
 std::string FnRings::file_name(std::uint32_t pid, std::uint32_t tid, std::uint32_t image) {
@@ -65,6 +86,7 @@ bool FnRings::map(Ring& ring) {
   ring.records =
       reinterpret_cast<const vt_fn_record*>(static_cast<const char*>(p) + VT_FN_RING_HEADER);
   ring.bytes = static_cast<std::size_t>(st.st_size);
+  ring.capacity = cap;  // as checked: the thread could scribble over its header later
   return true;
 }
 
@@ -86,7 +108,7 @@ void FnRings::add(std::uint32_t pid, std::uint32_t tid, std::uint32_t image) {
 
 std::uint64_t FnRings::drain_one(Ring& ring) {
   vt_fn_ring* h = ring.header;
-  const std::uint64_t cap = h->capacity;
+  const std::uint64_t cap = ring.capacity;
   const std::uint64_t produced = __atomic_load_n(&h->produced, __ATOMIC_ACQUIRE);
   std::uint64_t consumed = h->consumed;
   std::uint64_t dropped = __atomic_load_n(&h->dropped, __ATOMIC_RELAXED);
@@ -132,6 +154,8 @@ std::uint64_t FnRings::drain_one(Ring& ring) {
 }
 
 void FnRings::retire(Ring& ring) {
+  if (!__atomic_load_n(&ring.header->closed, __ATOMIC_ACQUIRE) && process_gone(ring.header->pid))
+    settle(ring.header, ring.records, ring.capacity);
   drain_one(ring);
   stats_.waited_ns += ring.header->waited_ns;
   munmap(ring.header, ring.bytes);
@@ -149,7 +173,7 @@ std::uint64_t FnRings::drain() {
     if (__atomic_load_n(&r.header->closed, __ATOMIC_ACQUIRE)) {
       gone = true;
     } else if (n == 0 && ++r.idle_since % kIdleCheck == 0) {
-      gone = kill(static_cast<pid_t>(r.header->pid), 0) != 0 && errno == ESRCH;
+      gone = process_gone(r.header->pid);
     } else if (n != 0) {
       r.idle_since = 0;
     }

@@ -50,6 +50,7 @@ class FnRings {
     vt_fn_ring* header = nullptr;
     const vt_fn_record* records = nullptr;
     std::size_t bytes = 0;
+    std::uint64_t capacity = 0;      // records, checked against the file's size when mapped
     std::uint32_t seq = 0;           // next chunk's sequence number
     std::uint64_t dropped_seen = 0;  // ring->dropped already counted
     std::uint64_t idle_since = 0;    // drain passes with nothing new

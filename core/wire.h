@@ -58,6 +58,7 @@ typedef struct vt_chunk_header {
 #define VT_FN_RING_MAGIC 0x4e465a56u /* "VZFN" */
 #define VT_FN_RING_HEADER 4096u      /* the records start one page in */
 #define VT_FN_EXIT (1ull << 63)      /* in vt_fn_record.ts: the call returns */
+#define VT_FN_PUBLISH_EVERY 16u      /* see vt_fn_ring.produced */
 
 enum { VT_CLOCK_MONOTONIC = 0, VT_CLOCK_TSC = 1 };
 
@@ -72,8 +73,11 @@ typedef struct vt_fn_ring {
   uint32_t pid, tid, image;
   uint32_t clock;    /* VT_CLOCK_* of the records' ts */
   uint64_t capacity; /* records the ring holds (a power of two) */
-  /* Written by the shim: records written so far (record i is at slot i % capacity), updated
-   * after each record; and records it had to drop, and how long it waited for room. */
+  /* Written by the shim: records written so far (record i is at slot i % capacity), published
+   * every VT_FN_PUBLISH_EVERY records and whenever the thread waits, execs or ends; and records
+   * it had to drop, and how long it waited for room. A thread that died unannounced may have
+   * written up to VT_FN_PUBLISH_EVERY - 1 records past `produced`: once its process is gone, a
+   * reader takes those slots that hold newer records than slot produced - 1. */
   uint64_t produced;
   uint64_t dropped;
   uint64_t waited_ns;

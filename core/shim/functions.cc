@@ -166,10 +166,16 @@ __attribute__((noinline, no_instrument_function)) bool setup_thread(FnThread& t)
   return t.state == kActive;
 }
 
+// Tells the collector how far the ring is written.
+VT_HOT void publish(FnThread& t) {
+  if (t.state == kActive) __atomic_store_n(&t.ring->produced, t.produced, __ATOMIC_RELEASE);
+}
+
 // The ring is full as far as we know, or it is time to look at the modules again.
 __attribute__((noinline, no_instrument_function)) bool make_room(FnThread& t) {
   int saved = errno;
   vt_fn_ring* ring = t.ring;
+  publish(t);
   if ((t.produced & (kCheckEvery - 1)) == 0) check_modules();
   uint64_t consumed = __atomic_load_n(&ring->consumed, __ATOMIC_ACQUIRE);
   if (t.produced - consumed >= kCapacity) {
@@ -251,12 +257,16 @@ void functions_thread_exit() noexcept {
   if (t.state != kActive) return;
   int saved = errno;
   check_modules();
+  publish(t);
   __atomic_store_n(&t.ring->closed, 1u, __ATOMIC_RELEASE);
   t.state = kOff;
   errno = saved;
 }
 
+void functions_publish() noexcept { publish(t_fn); }
+
 void functions_process_exit() noexcept {
+  publish(t_fn);
   if (!g_fn.enabled || __atomic_load_n(&g_fn.loads_announced, __ATOMIC_RELAXED) == 0) return;
   int saved = errno;
   check_modules();
@@ -267,24 +277,70 @@ void functions_process_exit() noexcept {
 
 using vt_shim::t_fn;
 
-VT_EXPORT __attribute__((no_instrument_function)) void __cyg_profile_func_enter(void* fn, void*) {
-  vt_shim::FnThread& t = t_fn;
-  if (t.depth++ >= vt_shim::g_fn.max_depth) return;
-  if (__builtin_expect(t.state != vt_shim::kActive, 0) && !vt_shim::setup_thread(t)) return;
-  if (__builtin_expect(t.busy, 0)) {
+namespace vt_shim {
+namespace {
+
+// The fast path: an active thread, not inside the hook already, room in the ring, TSC clock.
+// It calls nothing, so it needs no stack frame; everything else goes to the slow path.
+VT_HOT bool record_fast(FnThread& t, void* fn, uint64_t exit_bit) {
+#if defined(__x86_64__)
+  // busy is read on its own: a 2-byte load of state and busy together, right after the byte
+  // stores to busy, would stall on store forwarding (measured: +11 ns per call).
+  if (__builtin_expect(t.state != kActive || !g_fn.tsc, 0)) return false;
+  if (__builtin_expect(*static_cast<volatile uint8_t*>(&t.busy) != 0, 0)) return false;
+  t.busy = 1;
+  __asm__ __volatile__("" ::: "memory");  // a signal handler from here on sees busy
+  uint64_t i = t.produced;
+  if (__builtin_expect(i >= t.limit, 0)) {
+    __asm__ __volatile__("" ::: "memory");
+    t.busy = 0;
+    return false;
+  }
+  vt_fn_record* r = &t.records[i & (kCapacity - 1)];
+  r->ts = __rdtsc() | exit_bit;
+  r->addr = reinterpret_cast<uint64_t>(fn);
+  t.produced = i + 1;
+  // Publishing every record costs ~2 ns: the collector reads that cache line too.
+  if (((i + 1) & (VT_FN_PUBLISH_EVERY - 1)) == 0)
+    __atomic_store_n(&t.ring->produced, i + 1, __ATOMIC_RELEASE);
+  __asm__ __volatile__("" ::: "memory");
+  t.busy = 0;
+  return true;
+#else
+  (void)t, (void)fn, (void)exit_bit;
+  return false;
+#endif
+}
+
+__attribute__((noinline, no_instrument_function)) void enter_slow(FnThread& t, void* fn) {
+  if (__builtin_expect(t.state != kActive, 0) && !setup_thread(t)) return;
+  if (t.busy) {
     ++t.ring->dropped;
     return;
   }
-  vt_shim::record(t, fn, 0);
+  record(t, fn, 0);
+}
+
+__attribute__((noinline, no_instrument_function)) void exit_slow(FnThread& t, void* fn) {
+  if (t.state != kActive) return;  // its entry was not recorded
+  if (t.busy) {
+    ++t.ring->dropped;
+    return;
+  }
+  record(t, fn, VT_FN_EXIT);
+}
+
+}  // namespace
+}  // namespace vt_shim
+
+VT_EXPORT __attribute__((no_instrument_function)) void __cyg_profile_func_enter(void* fn, void*) {
+  vt_shim::FnThread& t = t_fn;
+  if (t.depth++ >= vt_shim::g_fn.max_depth) return;
+  if (__builtin_expect(!vt_shim::record_fast(t, fn, 0), 0)) vt_shim::enter_slow(t, fn);
 }
 
 VT_EXPORT __attribute__((no_instrument_function)) void __cyg_profile_func_exit(void* fn, void*) {
   vt_shim::FnThread& t = t_fn;
   if (t.depth > 0 && --t.depth >= vt_shim::g_fn.max_depth) return;
-  if (__builtin_expect(t.state != vt_shim::kActive, 0)) return;  // its entry was not recorded
-  if (__builtin_expect(t.busy, 0)) {
-    ++t.ring->dropped;
-    return;
-  }
-  vt_shim::record(t, fn, VT_FN_EXIT);
+  if (__builtin_expect(!vt_shim::record_fast(t, fn, VT_FN_EXIT), 0)) vt_shim::exit_slow(t, fn);
 }

@@ -16,7 +16,10 @@ void functions_init(const char* fifo_path) noexcept;
 void functions_on_fork_child() noexcept;
 // The calling thread ends: its ring is final.
 void functions_thread_exit() noexcept;
-// The process exits: modules loaded since the last announcement are announced.
+// The process exits: the calling thread's ring is published, and modules loaded since the
+// last announcement are announced.
 void functions_process_exit() noexcept;
+// The calling thread's records so far are made visible to the collector (before an exec).
+void functions_publish() noexcept;
 
 }  // namespace vt_shim

@@ -368,6 +368,7 @@ uint64_t now_ns() noexcept {
 }
 
 void emit_exec(const char* path, char* const argv[], uint32_t exe_flags) noexcept {
+  functions_publish();
   Emission e;
   if (!e.active()) return;
   uint64_t ts = now_ns();

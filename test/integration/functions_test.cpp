@@ -200,6 +200,49 @@ TEST_CASE("calls still open at _exit or at a crash end there, marked unfinished"
   require_clean(s);
 }
 
+TEST_CASE("calls of threads that never published their rings, SIGKILLed, are all there") {
+  Sandbox s;
+  // Fewer records per thread than the shim writes between two publications: the collector
+  // must find them in the rings of the dead process itself.
+  s.write_file("sudden.c",
+               "#include <pthread.h>\n#include <signal.h>\n#include <unistd.h>\n"
+               "static volatile long sink;\n"
+               "static pthread_barrier_t ready;\n"
+               "__attribute__((noinline)) void on_worker(long i) { sink += i; }\n"
+               "__attribute__((noinline)) void on_main(long i) { sink -= i; }\n"
+               "void* worker(void* arg) {\n"
+               "  for (long i = 0; i < 7; i++) on_worker(i);\n"
+               "  pthread_barrier_wait(&ready);\n"
+               "  for (;;) pause();\n"
+               "  return arg; }\n"
+               "int main(void) {\n"
+               "  pthread_t t;\n"
+               "  pthread_barrier_init(&ready, 0, 2);\n"
+               "  pthread_create(&t, 0, worker, 0);\n"
+               "  for (long i = 0; i < 5; i++) on_main(i);\n"
+               "  pthread_barrier_wait(&ready);\n"
+               "  kill(getpid(), SIGKILL);\n"
+               "  return 0; }\n");
+  auto cc = s.command(
+      {"gcc", "-O1", "-finstrument-functions", "-pthread", "-o", "sudden", "sudden.c"});
+  INFO(cc.err);
+  REQUIRE(cc.exit_code() == 0);
+  auto r = s.viztrace({"run", "-q", "-o", "t.json", "--", "./sudden"});
+  INFO(r.err);
+  CHECK(r.signal() == SIGKILL);  // as the command ended
+  auto calls = calls_of(s.report("t.json"));
+  auto n = counts(calls);
+  CHECK(n["on_main"] == 5);
+  CHECK(n["on_worker"] == 7);
+  CHECK(only(calls, "main").unfinished);
+  CHECK(only(calls, "worker").unfinished);
+  for (const Call& c : calls)
+    if (c.name == "on_worker") CHECK(c.tid == only(calls, "worker").tid);
+  CHECK(only(calls, "worker").tid != only(calls, "main").tid);
+  CHECK(nesting_problem(calls) == "");
+  require_clean(s);
+}
+
 TEST_CASE("the depth limit while recording, and the filters of the report") {
   Sandbox s;
   auto depth = s.viztrace({"run", "-q", "--max-stack-depth", "1", "-o", "d.json", "--",
