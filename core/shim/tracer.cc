@@ -48,7 +48,9 @@ struct Globals {
   // The entries above, packed one after the other so that they share a page with the rest.
   char text[2 * PATH_MAX + 64];
 };
-Globals g;
+// Constant-initialized: a dynamic initializer would run after shim_init (same TU, later in
+// .init_array) and wipe the channel it opened.
+constinit Globals g{};
 
 // The calling thread's stream; tid == 0 until first use. Reset in a fork child.
 __thread Stream t_stream;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <catch2/catch.hpp>
 #include <set>
 
@@ -80,6 +81,43 @@ TEST_CASE("fork without exec: each child is its own process with its own exit co
           std::string::npos);
   }
   CHECK(codes == std::multiset<long long>{10, 11, 12});
+  require_clean(s);
+}
+
+TEST_CASE("the shim holds one descriptor of its own, far above the program's, however much it says") {
+  Sandbox s;
+  // Forks, a thread and an exit all make the shim write; it must keep using the one FIFO
+  // descriptor it opened at start.
+  s.write_file("fds.c",
+               "#include <dirent.h>\n#include <pthread.h>\n#include <stdio.h>\n"
+               "#include <stdlib.h>\n#include <sys/wait.h>\n#include <unistd.h>\n"
+               "static void* nop(void* a) { return a; }\n"
+               "int main(void) {\n"
+               "  for (int i = 0; i < 3; i++) {\n"
+               "    pid_t p = fork();\n"
+               "    if (p == 0) _exit(0);\n"
+               "    waitpid(p, 0, 0); }\n"
+               "  pthread_t t;\n"
+               "  pthread_create(&t, 0, nop, 0);\n"
+               "  pthread_join(t, 0);\n"
+               "  DIR* d = opendir(\"/proc/self/fd\");\n"
+               "  int low = 0, high = 0;\n"
+               "  for (struct dirent* e; (e = readdir(d));) {\n"
+               "    if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d)) continue;\n"
+               "    if (atoi(e->d_name) >= 100) high++; else low++; }\n"
+               "  printf(\"low %d high %d\\n\", low, high);\n"
+               "  return 0; }\n");
+  auto cc = s.command({"gcc", "-O1", "-pthread", "-o", "fds", "fds.c"});
+  INFO(cc.err);
+  REQUIRE(cc.exit_code() == 0);
+  // Against the same program untraced (it inherits whatever the test runner left open).
+  auto untraced = s.command({"./fds"});
+  int low = -1, high = -1;
+  REQUIRE(std::sscanf(untraced.out.c_str(), "low %d high %d", &low, &high) == 2);
+  auto r = s.viztrace({"run", "-q", "--", "./fds"});
+  INFO(r.err);
+  CHECK(r.exit_code() == 0);
+  CHECK(r.out == "low " + std::to_string(low) + " high " + std::to_string(high + 1) + "\n");
   require_clean(s);
 }
 
