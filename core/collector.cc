@@ -177,6 +177,7 @@ bool Collector::drain_fifo() {
     }
     std::memmove(buffer_.data(), buffer_.data() + off, buffered_ - off);
     buffered_ -= off;
+    if (static_cast<std::size_t>(n) < kReadBytes) break;  // the pipe is empty for now
   }
   if (any) spill_.flush();
   return any;
