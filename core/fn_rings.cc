@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -139,10 +140,13 @@ std::uint64_t FnRings::drain_one(Ring& ring) {
     c.dropped = static_cast<std::uint32_t>(std::min<std::uint64_t>(new_dropped, UINT32_MAX));
     new_dropped = 0;
     std::memcpy(chunk_.data(), &c, sizeof c);
-    // The records may wrap around the end of the ring.
-    for (std::size_t i = 0; i < n; ++i)
-      std::memcpy(chunk_.data() + sizeof c + i * sizeof(vt_fn_record),
-                  &ring.records[(consumed + i) & (cap - 1)], sizeof(vt_fn_record));
+    // The records may wrap around the end of the ring: at most two runs.
+    const std::size_t first = static_cast<std::size_t>(consumed & (cap - 1));
+    const std::size_t run = std::min<std::size_t>(n, static_cast<std::size_t>(cap) - first);
+    std::memcpy(chunk_.data() + sizeof c, &ring.records[first], run * sizeof(vt_fn_record));
+    if (run < n)
+      std::memcpy(chunk_.data() + sizeof c + run * sizeof(vt_fn_record), &ring.records[0],
+                  (n - run) * sizeof(vt_fn_record));
     spill_.append(chunk_.data(), c.length);
     consumed += n;
   } while (consumed < produced);

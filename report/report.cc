@@ -18,6 +18,7 @@
 #include "report/progress.h"
 #include "report/record_decoder.h"
 #include "report/summary.h"
+#include "report/threaded_sink.h"
 #include "report/timeline.h"
 #include "spill/spill_reader.h"
 
@@ -109,7 +110,8 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
   OutputFile file(options.output);
   std::optional<GzipSink> gz;
   if (gzip) gz.emplace(file, options.output);
-  ByteSink& sink = gzip ? static_cast<ByteSink&>(*gz) : file;
+  // Compressing and writing happen on a thread of their own, beside the formatting.
+  ThreadedSink sink(gzip ? static_cast<ByteSink&>(*gz) : file);
   JsonWriter json(sink);
   ChromeJsonWriter chrome(json);
   if (json_format) chrome.begin();
@@ -183,6 +185,7 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
   } else {
     chrome.end(model);
   }
+  sink.finish();
   if (gz) gz->finish();
   file.commit();
 

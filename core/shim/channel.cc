@@ -46,12 +46,15 @@ bool channel_open(Channel& ch, const char* path) noexcept {
   ch.fd = static_cast<int>(fd);
   ch.dev = st.st_dev;
   ch.ino = st.st_ino;
+  ch.fresh = true;
   return true;
 }
 
 WriteResult channel_write(Channel& ch, const char* path, const void* chunk, size_t length,
                           int wait_ms) noexcept {
-  if (!still_ours(ch)) {
+  const bool fresh = ch.fresh;
+  ch.fresh = false;
+  if (!fresh && !still_ours(ch)) {
     // Closed or replaced by the program: open a fresh one; the old number is not ours to close.
     Channel fresh;
     if (!channel_open(fresh, path)) return WriteResult::kGone;

@@ -5,7 +5,8 @@
 // gone. Non-blocking: when the pipe is full the writer asks whether a collector still holds the
 // session's lock (flock on the session dir) and waits, boundedly, only if one does.
 // Close-on-exec, and moved to a high fd number out of the program's way. Before every write the
-// fd is checked to still be our FIFO: programs close or reuse fds behind our back.
+// fd is checked to still be our FIFO (programs close or reuse fds behind our back), except the
+// first one right after opening it, when no program code has run in between.
 #pragma once
 
 #include <stddef.h>
@@ -17,6 +18,7 @@ struct Channel {
   int fd = -1;
   dev_t dev = 0;
   ino_t ino = 0;
+  bool fresh = false;  // opened, not written to yet
 };
 
 // Opens the FIFO at path into ch. False if it cannot (no session, not a FIFO).

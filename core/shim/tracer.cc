@@ -115,7 +115,7 @@ class Emission {
       // is a copy, so our FIFO fd is still valid here; write through a copy of the channel.
       detached_ = true;
       local_.pid = static_cast<uint32_t>(pid);
-      local_.tid = static_cast<uint32_t>(raw_gettid());
+      local_.tid = static_cast<uint32_t>(pid);  // a new process has one thread: tid == pid
       local_.image = make_image_nonce(g.image, pid);
       stream_ = &local_;
       channel_ = g.channel;
@@ -251,6 +251,9 @@ void on_fork_child() noexcept {
   g.pid = static_cast<pid_t>(sys::getpid());
   g.threads = 0;
   t_stream = Stream{};
+  t_stream.pid = static_cast<uint32_t>(g.pid);
+  t_stream.tid = static_cast<uint32_t>(g.pid);  // the child's one thread: tid == pid
+  t_stream.image = g.image;
   t_in_emit = false;
   t_named = false;
   functions_on_fork_child();
@@ -376,7 +379,9 @@ void emit_exec(const char* path, char* const argv[], uint32_t exe_flags) noexcep
   uint64_t ts = now_ns();
   e.w().string(VT_STR_PATH, path, strlen(path), ts);
   e.w().string_list(VT_STR_ARGV, argv, ts);
-  vt_proc_start p = {static_cast<uint32_t>(sys::getppid()), 0};
+  // Another process in our memory (vfork child) was made by the process g describes.
+  uint32_t ppid = e.detached() ? static_cast<uint32_t>(g.pid) : static_cast<uint32_t>(sys::getppid());
+  vt_proc_start p = {ppid, 0};
   e.w().record(VT_REC_EXEC, exe_flags, ts, &p, sizeof p);
 }
 
