@@ -110,8 +110,11 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
   OutputFile file(options.output);
   std::optional<GzipSink> gz;
   if (gzip) gz.emplace(file, options.output);
-  // Compressing and writing happen on a thread of their own, beside the formatting.
-  ThreadedSink sink(gzip ? static_cast<ByteSink&>(*gz) : file);
+  // Compression runs on a thread of its own, beside the formatting. (Plain output is written
+  // from the writers' own buffers: handing them over would cost a copy that the write saves.)
+  std::optional<ThreadedSink> threaded;
+  if (gzip) threaded.emplace(*gz);
+  ByteSink& sink = threaded ? static_cast<ByteSink&>(*threaded) : file;
   JsonWriter json(sink);
   ChromeJsonWriter chrome(json);
   if (json_format) chrome.begin();
@@ -185,7 +188,7 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
   } else {
     chrome.end(model);
   }
-  sink.finish();
+  if (threaded) threaded->finish();
   if (gz) gz->finish();
   file.commit();
 
