@@ -90,7 +90,8 @@ TEST_CASE("the shim holds one descriptor of its own, far above the program's, ho
   // descriptor it opened at start.
   s.write_file("fds.c",
                "#include <dirent.h>\n#include <pthread.h>\n#include <stdio.h>\n"
-               "#include <stdlib.h>\n#include <sys/wait.h>\n#include <unistd.h>\n"
+               "#include <stdlib.h>\n#include <string.h>\n#include <sys/wait.h>\n"
+               "#include <unistd.h>\n"
                "static void* nop(void* a) { return a; }\n"
                "int main(void) {\n"
                "  for (int i = 0; i < 3; i++) {\n"
@@ -101,23 +102,33 @@ TEST_CASE("the shim holds one descriptor of its own, far above the program's, ho
                "  pthread_create(&t, 0, nop, 0);\n"
                "  pthread_join(t, 0);\n"
                "  DIR* d = opendir(\"/proc/self/fd\");\n"
-               "  int low = 0, high = 0;\n"
+               "  int all = 0, session = 0, highest = -1;\n"
                "  for (struct dirent* e; (e = readdir(d));) {\n"
                "    if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d)) continue;\n"
-               "    if (atoi(e->d_name) >= 100) high++; else low++; }\n"
-               "  printf(\"low %d high %d\\n\", low, high);\n"
+               "    char path[64], link[4096] = \"\";\n"
+               "    snprintf(path, sizeof path, \"/proc/self/fd/%s\", e->d_name);\n"
+               "    if (readlink(path, link, sizeof link - 1) < 0) continue;\n"
+               "    all++;\n"
+               "    if (strstr(link, \"/viztrace-\")) { session++; highest = atoi(e->d_name); } }\n"
+               "  printf(\"all %d session %d at %d\\n\", all, session, highest);\n"
                "  return 0; }\n");
   auto cc = s.command({"gcc", "-O1", "-pthread", "-o", "fds", "fds.c"});
   INFO(cc.err);
   REQUIRE(cc.exit_code() == 0);
   // Against the same program untraced (it inherits whatever the test runner left open).
   auto untraced = s.command({"./fds"});
-  int low = -1, high = -1;
-  REQUIRE(std::sscanf(untraced.out.c_str(), "low %d high %d", &low, &high) == 2);
+  int all = -1, session = -1, at = -1;
+  REQUIRE(std::sscanf(untraced.out.c_str(), "all %d session %d at %d", &all, &session, &at) == 3);
+  CHECK(session == 0);
   auto r = s.viztrace({"run", "-q", "--", "./fds"});
   INFO(r.err);
   CHECK(r.exit_code() == 0);
-  CHECK(r.out == "low " + std::to_string(low) + " high " + std::to_string(high + 1) + "\n");
+  int traced_all = -1, traced_session = -1, traced_at = -1;
+  REQUIRE(std::sscanf(r.out.c_str(), "all %d session %d at %d", &traced_all, &traced_session,
+                      &traced_at) == 3);
+  CHECK(traced_all == all + 1);
+  CHECK(traced_session == 1);
+  CHECK(traced_at >= 500);  // far above the program's own
   require_clean(s);
 }
 
