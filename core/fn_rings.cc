@@ -122,7 +122,6 @@ std::uint64_t FnRings::drain_one(Ring& ring) {
   }
   stats_.dropped += new_dropped;
   const std::uint64_t moved = produced > consumed ? produced - consumed : 0;
-  chunk_.resize(VT_CHUNK_MAX);
   do {  // at least one chunk, so that drops are told even without records
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(produced - consumed,
                                                                           kPerChunk));
@@ -139,15 +138,12 @@ std::uint64_t FnRings::drain_one(Ring& ring) {
     c.reserved = static_cast<std::uint8_t>(h->clock);
     c.dropped = static_cast<std::uint32_t>(std::min<std::uint64_t>(new_dropped, UINT32_MAX));
     new_dropped = 0;
-    std::memcpy(chunk_.data(), &c, sizeof c);
     // The records may wrap around the end of the ring: at most two runs.
     const std::size_t first = static_cast<std::size_t>(consumed & (cap - 1));
     const std::size_t run = std::min<std::size_t>(n, static_cast<std::size_t>(cap) - first);
-    std::memcpy(chunk_.data() + sizeof c, &ring.records[first], run * sizeof(vt_fn_record));
-    if (run < n)
-      std::memcpy(chunk_.data() + sizeof c + run * sizeof(vt_fn_record), &ring.records[0],
-                  (n - run) * sizeof(vt_fn_record));
-    spill_.append(chunk_.data(), c.length);
+    spill_.append({{&c, sizeof c},
+                   {&ring.records[first], run * sizeof(vt_fn_record)},
+                   {&ring.records[0], (n - run) * sizeof(vt_fn_record)}});
     consumed += n;
   } while (consumed < produced);
   // On disk before the ring slots are given back: a killed viztrace leaves them to `recover`.

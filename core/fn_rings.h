@@ -64,7 +64,6 @@ class FnRings {
   spill::SpillWriter& spill_;
   std::vector<Ring> rings_;
   RingStats stats_;
-  std::vector<unsigned char> chunk_;
 };
 
 // The rings a killed viztrace left in session dir `dir` (viztrace recover): their records are

@@ -79,6 +79,17 @@ void SpillWriter::append(const void* chunk, std::size_t length) {
   ++buffered_chunks_;
 }
 
+void SpillWriter::append(std::initializer_list<Piece> chunk) {
+  std::size_t length = 0;
+  for (const Piece& piece : chunk) length += piece.length;
+  if (buffer_.size() + length > kBufferBytes) flush();
+  for (const Piece& piece : chunk) {
+    const auto* p = static_cast<const unsigned char*>(piece.data);
+    buffer_.insert(buffer_.end(), p, p + piece.length);
+  }
+  ++buffered_chunks_;
+}
+
 // Writes the buffer into the current segment, rolling over to a new one when the segment is
 // full or the file size limit says so (EFBIG). A failed write is cut back off the segment, so
 // segments only ever hold whole chunks.

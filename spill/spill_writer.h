@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,13 @@ class SpillWriter {
 
   // Appends one whole chunk (already validated).
   void append(const void* chunk, std::size_t length);
+  // Appends one whole chunk given in pieces (a header, then the records from both ends of a
+  // ring), copied once.
+  struct Piece {
+    const void* data;
+    std::size_t length;
+  };
+  void append(std::initializer_list<Piece> chunk);
   // Writes out what is buffered. Returns false if anything was lost since the last call.
   bool flush();
 
