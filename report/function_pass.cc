@@ -117,20 +117,27 @@ std::uint32_t FunctionPass::name_of(const Stream& s, std::uint64_t addr) {
     recent = CacheEntry{key, addr, hit->second};
     return hit->second;
   }
-  std::string text;
+  std::string text, source;
   auto mods = modules_.find(key);
   const Module* module = nullptr;
   if (mods != modules_.end())
     for (const Module& m : mods->second)
       if (addr >= m.low && addr < m.high) module = &m;
   if (module) {
-    text = symbolizer_.lookup(module->path, addr - module->bias).name;
+    const Symbol& sym = symbolizer_.lookup(module->path, addr - module->bias);
+    text = sym.name;
+    if (!sym.file.empty() && sym.line != 0) {
+      std::size_t slash = sym.file.rfind('/');
+      source = sym.file.substr(slash == std::string::npos ? 0 : slash + 1) + ":" +
+               std::to_string(sym.line);
+    }
   } else {
     char buf[32];
     std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(addr));
     text = buf;
   }
   std::uint32_t id = intern(std::move(text));
+  if (names_[id].source.empty()) names_[id].source = std::move(source);
   addr_names_.emplace(cache_key, id);
   recent = CacheEntry{key, addr, id};
   return id;

@@ -102,6 +102,8 @@ class FunctionPass {
   const std::string& name(std::uint32_t id) const { return names_[id].text; }
   // A name as a JSON member, `"name":"..."`, escaped once.
   const std::string& name_member(std::uint32_t id) const { return names_[id].member; }
+  // Where the function is in the source ("fn_demo.cpp:161"), "" when unknown (no DWARF).
+  const std::string& source(std::uint32_t id) const { return names_[id].source; }
   const FunctionCounts& counts() const { return counts_; }
   // Functions by self time, largest first.
   std::vector<FunctionTotals> top(std::size_t n) const;
@@ -124,6 +126,7 @@ class FunctionPass {
   };
   struct Name {
     std::string text, member;
+    std::string source;  // file base name and line of the first address seen with this name
     bool shown = true;
     std::uint64_t count = 0, total_ns = 0, self_ns = 0;
   };

@@ -196,7 +196,8 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
     FunctionSummary functions;
     functions.calls = pass.counts().calls;
     for (const FunctionTotals& t : pass.top(kTopFunctions))
-      functions.top.push_back({pass.name(t.name), t.count, t.total_ns, t.self_ns});
+      functions.top.push_back({pass.name(t.name), t.count, t.total_ns, t.self_ns,
+                               pass.source(t.name)});
     if (options.collector_stats) functions.waited_ns = options.collector_stats->fn_waited_ns;
     std::string text = format_summary(model, options.output, file.bytes_written(), functions);
     std::fputs(text.c_str(), options.summary_to);

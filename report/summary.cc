@@ -141,7 +141,8 @@ std::string format_summary(const TraceModel& model, const std::string& report_pa
     for (const FunctionSummary::Top& t : functions.top) {
       std::string self = duration_text(t.self_ns);
       std::string calls = "  (" + count(t.count, "call", "calls") + ", total " +
-                          duration_text(t.total_ns) + ")";
+                          duration_text(t.total_ns) + ")" +
+                          (t.source.empty() ? "" : "  " + t.source);
       std::string line =
           "  " + std::string(self.size() < 10 ? 10 - self.size() : 0, ' ') + self + "  ";
       std::size_t room =

@@ -14,6 +14,7 @@ struct FunctionSummary {
   struct Top {
     std::string name;
     std::uint64_t count = 0, total_ns = 0, self_ns = 0;
+    std::string source;  // "file.cpp:12", "" when unknown
   };
   std::uint64_t calls = 0;
   std::vector<Top> top;         // by self time

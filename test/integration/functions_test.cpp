@@ -4,6 +4,7 @@
 #include <csignal>
 
 #include <algorithm>
+#include <fstream>
 #include <catch2/catch.hpp>
 #include <map>
 #include <set>
@@ -168,6 +169,17 @@ TEST_CASE("an instrumented program: exact calls, demangled names, threads and ne
   // The summary names the functions that took the most time.
   CHECK(r.err.find("212 function calls; top functions by self time:") != std::string::npos);
   CHECK(r.err.find("  main  (1 call, total ") != std::string::npos);
+  // With the source line of each, from the fixture's DWARF (scripts/setup installs libdw).
+  std::ifstream source(FIXTURE_SOURCE_DIR "/fn_demo.cpp");
+  REQUIRE(source.good());
+  int line = 0, main_line = 0;
+  for (std::string text; std::getline(source, text);)
+    if (++line && text.starts_with("int main(")) main_line = line;
+  REQUIRE(main_line > 0);
+  std::size_t main_at = r.err.find("  main  (1 call, total ");
+  REQUIRE(main_at != std::string::npos);
+  std::string main_summary = r.err.substr(main_at, r.err.find('\n', main_at) - main_at);
+  CHECK(main_summary.ends_with("  fn_demo.cpp:" + std::to_string(main_line)));
   require_clean(s);
 }
 
