@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "report/function_pass.h"
+#include "synthetic_trace.h"
 
 using namespace viztrace::report;
 
@@ -27,19 +28,10 @@ vt_fn_record leave(std::uint64_t ts, std::uint64_t addr) { return {ts | VT_FN_EX
 
 void feed(FunctionPass& pass, const std::vector<vt_fn_record>& records,
           std::uint8_t clock = VT_CLOCK_MONOTONIC, std::uint32_t tid = kTid) {
-  vt_chunk_header h = {};
-  h.magic = VT_WIRE_MAGIC;
-  h.version = VT_WIRE_VERSION;
-  h.kind = VT_KIND_FUNCTIONS;
-  h.pid = kPid;
-  h.tid = tid;
-  h.image = kImage;
-  h.nrec = static_cast<std::uint16_t>(records.size());
-  h.length = static_cast<std::uint16_t>(sizeof h + records.size() * sizeof(vt_fn_record));
-  h.reserved = clock;
-  std::vector<unsigned char> body(records.size() * sizeof(vt_fn_record));
-  if (!records.empty()) std::memcpy(body.data(), records.data(), body.size());
-  pass.chunk(h, body.data());
+  auto chunk = viztrace::test::function_chunk(kPid, tid, kImage, records, clock);
+  vt_chunk_header h;
+  std::memcpy(&h, chunk.data(), sizeof h);
+  pass.chunk(h, chunk.data() + sizeof h);
 }
 
 TraceModel model_with_process(std::uint64_t start, std::uint64_t end) {

@@ -291,25 +291,6 @@ TEST_CASE("pftrace and JSON reports of one spill: same slices, names, nesting, o
 
 namespace {
 
-// A chunk of function call records (ts | VT_FN_EXIT for a return, address), monotonic clock.
-Stream::Chunk function_chunk(std::uint32_t pid, std::uint32_t tid, std::uint32_t image,
-                             const std::vector<vt_fn_record>& records) {
-  vt_chunk_header h = {};
-  h.magic = VT_WIRE_MAGIC;
-  h.version = VT_WIRE_VERSION;
-  h.kind = VT_KIND_FUNCTIONS;
-  h.pid = pid;
-  h.tid = tid;
-  h.image = image;
-  h.nrec = static_cast<std::uint16_t>(records.size());
-  h.length = static_cast<std::uint16_t>(sizeof h + records.size() * sizeof(vt_fn_record));
-  h.reserved = VT_CLOCK_MONOTONIC;
-  Stream::Chunk c(h.length);
-  std::memcpy(c.data(), &h, sizeof h);
-  std::memcpy(c.data() + sizeof h, records.data(), records.size() * sizeof(vt_fn_record));
-  return c;
-}
-
 // A process whose two threads make nested calls, a longjmp, calls shorter than 1 µs, and calls
 // still open when the process exits.
 std::vector<Stream::Chunk> function_scenario() {

@@ -214,6 +214,28 @@ class Stream {
   std::vector<Chunk> chunks_;
 };
 
+// A chunk of one thread's function call records (ts | VT_FN_EXIT for a return, address), as
+// the collector moves them out of a ring.
+inline Stream::Chunk function_chunk(std::uint32_t pid, std::uint32_t tid, std::uint32_t image,
+                                    const std::vector<vt_fn_record>& records,
+                                    std::uint8_t clock = VT_CLOCK_MONOTONIC) {
+  vt_chunk_header h = {};
+  h.magic = VT_WIRE_MAGIC;
+  h.version = VT_WIRE_VERSION;
+  h.kind = VT_KIND_FUNCTIONS;
+  h.pid = pid;
+  h.tid = tid;
+  h.image = image;
+  h.nrec = static_cast<std::uint16_t>(records.size());
+  h.length = static_cast<std::uint16_t>(sizeof h + records.size() * sizeof(vt_fn_record));
+  h.reserved = clock;
+  Stream::Chunk c(h.length);
+  std::memcpy(c.data(), &h, sizeof h);
+  if (!records.empty())
+    std::memcpy(c.data() + sizeof h, records.data(), records.size() * sizeof(vt_fn_record));
+  return c;
+}
+
 // The chunks of all streams in one arrival order: each stream's chunks stay in their order,
 // the streams interleave as the seed says (seed 0: stream after stream).
 inline std::vector<Stream::Chunk> interleave(std::vector<Stream*> streams, unsigned seed) {
