@@ -13,6 +13,7 @@
 #endif
 
 #include "core/shim/channel.h"
+#include "core/shim/state.h"
 #include "core/shim/sys.h"
 #include "core/shim/tracer.h"
 #include "core/wire.h"
@@ -45,16 +46,7 @@ struct FnThread {
   uint8_t dropping;   // the ring is full and waiting did not help: drop without waiting
 };
 
-struct FnGlobals {
-  bool initialized;     // functions_init ran
-  bool enabled;         // tracing, and the session dir is known
-  bool tsc;             // timestamps are TSC ticks (the collector maps them to ns)
-  uint32_t max_depth;   // calls deeper than this are not recorded
-  size_t dir_length;    // of the session dir in `path`
-  unsigned long long loads_announced;  // dlpi_adds when modules were last announced
-  char path[PATH_MAX];  // session dir + "/"
-};
-FnGlobals g_fn;
+constexpr FnState& g_fn = g_state.head.fn;
 __thread FnThread t_fn;
 
 // Out of line: the TSC path stays free of a call and its register spills.
@@ -123,7 +115,7 @@ __attribute__((noinline, no_instrument_function)) bool setup_thread(FnThread& t)
   char name[PATH_MAX];
   size_t n = g_fn.dir_length;
   if (id.pid != 0 && n + 48 < sizeof name) {
-    memcpy(name, g_fn.path, n);
+    memcpy(name, g_fn.fifo_path, n);
     memcpy(name + n, "fn-", 3);
     n += 3;
     put_dec(name + n, id.pid);
@@ -183,7 +175,7 @@ __attribute__((noinline, no_instrument_function)) bool make_room(FnThread& t) {
     // has failed, drop at once until it catches up, so a program whose viztrace is gone
     // runs on at full speed.
     uint64_t waited = 0;
-    if (!t.dropping && collector_alive(g_fn.path)) {
+    if (!t.dropping && collector_alive(g_fn.fifo_path)) {
       struct timespec nap = {0, 50000};
       while (t.produced - consumed >= kCapacity && waited < kMaxWaitNs) {
         sys::ppoll<void, struct timespec>(nullptr, 0, &nap);
@@ -231,9 +223,8 @@ void functions_init(const char* fifo_path) noexcept {
   const char* slash = strrchr(fifo_path, '/');
   if (!slash) return;
   size_t n = static_cast<size_t>(slash - fifo_path) + 1;
-  if (n + 64 >= sizeof g_fn.path) return;
-  memcpy(g_fn.path, fifo_path, n);
-  g_fn.path[n] = '\0';
+  if (n + 64 >= PATH_MAX) return;
+  g_fn.fifo_path = fifo_path;
   g_fn.dir_length = n;
   const char* clock = getenv(VT_ENV_CLOCK);
   g_fn.tsc = clock && strcmp(clock, "tsc") == 0;

@@ -11,6 +11,7 @@
 namespace vt_shim {
 
 // From the constructor, once tracing is set up: reads the clock choice and the depth limit.
+// fifo_path is kept: the rings are made in its directory.
 void functions_init(const char* fifo_path) noexcept;
 // In a fork child: the rings belong to the parent.
 void functions_on_fork_child() noexcept;

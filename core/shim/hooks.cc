@@ -20,6 +20,7 @@
 
 #include "core/shim/env_doctor.h"
 #include "core/shim/exe_probe.h"
+#include "core/shim/state.h"
 #include "core/shim/sys.h"
 #include "core/shim/tracer.h"
 #include "core/wire.h"

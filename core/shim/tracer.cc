@@ -18,12 +18,15 @@
 #include "core/shim/channel.h"
 #include "core/shim/exe_probe.h"
 #include "core/shim/functions.h"
+#include "core/shim/state.h"
 #include "core/shim/sys.h"
 #include "core/wire.h"
 
 namespace vt_shim {
 
-RealFunctions g_real;
+// Constant-initialized: a dynamic initializer would run after shim_init (same TU, later in
+// .init_array) and wipe the channel it opened.
+constinit ShimState g_state{};
 
 namespace {
 
@@ -33,24 +36,9 @@ constexpr int kWaitMs = 2000;
 // long command line just takes more chunks. (Each stack page a process touches is a fault.)
 constexpr size_t kLifecycleChunk = 1024;
 
-struct Globals {
-  bool tracing;          // set up and reporting
-  bool debug;            // VIZTRACE_DEBUG: explain on stderr why tracing is off
-  bool stalled;          // a write timed out: stop waiting for the collector
-  pid_t pid;             // the pid this state belongs to (see the header on contexts)
-  uint32_t image;        // nonce of this process image
-  char** argv;           // as the loader passed it to the constructor
-  Channel channel;
-  unsigned threads;      // threads started through the trampoline
-  const char* fifo_path; // inside env.fifo_entry
-  EnvValues env;         // "VIZTRACE_FIFO=...", "VIZTRACE_SHIM=..." and the shim's path
-  bool have_env;
-  // The entries above, packed one after the other so that they share a page with the rest.
-  char text[2 * PATH_MAX + 64];
-};
-// Constant-initialized: a dynamic initializer would run after shim_init (same TU, later in
-// .init_array) and wipe the channel it opened.
-constinit Globals g{};
+constexpr TracerState& g = g_state.head.tracer;
+// The environment entries when they do not fit in g_state.text.
+char g_long_text[2 * PATH_MAX + 64];
 
 // The calling thread's stream; tid == 0 until first use. Reset in a fork child.
 __thread Stream t_stream;
@@ -317,10 +305,21 @@ __attribute__((constructor)) void shim_init(int, char** argv, char**) {
   g.argv = argv;
   const char* fifo = getenv(VT_ENV_FIFO);
   const char* shim = getenv(VT_ENV_SHIM);
-  char* at = g.text;
-  const char* end = g.text + sizeof g.text;
-  char* fifo_entry = fifo && *fifo ? append_entry(at, end, VT_ENV_FIFO, fifo) : nullptr;
-  char* shim_entry = shim && *shim ? append_entry(at, end, VT_ENV_SHIM, shim) : nullptr;
+  char* fifo_entry = nullptr;
+  char* shim_entry = nullptr;
+  if (fifo && *fifo && shim && *shim) {
+    struct {
+      char* text;
+      size_t size;
+    } const places[] = {{g_state.text, sizeof g_state.text}, {g_long_text, sizeof g_long_text}};
+    for (const auto& place : places) {
+      char* at = place.text;
+      const char* end = place.text + place.size;
+      fifo_entry = append_entry(at, end, VT_ENV_FIFO, fifo);
+      shim_entry = fifo_entry ? append_entry(at, end, VT_ENV_SHIM, shim) : nullptr;
+      if (shim_entry) break;
+    }
+  }
   if (!fifo_entry || !shim_entry) {
     debug("no session in the environment; not tracing");
     errno = saved;

@@ -41,8 +41,6 @@ struct RealFunctions {
   int (*pthread_setname_np)(pthread_t, const char*);
 };
 
-extern RealFunctions g_real;
-
 // Whether this process reports to a collector.
 bool tracing() noexcept;
 // The values doctor_env puts back (valid once the constructor ran, even when not tracing).

@@ -1,5 +1,6 @@
 // viztrace run on real process trees: every process appears with its argv, parent and status,
 // the exit status is the target's, and the temp root is empty afterwards.
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -170,6 +171,32 @@ TEST_CASE("a program that execs with an environment of its own is still traced")
   REQUIRE(first.size() == 1);
   CHECK(first[0].pid == sh[0].pid);
   CHECK(first[0].ts + first[0].dur <= sh[0].ts + 1e-3);
+  require_clean(s);
+}
+
+TEST_CASE("a session under a long TMPDIR traces through an environment of the program's own") {
+  // The shim keeps its variables for such an exec; long ones do not fit its state block.
+  Sandbox s;
+  std::string deep = s.tmp();
+  std::vector<std::string> made;
+  for (int i = 0; i < 4; ++i) {
+    deep += "/" + std::string(200, static_cast<char>('a' + i));
+    REQUIRE(mkdir(deep.c_str(), 0700) == 0);
+    made.push_back(deep);
+  }
+  Options o;
+  o.env["TMPDIR"] = deep;
+  auto r = s.viztrace({"run", "--", fixture("exec_own_env")}, o);
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  CHECK(r.out == "FOO=bar\nchild-of-own-env\n");
+  auto echo = s.report().named("echo");
+  REQUIRE(echo.size() == 1);
+  CHECK(echo[0].argv == std::vector<std::string>{"/bin/echo", "child-of-own-env"});
+  for (auto it = made.rbegin(); it != made.rend(); ++it) {
+    INFO(*it);
+    CHECK(rmdir(it->c_str()) == 0);  // fails when the session left anything behind
+  }
   require_clean(s);
 }
 
