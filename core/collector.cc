@@ -53,7 +53,7 @@ Collector::Collector(int fifo_fd, spill::SpillWriter& spill, CollectorOptions op
       self_(getpid()),
       own_(static_cast<std::uint32_t>(self_), static_cast<std::uint32_t>(self_), own_image(),
            VT_CHUNK_COLLECTOR),
-      buffer_(kReadBytes + VT_CHUNK_MAX) {
+      buffer_(std::make_unique_for_overwrite<unsigned char[]>(kReadBytes + VT_CHUNK_MAX)) {
   watcher_ = std::make_unique<ProcWatcher>(
       [this](const ProcWatcher::Observed& o) {
         own_.string(VT_STR_ARGV, o.argv, o.ts);
@@ -144,7 +144,7 @@ bool Collector::drain_fifo() {
   last_drain_bytes_ = 0;
   // Bounded, so a process that never stops writing cannot hold the loop.
   for (int reads = 0; reads < 64; ++reads) {
-    ssize_t n = read(fifo_fd_, buffer_.data() + buffered_, kReadBytes);
+    ssize_t n = read(fifo_fd_, buffer_.get() + buffered_, kReadBytes);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     any = true;
@@ -154,7 +154,7 @@ bool Collector::drain_fifo() {
     std::size_t off = 0;
     vt_stats& st = result_.stats;
     while (buffered_ - off >= sizeof(vt_chunk_header)) {
-      const unsigned char* p = buffer_.data() + off;
+      const unsigned char* p = buffer_.get() + off;
       vt_chunk_header h;
       std::memcpy(&h, p, sizeof h);
       if (spill::valid_chunk_header(h) && h.length > buffered_ - off) break;  // rest to come
@@ -175,7 +175,7 @@ bool Collector::drain_fifo() {
       st.bad_bytes += skip;
       off += skip;
     }
-    std::memmove(buffer_.data(), buffer_.data() + off, buffered_ - off);
+    std::memmove(buffer_.get(), buffer_.get() + off, buffered_ - off);
     buffered_ -= off;
     if (static_cast<std::size_t>(n) < kReadBytes) break;  // the pipe is empty for now
   }

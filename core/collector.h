@@ -82,7 +82,8 @@ class Collector {
   std::unique_ptr<FnRings> rings_;
   std::uint64_t last_clock_ns_ = 0;
   bool rings_hot_ = false;
-  std::vector<unsigned char> buffer_;
+  // Not zeroed: its pages are touched only as far as the FIFO fills it (each page a fault).
+  std::unique_ptr<unsigned char[]> buffer_;
   std::size_t buffered_ = 0;
   std::size_t last_drain_bytes_ = 0;
   std::unordered_map<StreamKey, std::uint32_t, StreamKeyHash> next_seq_;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "core/error.h"
@@ -12,6 +13,19 @@
 
 namespace viztrace::spill {
 namespace {
+
+// A read buffer whose bytes are not zeroed first.
+class Buffer {
+ public:
+  explicit Buffer(std::size_t size)
+      : bytes_(std::make_unique_for_overwrite<unsigned char[]>(size)), size_(size) {}
+  unsigned char* data() { return bytes_.get(); }
+  std::size_t size() const { return size_; }
+
+ private:
+  std::unique_ptr<unsigned char[]> bytes_;
+  std::size_t size_;
+};
 
 // Segments are read through one buffer that stays hot in the cache and the TLB: measured on a
 // 2-core VM, 30% faster than touching every page of a mapping.
@@ -40,7 +54,8 @@ bool SpillReader::is_spill_dir(const std::string& dir) {
 
 void SpillReader::for_each(const std::function<void(const vt_chunk_header&)>& fn) {
   // Room for a whole chunk past a full read, so a chunk never has to be split.
-  std::vector<unsigned char> buf(kReadBytes + VT_CHUNK_MAX);
+  // Not zeroed: a small spill touches only the pages it fills.
+  Buffer buf(kReadBytes + VT_CHUNK_MAX);
   for (std::uint32_t index = 0;; ++index) {
     std::string path = dir_ + "/" + segment_name(index);
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
