@@ -1,6 +1,7 @@
 #include "core/launcher.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,22 +80,29 @@ Launched launch(const LaunchSpec& spec) {
   // The child reports a failed exec through this pipe; a successful exec closes it.
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) throw system_error("cannot create a pipe");
+  // vfork: the child borrows our memory until it execs, so nothing is copied, and nothing
+  // this process writes later takes a copy-on-write fault (a fork cost ~1 ms here in faults).
+  // Every signal is blocked around it, so no handler of ours ever runs in the child; the child
+  // puts the dispositions and the mask back before it execs.
+  sigset_t all, mask;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &mask);
   out.ts = monotonic_ns();
-  pid_t pid = fork();
-  if (pid < 0) {
-    int err = errno;
-    close(report[0]);
-    close(report[1]);
-    throw system_error("cannot fork", err);
-  }
+  pid_t pid = vfork();
   if (pid == 0) {
-    close(report[0]);
     SignalGuard::restore_for_child();
     execvpe(argv[0], argv.data(), envp.data());
     int err = errno;
     ssize_t w = write(report[1], &err, sizeof err);
     (void)w;
     _exit(127);  // never exit(): the atexit hook would sweep the parent's session
+  }
+  int fork_err = errno;
+  sigprocmask(SIG_SETMASK, &mask, nullptr);
+  if (pid < 0) {
+    close(report[0]);
+    close(report[1]);
+    throw system_error("cannot fork", fork_err);
   }
   close(report[1]);
   int err = 0;
