@@ -78,8 +78,10 @@ void ChromeJsonWriter::write_function(const FunctionSlice& f, std::string_view n
   static constexpr std::string_view kHead = R"({"ph":"X","cat":"function",)";
   static constexpr std::string_view kUnfinished = R"(,"args":{"unfinished":true})";
   const std::size_t need = kHead.size() + name_member.size() + 128 + kUnfinished.size();
-  if (scratch_.size() < need) scratch_.resize(need);
-  char* const out = scratch_.data();
+  // Straight into the writer's buffer; a name too long for that goes through scratch.
+  const bool in_place = need <= json_.raw_limit();
+  if (!in_place && scratch_.size() < need) scratch_.resize(need);
+  char* const out = in_place ? json_.begin_raw(need, true) : scratch_.data();
   char* p = out;
   auto put = [&](std::string_view text) {
     std::memcpy(p, text.data(), text.size());
@@ -99,7 +101,8 @@ void ChromeJsonWriter::write_function(const FunctionSlice& f, std::string_view n
   p = write_fixed3(p, e > s ? e - s : 0);
   if (f.unfinished) put(kUnfinished);
   *p++ = '}';
-  json_.raw_value(std::string_view(out, static_cast<std::size_t>(p - out)), true);
+  if (in_place) json_.end_raw(p);
+  else json_.raw_value(std::string_view(out, static_cast<std::size_t>(p - out)), true);
 }
 
 void ChromeJsonWriter::argv_member(const std::vector<std::string>& argv) {

@@ -37,10 +37,11 @@ constexpr std::size_t kWorstExpansion = 6;  // a control byte becomes \u00XX
 
 JsonWriter::JsonWriter(ByteSink& sink, std::size_t buffer_bytes)
     : sink_(sink),
-      buffer_(new char[std::max<std::size_t>(buffer_bytes, 4096)]),
+      capacity_(std::max<std::size_t>(buffer_bytes, 4096)),
+      buffer_(std::make_unique_for_overwrite<char[]>(capacity_)),
       begin_(buffer_.get()),
       pos_(begin_),
-      end_(begin_ + std::max<std::size_t>(buffer_bytes, 4096)) {}
+      end_(begin_ + capacity_) {}
 
 void JsonWriter::flush() {
   if (pos_ == begin_) return;

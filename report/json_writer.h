@@ -139,9 +139,26 @@ class JsonWriter {
     separate();
     reserve(value.size() + 1);
     if (new_line) *pos_++ = '\n';
+    if (value.size() > static_cast<std::size_t>(end_ - pos_)) {  // larger than the buffer
+      flush();
+      sink_.write(value.data(), value.size());
+      flushed_ += value.size();
+      return;
+    }
     std::memcpy(pos_, value.data(), value.size());
     pos_ += value.size();
   }
+  // A value rendered in place, with no copy: the caller writes at most max_bytes at the
+  // returned pointer and passes the end to end_raw(). Only for small values: max_bytes must
+  // be at most raw_limit().
+  char* begin_raw(std::size_t max_bytes, bool new_line) {
+    separate();
+    reserve(max_bytes + 1);
+    if (new_line) *pos_++ = '\n';
+    return pos_;
+  }
+  void end_raw(char* end) { pos_ = end; }
+  std::size_t raw_limit() const { return capacity_ / 2; }
   void boolean(bool v) { literal(v ? "true" : "false"); }
   void null() { literal("null"); }
 
@@ -186,6 +203,7 @@ class JsonWriter {
   void escape_piece(const unsigned char* p, std::size_t n);
 
   ByteSink& sink_;
+  std::size_t capacity_;
   std::unique_ptr<char[]> buffer_;
   char* begin_;
   char* pos_;
