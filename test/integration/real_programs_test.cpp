@@ -1,5 +1,6 @@
 // viztrace run on real tools that start processes in their own ways: GNU make (posix_spawn,
-// parallel jobs) and the Go toolchain (raw system calls, static tools no shim can enter).
+// parallel jobs), the Go toolchain (raw system calls, static tools no shim can enter), CPython
+// multiprocessing (fork, spawn, a fork server), Node (libuv) and Java (a spawn helper).
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -134,5 +135,124 @@ TEST_CASE("go build: the static toolchain's compile, asm and link appear as stra
   auto hello = rep.named("hello");
   REQUIRE(hello.size() == 1);
   CHECK(hello[0].exit_code == 0);
+  require_clean(s);
+}
+
+namespace {
+
+// Processes whose argv contains needle somewhere.
+std::vector<Process> with_arg(const Report& rep, const std::string& needle) {
+  std::vector<Process> out;
+  for (const auto& p : rep.processes)
+    for (const auto& a : p.argv)
+      if (a.find(needle) != std::string::npos) {
+        out.push_back(p);
+        break;
+      }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("python multiprocessing: fork, spawn and forkserver workers all appear") {
+  Sandbox s;
+  s.write_file("pools.py",
+               "import multiprocessing as mp\n"
+               "def square(x): return x * x\n"
+               "if __name__ == '__main__':\n"
+               "    for method in ('fork', 'spawn', 'forkserver'):\n"
+               "        with mp.get_context(method).Pool(2) as pool:\n"
+               "            assert pool.map(square, range(8)) == [x * x for x in range(8)]\n"
+               "    print('pools done')\n");
+  auto r = s.viztrace({"run", "--", "/usr/bin/python3", "pools.py"});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  CHECK(r.out == "pools done\n");
+  Report rep = s.report();
+  const Process main = rep.target();
+  // fork: two workers with the main program's argv, forked by it, never exec'd.
+  int forked = 0;
+  for (const auto& p : rep.processes)
+    if (p.pid != main.pid && p.argv == main.argv && p.ppid == main.pid) ++forked;
+  CHECK(forked == 2);
+  // spawn: two fresh interpreters, children of the main program.
+  auto spawned = with_arg(rep, "multiprocessing.spawn");
+  CHECK(spawned.size() == 2);
+  for (const auto& p : spawned) CHECK(p.ppid == main.pid);
+  // forkserver: the server, a child of the main program, forks the two workers.
+  auto server = with_arg(rep, "multiprocessing.forkserver");
+  std::vector<Process> servers, workers;
+  for (const auto& p : server) (p.ppid == main.pid ? servers : workers).push_back(p);
+  REQUIRE(servers.size() == 1);
+  CHECK(servers[0].exit_code == 0);
+  CHECK(workers.size() == 2);
+  for (const auto& p : workers) CHECK(p.ppid == servers[0].pid);
+  require_clean(s);
+}
+
+TEST_CASE("node child_process: execSync, spawnSync and fork, each with its exit") {
+  if (!have("node")) {
+    WARN("node is missing (scripts/setup --tests installs it)");
+    return;
+  }
+  Sandbox s;
+  s.write_file("kids.js",
+               "const cp = require('child_process');\n"
+               "if (process.argv[2] === 'child') {\n"
+               "  cp.spawnSync('/bin/sh', ['-c', 'exit 6']);\n"
+               "  process.exit(3);\n"
+               "}\n"
+               "process.stdout.write(cp.execSync('echo from-sh').toString());\n"
+               "cp.fork(__filename, ['child']).on('exit', (code) => console.log('child', code));\n");
+  auto r = s.viztrace({"run", "--", "node", "kids.js"});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  CHECK(r.out == "from-sh\nchild 3\n");
+  Report rep = s.report();
+  const Process main = rep.target();
+  auto echo = with_arg(rep, "echo from-sh");
+  REQUIRE(!echo.empty());
+  CHECK(echo.back().ppid == main.pid);
+  CHECK(echo.back().exit_code == 0);
+  // The forked node (its own forks, about to exec sh, have its argv too, below it).
+  std::vector<Process> child;
+  for (const auto& p : rep.processes)
+    if (p.argv.size() == 3 && p.argv[2] == "child" && p.ppid == main.pid) child.push_back(p);
+  REQUIRE(child.size() == 1);
+  CHECK(child[0].exit_code == 3);
+  auto sh = with_arg(rep, "exit 6");
+  REQUIRE(!sh.empty());
+  CHECK(sh.back().ppid == child[0].pid);
+  CHECK(sh.back().exit_code == 6);
+  require_clean(s);
+}
+
+TEST_CASE("java ProcessBuilder: the child started through the spawn helper appears") {
+  if (!have("javac") || !have("java")) {
+    WARN("java or javac is missing (scripts/setup --tests installs them)");
+    return;
+  }
+  Sandbox s;
+  s.write_file("Kid.java",
+               "public class Kid {\n"
+               "  public static void main(String[] a) throws Exception {\n"
+               "    Process p = new ProcessBuilder(\"/bin/sh\", \"-c\", \"exit 4\").start();\n"
+               "    System.out.println(\"child \" + p.waitFor());\n"
+               "  }\n"
+               "}\n");
+  Options o;
+  o.timeout_s = 120;
+  REQUIRE(s.command({"javac", "Kid.java"}, o).exit_code() == 0);
+  auto r = s.viztrace({"run", "--", "java", "-cp", ".", "Kid"}, o);
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  CHECK(r.out == "child 4\n");
+  Report rep = s.report();
+  const Process jvm = rep.target();
+  auto sh = with_arg(rep, "exit 4");
+  REQUIRE(!sh.empty());
+  CHECK(sh.back().ppid == jvm.pid);
+  CHECK(sh.back().exit_code == 4);
+  CHECK(sh.back().traced);
   require_clean(s);
 }
