@@ -1,6 +1,8 @@
 // viztrace run on real tools that start processes in their own ways: GNU make (posix_spawn,
 // parallel jobs), the Go toolchain (raw system calls, static tools no shim can enter), CPython
 // multiprocessing (fork, spawn, a fork server), Node (libuv) and Java (a spawn helper).
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -254,5 +256,55 @@ TEST_CASE("java ProcessBuilder: the child started through the spawn helper appea
   CHECK(sh.back().ppid == jvm.pid);
   CHECK(sh.back().exit_code == 4);
   CHECK(sh.back().traced);
+  require_clean(s);
+}
+
+TEST_CASE("a browser: headless chromium's zygotes and the processes they fork appear") {
+  if (!have("chromium")) {
+    WARN("chromium is missing (scripts/setup --tests installs it)");
+    return;
+  }
+  Sandbox s;
+  std::string profile = s.path("profile");
+  REQUIRE(mkdir(profile.c_str(), 0700) == 0);
+  REQUIRE(mkdir((profile + "/tmp").c_str(), 0700) == 0);
+  s.write_file("page.html", "<p id=x>traced page</p>\n");
+  Options o;
+  o.timeout_s = 180;
+  // Chromium's own temp files go to its profile: the sandbox's TMPDIR is viztrace's alone.
+  auto r = s.viztrace({"run", "--", "env", "TMPDIR=" + profile + "/tmp", "HOME=" + profile,
+                       "chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                       "--no-first-run", "--disable-background-networking",
+                       "--disable-component-update", "--user-data-dir=" + profile,
+                       "--dump-dom", "file://" + s.path("page.html")},
+                      o);
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  CHECK(r.out.find("traced page") != std::string::npos);
+  CHECK(r.err.find("nothing lost") != std::string::npos);
+  Report rep = s.report();
+  // The browser process starts its zygotes with exec; they fork renderers and utilities. A
+  // zygote rewrites its command line as one string (its process title), and its forks inherit
+  // that, so the flag is looked for inside the arguments.
+  auto zygote = [](const Process& p) {
+    return std::any_of(p.argv.begin(), p.argv.end(), [](const std::string& a) {
+      return a.find("--type=zygote") != std::string::npos;
+    });
+  };
+  std::vector<Process> zygotes, forked;
+  for (const auto& p : rep.processes) {
+    if (!zygote(p)) continue;
+    const Process* parent = rep.parent_of(p);
+    REQUIRE(parent);
+    (zygote(*parent) ? forked : zygotes).push_back(p);
+  }
+  CHECK(zygotes.size() >= 1);
+  CHECK(forked.size() >= 1);  // at least the renderer of the page
+  // How each ended is known: the browser stops its children before it exits.
+  for (const auto& p : zygotes) CHECK(p.exit_code == 0);
+  for (const auto& p : forked) {
+    INFO("pid " << p.pid);
+    CHECK((p.exit_code.has_value() || p.signal.has_value()));
+  }
   require_clean(s);
 }
