@@ -15,9 +15,11 @@
 #include <exception>
 #include <iterator>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #ifdef VIZTRACE_HAVE_LIBDW
+#include <dlfcn.h>
 #include <elfutils/libdw.h>
 #include <libelf.h>
 #endif
@@ -97,26 +99,72 @@ std::string demangle(std::string_view name) {
 }
 
 #ifdef VIZTRACE_HAVE_LIBDW
+// libdw is loaded when the first file's source lines are wanted, not linked: linked, its four
+// libraries cost every viztrace command ~1.3 ms of start-up (viztrace mark and span run once
+// per step of a CI script), and most commands never read DWARF. Null when it is not installed:
+// then there are no source lines, as in a build without it.
+struct LibDw {
+  decltype(&::elf_version) elf_version;
+  decltype(&::elf_begin) elf_begin;
+  decltype(&::elf_end) elf_end;
+  decltype(&::elf_cntl) elf_cntl;
+  decltype(&::dwarf_begin_elf) dwarf_begin_elf;
+  decltype(&::dwarf_end) dwarf_end;
+  decltype(&::dwarf_getsrc_die) dwarf_getsrc_die;
+  decltype(&::dwarf_linesrc) dwarf_linesrc;
+  decltype(&::dwarf_lineno) dwarf_lineno;
+  decltype(&::dwarf_addrdie) dwarf_addrdie;
+  decltype(&::dwarf_get_units) dwarf_get_units;
+  decltype(&::dwarf_haspc) dwarf_haspc;
+};
+
+const LibDw* libdw() {
+  static const LibDw* const loaded = []() -> const LibDw* {
+    void* handle = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) return nullptr;
+    static LibDw f;
+    bool ok = true;
+    auto get = [&](auto& slot, const char* name) {
+      slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(dlsym(handle, name));
+      ok = ok && slot != nullptr;
+    };
+    get(f.elf_version, "elf_version");
+    get(f.elf_begin, "elf_begin");
+    get(f.elf_end, "elf_end");
+    get(f.elf_cntl, "elf_cntl");
+    get(f.dwarf_begin_elf, "dwarf_begin_elf");
+    get(f.dwarf_end, "dwarf_end");
+    get(f.dwarf_getsrc_die, "dwarf_getsrc_die");
+    get(f.dwarf_linesrc, "dwarf_linesrc");
+    get(f.dwarf_lineno, "dwarf_lineno");
+    get(f.dwarf_addrdie, "dwarf_addrdie");
+    get(f.dwarf_get_units, "dwarf_get_units");
+    get(f.dwarf_haspc, "dwarf_haspc");
+    if (!ok || f.elf_version(EV_CURRENT) == EV_NONE) return nullptr;
+    return &f;
+  }();
+  return loaded;
+}
+
 // The DWARF line table of one file, read through libelf's own read-only mapping of it (the
 // descriptor is not kept). Files without DWARF keep nothing.
 class DwarfLines {
  public:
-  explicit DwarfLines(int fd) {
-    static const bool version_ok = elf_version(EV_CURRENT) != EV_NONE;
-    if (!version_ok) return;
-    elf_ = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
+  explicit DwarfLines(int fd) : dw_(libdw()) {
+    if (dw_ == nullptr) return;
+    elf_ = dw_->elf_begin(fd, ELF_C_READ_MMAP, nullptr);
     if (elf_ == nullptr) return;
-    dwarf_ = dwarf_begin_elf(elf_, DWARF_C_READ, nullptr);
+    dwarf_ = dw_->dwarf_begin_elf(elf_, DWARF_C_READ, nullptr);
     if (dwarf_ == nullptr) {
-      elf_end(elf_);
+      dw_->elf_end(elf_);
       elf_ = nullptr;
       return;
     }
-    elf_cntl(elf_, ELF_C_FDDONE);  // all reads come from the mapping from here on
+    dw_->elf_cntl(elf_, ELF_C_FDDONE);  // all reads come from the mapping from here on
   }
   ~DwarfLines() {
-    if (dwarf_ != nullptr) dwarf_end(dwarf_);
-    if (elf_ != nullptr) elf_end(elf_);
+    if (dwarf_ != nullptr) dw_->dwarf_end(dwarf_);
+    if (elf_ != nullptr) dw_->elf_end(elf_);
   }
   DwarfLines(const DwarfLines&) = delete;
   DwarfLines& operator=(const DwarfLines&) = delete;
@@ -125,11 +173,11 @@ class DwarfLines {
     if (dwarf_ == nullptr) return;
     Dwarf_Die cu;
     if (!find_cu(vaddr, cu)) return;
-    Dwarf_Line* row = dwarf_getsrc_die(&cu, vaddr);
+    Dwarf_Line* row = dw_->dwarf_getsrc_die(&cu, vaddr);
     if (row == nullptr) return;
-    const char* src = dwarf_linesrc(row, nullptr, nullptr);
+    const char* src = dw_->dwarf_linesrc(row, nullptr, nullptr);
     int line = 0;
-    if (src == nullptr || dwarf_lineno(row, &line) != 0 || line < 0) return;
+    if (src == nullptr || dw_->dwarf_lineno(row, &line) != 0 || line < 0) return;
     out.file = src;
     out.line = static_cast<std::uint32_t>(line);
   }
@@ -137,14 +185,15 @@ class DwarfLines {
  private:
   // Through .debug_aranges when the file has it (GCC's default), else by asking every unit.
   bool find_cu(std::uint64_t vaddr, Dwarf_Die& cu) {
-    if (dwarf_addrdie(dwarf_, vaddr, &cu) != nullptr) return true;
+    if (dw_->dwarf_addrdie(dwarf_, vaddr, &cu) != nullptr) return true;
     Dwarf_CU* unit = nullptr;
     std::uint8_t unit_type = 0;
-    while (dwarf_get_units(dwarf_, unit, &unit, nullptr, &unit_type, &cu, nullptr) == 0)
-      if (dwarf_haspc(&cu, vaddr) > 0) return true;
+    while (dw_->dwarf_get_units(dwarf_, unit, &unit, nullptr, &unit_type, &cu, nullptr) == 0)
+      if (dw_->dwarf_haspc(&cu, vaddr) > 0) return true;
     return false;
   }
 
+  const LibDw* dw_;
   Elf* elf_ = nullptr;
   Dwarf* dwarf_ = nullptr;
 };
@@ -257,7 +306,7 @@ Symbolizer::~Symbolizer() = default;
 
 bool Symbolizer::has_source_lines() {
 #ifdef VIZTRACE_HAVE_LIBDW
-  return true;
+  return libdw() != nullptr;
 #else
   return false;
 #endif
