@@ -158,12 +158,19 @@ void FunctionPass::chunk(const vt_chunk_header& h, const unsigned char* records)
   for (std::size_t i = 0; i < h.nrec; ++i) {
     vt_fn_record r;
     std::memcpy(&r, records + i * sizeof r, sizeof r);
-    const std::uint64_t ts = to_ns(r.ts & ~VT_FN_EXIT, clock);
+    std::uint64_t ts = to_ns(r.ts & ~VT_FN_EXIT, clock);
     if (ts == 0) {
       ++counts_.unmapped;
       continue;
     }
-    s.last_ts = std::max(s.last_ts, ts);
+    // A thread's clock never goes back in the report. The TSC of a virtual CPU can step back a
+    // little when the host moves it, and a call that began before its sibling ended would not
+    // nest (viewers drop such slices).
+    if (ts < s.last_ts) {
+      ts = s.last_ts;
+      ++counts_.clock_steps_back;
+    }
+    s.last_ts = ts;
     if (!s.resolved) resolve(s);
     if (!(r.ts & VT_FN_EXIT)) {
       s.stack.push_back(Frame{r.addr, ts, 0, name_of(s, r.addr), false});

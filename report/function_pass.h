@@ -66,6 +66,7 @@ struct FunctionCounts {
   std::uint64_t unmatched_returns = 0; // returns without an open call
   std::uint64_t skipped_returns = 0;   // calls ended by a later return (longjmp)
   std::uint64_t unmapped = 0;          // records whose clock could not be mapped
+  std::uint64_t clock_steps_back = 0;  // records earlier than their thread's previous one
 };
 
 // The calls again, in time order per thread, for a writer that needs each thread's events in

@@ -61,8 +61,13 @@ std::string nesting_problem(std::vector<Call> calls) {
     std::vector<const Call*> open;
     for (const Call& c : list) {
       while (!open.empty() && open.back()->ts + open.back()->dur <= c.ts) open.pop_back();
-      if (!open.empty() && c.ts + c.dur > open.back()->ts + open.back()->dur + 0.0015)
-        return c.name + " overlaps " + open.back()->name;
+      if (!open.empty() && c.ts + c.dur > open.back()->ts + open.back()->dur + 0.0015) {
+        auto at = [](const Call& x) {
+          return x.name + " [" + std::to_string(x.ts) + " +" + std::to_string(x.dur) + "]";
+        };
+        return at(c) + " overlaps " + at(*open.back()) + " on thread " +
+               std::to_string(key.second);
+      }
       open.push_back(&c);
     }
   }

@@ -101,6 +101,22 @@ TEST_CASE("function pass: a return that skips frames ends them, a return without
   CHECK(pass.counts().unmatched_returns == 1);
 }
 
+TEST_CASE("function pass: a clock that steps back on a thread never makes siblings overlap") {
+  TraceModel m = model_with_process(0, 1000);
+  ModuleMap modules;
+  Recorded r;
+  FunctionPass pass(m, modules, {}, {}, r.sink());
+  // A ends at 40; B's entry reads 37 (the clock stepped back 3 ns), its return 45.
+  feed(pass, {enter(10, 0xa0), leave(40, 0xa0), enter(37, 0xb0), leave(45, 0xb0)});
+  pass.finish();
+  REQUIRE(r.slices.size() == 2);
+  CHECK(r.slices[0].start == 10);
+  CHECK(r.slices[0].end == 40);
+  CHECK(r.slices[1].start == 40);
+  CHECK(r.slices[1].end == 45);
+  CHECK(pass.counts().clock_steps_back == 1);
+}
+
 TEST_CASE("function pass: calls open at the end close at the thread's or process's end, unfinished") {
   TraceModel m = model_with_process(0, 500);
   Thread worker;
