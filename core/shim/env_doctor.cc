@@ -33,6 +33,12 @@ bool append_item(char* out, size_t size, const char* name, const char* value, co
   return true;
 }
 
+bool is_more(const char* entry, const EnvValues& v) {
+  for (size_t k = 0; k < kMoreEntries; ++k)
+    if (v.more[k] && same_name(entry, v.more[k])) return true;
+  return false;
+}
+
 }  // namespace
 
 size_t env_count(char* const* envp) noexcept {
@@ -63,9 +69,13 @@ char* const* doctor_env(char* const* envp, const EnvValues& v, EnvScratch& s,
   const char* asan = nullptr;     // existing ASAN_OPTIONS value
   // getenv() in the new image takes the first entry of a name: every one must be ours.
   int fifo = 0, shim = 0;  // 0: absent, 1: all ours, -1: one is stale
+  int more[kMoreEntries] = {};
   bool other_session = false;  // the first VIZTRACE_FIFO names another session's FIFO
   for (size_t i = 0; i < n; ++i) {
     const char* e = envp[i];
+    for (size_t k = 0; k < kMoreEntries; ++k)
+      if (v.more[k] && same_name(e, v.more[k]))
+        more[k] = more[k] >= 0 && strcmp(e, v.more[k]) == 0 ? 1 : -1;
     if (starts_with(e, kPreload, sizeof kPreload - 1)) {
       preload = e + sizeof kPreload - 1;  // ld.so honours the last one
     } else if (starts_with(e, kAsan, sizeof kAsan - 1)) {
@@ -80,7 +90,9 @@ char* const* doctor_env(char* const* envp, const EnvValues& v, EnvScratch& s,
   }
   bool preload_ok = preload && preload_lists(preload, v.shim_path);
   bool asan_ok = asan && strstr(asan, "verify_asan_link_order") != nullptr;
-  if (fifo == 1 && shim == 1 && preload_ok && asan_ok) return envp;
+  bool more_ok = true;
+  for (size_t k = 0; k < kMoreEntries; ++k) more_ok = more_ok && (!v.more[k] || more[k] == 1);
+  if (fifo == 1 && shim == 1 && preload_ok && asan_ok && more_ok) return envp;
   // A viztrace run inside a traced run starts its own session: its environment is its own.
   if (other_session && !claim) return envp;
 
@@ -110,11 +122,13 @@ char* const* doctor_env(char* const* envp, const EnvValues& v, EnvScratch& s,
     } else if (starts_with(e, kAsan, sizeof kAsan - 1)) {
       if (!asan_seen && new_asan) e = new_asan;
       asan_seen = true;
-    } else if (same_name(e, v.fifo_entry) || same_name(e, v.shim_entry)) {
+    } else if (same_name(e, v.fifo_entry) || same_name(e, v.shim_entry) || is_more(e, v)) {
       continue;  // replaced below
     }
     s.slots[out++] = e;
   }
+  for (size_t k = 0; k < kMoreEntries; ++k)
+    if (v.more[k]) s.slots[out++] = const_cast<char*>(v.more[k]);
   if (!preload_seen && new_preload) s.slots[out++] = new_preload;
   if (!asan_seen && new_asan) s.slots[out++] = new_asan;
   s.slots[out++] = const_cast<char*>(v.fifo_entry);

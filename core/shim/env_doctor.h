@@ -9,10 +9,15 @@
 
 namespace vt_shim {
 
+constexpr size_t kMoreEntries = 2;
+
 struct EnvValues {
   const char* fifo_entry;  // "VIZTRACE_FIFO=<path>"
   const char* shim_entry;  // "VIZTRACE_SHIM=<path>"
   const char* shim_path;   // the shim's path, as it must appear in LD_PRELOAD
+  // Further "NAME=value" entries the new image must see as they are (the function tracer's
+  // settings); null slots are unused.
+  const char* more[kMoreEntries];
 };
 
 struct EnvScratch {
@@ -24,7 +29,7 @@ struct EnvScratch {
   size_t asan_size;
 };
 
-constexpr size_t kExtraSlots = 5;
+constexpr size_t kExtraSlots = 5 + kMoreEntries;
 // Environments with more entries than this are passed on untouched.
 constexpr size_t kMaxEnvEntries = 4096;
 

@@ -303,11 +303,14 @@ __attribute__((constructor)) void shim_init(int, char** argv, char**) {
 
   g.debug = getenv(VT_ENV_DEBUG) != nullptr;
   g.argv = argv;
-  const char* fifo = getenv(VT_ENV_FIFO);
-  const char* shim = getenv(VT_ENV_SHIM);
-  char* fifo_entry = nullptr;
-  char* shim_entry = nullptr;
-  if (fifo && *fifo && shim && *shim) {
+  // The session's variables, kept for an exec with an environment of the program's own: the
+  // FIFO and the shim (without them nothing is traced), then the function tracer's settings.
+  const char* const names[] = {VT_ENV_FIFO, VT_ENV_SHIM, VT_ENV_CLOCK, VT_ENV_MAX_DEPTH};
+  static_assert(sizeof names / sizeof names[0] == 2 + kMoreEntries, "one name per entry");
+  const char* values[2 + kMoreEntries];
+  char* entries[2 + kMoreEntries] = {};
+  for (size_t i = 0; i < 2 + kMoreEntries; ++i) values[i] = getenv(names[i]);
+  if (values[0] && *values[0] && values[1] && *values[1]) {
     struct {
       char* text;
       size_t size;
@@ -315,11 +318,17 @@ __attribute__((constructor)) void shim_init(int, char** argv, char**) {
     for (const auto& place : places) {
       char* at = place.text;
       const char* end = place.text + place.size;
-      fifo_entry = append_entry(at, end, VT_ENV_FIFO, fifo);
-      shim_entry = fifo_entry ? append_entry(at, end, VT_ENV_SHIM, shim) : nullptr;
-      if (shim_entry) break;
+      entries[0] = append_entry(at, end, names[0], values[0]);
+      entries[1] = entries[0] ? append_entry(at, end, names[1], values[1]) : nullptr;
+      if (!entries[1]) continue;
+      // Settings that do not fit are left out (they are a few bytes unless forged).
+      for (size_t i = 2; i < 2 + kMoreEntries; ++i)
+        entries[i] = values[i] ? append_entry(at, end, names[i], values[i]) : nullptr;
+      break;
     }
   }
+  char* fifo_entry = entries[0];
+  char* shim_entry = entries[1];
   if (!fifo_entry || !shim_entry) {
     debug("no session in the environment; not tracing");
     errno = saved;
@@ -328,6 +337,7 @@ __attribute__((constructor)) void shim_init(int, char** argv, char**) {
   g.env.fifo_entry = fifo_entry;
   g.env.shim_entry = shim_entry;
   g.env.shim_path = shim_entry + strlen(VT_ENV_SHIM) + 1;
+  for (size_t k = 0; k < kMoreEntries; ++k) g.env.more[k] = entries[2 + k];
   g.fifo_path = fifo_entry + strlen(VT_ENV_FIFO) + 1;
   g.have_env = true;
 

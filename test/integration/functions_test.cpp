@@ -295,6 +295,33 @@ TEST_CASE("the depth limit while recording, and the filters of the report") {
   require_clean(s);
 }
 
+TEST_CASE("the depth limit holds in a child exec'd with an environment of its own") {
+  Sandbox s;
+  build_instrumented(s, "reexec",
+               "#include <string.h>\n#include <unistd.h>\n"
+               "static volatile int sink;\n"
+               "__attribute__((noinline)) void deep(void) { sink++; }\n"
+               "__attribute__((noinline)) void middle(void) { deep(); }\n"
+               "int main(int argc, char** argv) {\n"
+               "  middle();\n"
+               "  if (argc > 1) return 0;\n"
+               "  char* args[] = {argv[0], \"child\", 0};\n"
+               "  char* env[] = {\"FOO=bar\", 0};\n"
+               "  execve(\"/proc/self/exe\", args, env);\n"
+               "  return 1; }\n");
+  auto r = s.viztrace({"run", "--max-stack-depth", "2", "--", "./reexec"});
+  INFO(r.err);
+  CHECK(r.exit_code() == 0);
+  Report rep = s.report();
+  auto images = rep.named("reexec");
+  REQUIRE(images.size() == 2);  // one pid, the image before and after the exec
+  std::map<std::string, int> calls;
+  for (const Call& c : calls_of(rep)) ++calls[c.name];
+  // Each image: main and middle; deep is past the limit in both.
+  CHECK(calls == std::map<std::string, int>{{"main", 2}, {"middle", 2}});
+  require_clean(s);
+}
+
 TEST_CASE("fork without exec: each process reports only its own calls") {
   Sandbox s;
   build_instrumented(s, "forker",

@@ -441,3 +441,41 @@ TEST_CASE("doctor_env passes environments over kMaxEnvEntries on untouched", "[s
     CHECK(got.back() == kShimEntry);
   }
 }
+
+TEST_CASE("env doctor: the function tracer's settings come back whole, and only once") {
+  EnvValues values = kValues;
+  values.more[0] = "VIZTRACE_CLOCK=tsc";
+  values.more[1] = "VIZTRACE_MAX_DEPTH=3";
+  SECTION("missing from an environment of the program's own") {
+    Env env{"FOO=bar"};
+    Scratch scratch(env.ptrs().size() + kExtraSlots);
+    char* const* out = doctor_env(env.envp(), values, scratch.s);
+    CHECK(named(out, "VIZTRACE_CLOCK") == std::vector<std::string>{"tsc"});
+    CHECK(named(out, "VIZTRACE_MAX_DEPTH") == std::vector<std::string>{"3"});
+    CHECK(named(out, "FOO") == std::vector<std::string>{"bar"});
+  }
+  SECTION("present with another value, twice: replaced by ours, once") {
+    Env env{"VIZTRACE_MAX_DEPTH=99", std::string(kFifoEntry), std::string(kShimEntry),
+            kPreloadShim, kAsanDone, "VIZTRACE_CLOCK=tsc", "VIZTRACE_MAX_DEPTH=7"};
+    Scratch scratch(env.ptrs().size() + kExtraSlots);
+    char* const* out = doctor_env(env.envp(), values, scratch.s);
+    CHECK(out != env.envp());
+    CHECK(named(out, "VIZTRACE_MAX_DEPTH") == std::vector<std::string>{"3"});
+    CHECK(named(out, "VIZTRACE_CLOCK") == std::vector<std::string>{"tsc"});
+  }
+  SECTION("all there as they should be: envp itself") {
+    Env env{std::string(kFifoEntry), std::string(kShimEntry), kPreloadShim, kAsanDone,
+            "VIZTRACE_CLOCK=tsc", "VIZTRACE_MAX_DEPTH=3"};
+    Scratch scratch(env.ptrs().size() + kExtraSlots);
+    CHECK(doctor_env(env.envp(), values, scratch.s) == env.envp());
+  }
+  SECTION("settings the session does not have are not added") {
+    values.more[0] = nullptr;
+    values.more[1] = nullptr;
+    Env env{"FOO=bar"};
+    Scratch scratch(env.ptrs().size() + kExtraSlots);
+    char* const* out = doctor_env(env.envp(), values, scratch.s);
+    CHECK(named(out, "VIZTRACE_CLOCK").empty());
+    CHECK(named(out, "VIZTRACE_MAX_DEPTH").empty());
+  }
+}
