@@ -89,13 +89,24 @@ void ChromeJsonWriter::write_function(const FunctionSlice& f, std::string_view n
   };
   std::uint64_t s = f.start > origin_ ? f.start - origin_ : 0;
   std::uint64_t e = f.end > origin_ ? f.end - origin_ : 0;
+  if (ids_length_ == 0 || f.pid != ids_pid_ || f.tid != ids_tid_) {
+    char* q = ids_;
+    auto add = [&](std::string_view text) {
+      std::memcpy(q, text.data(), text.size());
+      q += text.size();
+    };
+    add(R"(,"pid":)");
+    q = write_decimal(q, f.pid);
+    add(R"(,"tid":)");
+    q = write_decimal(q, f.tid);
+    add(R"(,"ts":)");
+    ids_length_ = static_cast<std::size_t>(q - ids_);
+    ids_pid_ = f.pid;
+    ids_tid_ = f.tid;
+  }
   put(kHead);
   put(name_member);
-  put(R"(,"pid":)");
-  p = write_decimal(p, f.pid);
-  put(R"(,"tid":)");
-  p = write_decimal(p, f.tid);
-  put(R"(,"ts":)");
+  put(std::string_view(ids_, ids_length_));
   p = write_fixed3(p, s);
   put(R"(,"dur":)");
   p = write_fixed3(p, e > s ? e - s : 0);

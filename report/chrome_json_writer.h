@@ -48,6 +48,10 @@ class ChromeJsonWriter {
   std::uint64_t origin_ = 0;
   bool viztrace_named_ = false;
   std::string scratch_;  // one function event being rendered
+  // `,"pid":P,"tid":T,"ts":` of the last function event: a thread's calls come in runs.
+  std::uint32_t ids_pid_ = 0, ids_tid_ = 0;
+  char ids_[64] = {};
+  std::size_t ids_length_ = 0;
 };
 
 }  // namespace viztrace::report
