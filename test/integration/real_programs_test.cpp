@@ -1,11 +1,12 @@
 // viztrace run on real tools that start processes in their own ways: GNU make (posix_spawn,
-// parallel jobs), the Go toolchain (raw system calls, static tools no shim can enter), CPython
+// parallel jobs), CMake and Meson with Ninja, Cargo, the Go toolchain (raw system calls, static tools no shim can enter), CPython
 // multiprocessing (fork, spawn, a fork server), Node (libuv) and Java (a spawn helper).
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -306,5 +307,108 @@ TEST_CASE("a browser: headless chromium's zygotes and the processes they fork ap
     INFO("pid " << p.pid);
     CHECK((p.exit_code.has_value() || p.signal.has_value()));
   }
+  require_clean(s);
+}
+
+namespace {
+
+// Successful execs of programs whose path ends in "/<name>", from the logs of
+// `strace -ff -o <prefix>`: one file per process, so no exec is split across lines by another
+// process's (as `strace -f` into one file does when processes run at once).
+std::map<std::string, int> execs_in_strace_logs(const std::string& prefix,
+                                                const std::vector<std::string>& names) {
+  std::map<std::string, int> counts;
+  const std::filesystem::path base(prefix);
+  for (const auto& entry : std::filesystem::directory_iterator(base.parent_path())) {
+    if (!entry.path().filename().string().starts_with(base.filename().string() + ".")) continue;
+    std::ifstream in(entry.path());
+    for (std::string line; std::getline(in, line);) {
+      auto at = line.find("execve(\"");
+      if (at == std::string::npos || line.find(") = 0") == std::string::npos) continue;
+      auto end = line.find('"', at + 8);
+      std::string path = line.substr(at + 8, end - at - 8);
+      for (const auto& name : names)
+        if (path.ends_with("/" + name)) ++counts[name];
+    }
+  }
+  return counts;
+}
+
+// Runs `script` in copies a/ (under strace -f, the oracle) and b/ (under viztrace) of a
+// project, and checks that every program in `names` ran as often under both.
+void same_runs_as_strace(const Sandbox& s, const std::string& script,
+                         const std::vector<std::string>& names, Options o) {
+  o.timeout_s = 300;
+  std::filesystem::create_directories(s.path("strace"));
+  auto oracle = s.command({"strace", "-ff", "-qq", "-e", "trace=execve", "-o",
+                           s.path("strace/log"), "sh", "-c", "cd a && " + script},
+                          o);
+  INFO(oracle.err);
+  REQUIRE(oracle.exit_code() == 0);
+  auto expected = execs_in_strace_logs(s.path("strace/log"), names);
+  auto r = s.viztrace({"run", "--", "sh", "-c", "cd b && " + script}, o);
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  CHECK(r.err.find("nothing lost") != std::string::npos);
+  Report rep = s.report();
+  for (const auto& name : names) {
+    INFO(name);
+    int seen = 0;
+    for (const auto& p : rep.processes)
+      if (p.started_by != "fork" && (p.exe.ends_with("/" + name) || p.exe == name)) {
+        ++seen;
+        // An image that exec'd another (a rustup proxy) has no exit of its own.
+        bool replaced = std::any_of(rep.processes.begin(), rep.processes.end(), [&](auto& q) {
+          return q.pid == p.pid && q.ts > p.ts;
+        });
+        if (!replaced) CHECK(p.exit_code == 0);
+      }
+    CHECK(expected[name] >= 1);
+    CHECK(seen == expected[name]);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cmake and meson, each with ninja: every compiler run appears as strace sees it") {
+  if (!have("strace") || !have("meson")) {
+    WARN("strace or meson is missing (scripts/setup --tests installs them)");
+    return;
+  }
+  Sandbox s;
+  for (const char* dir : {"a", "b"}) {
+    std::string d(dir);
+    for (int i = 0; i < 3; ++i)
+      s.write_file(d + "/u" + std::to_string(i) + ".c",
+                   "int f" + std::to_string(i) + "(void) { return " + std::to_string(i) + "; }\n");
+    s.write_file(d + "/main.c", "int main(void) { return 0; }\n");
+    s.write_file(d + "/CMakeLists.txt",
+                 "cmake_minimum_required(VERSION 3.16)\nproject(demo C)\n"
+                 "add_executable(demo main.c u0.c u1.c u2.c)\n");
+    s.write_file(d + "/meson.build",
+                 "project('demo', 'c')\nexecutable('demo', 'main.c', 'u0.c', 'u1.c', 'u2.c')\n");
+  }
+  same_runs_as_strace(s,
+                      "cmake -S . -B cm -G Ninja >/dev/null && ninja -C cm >/dev/null && "
+                      "meson setup ms >/dev/null && ninja -C ms >/dev/null",
+                      {"cmake", "ninja", "meson", "cc1", "as", "collect2"}, Options{});
+  require_clean(s);
+}
+
+TEST_CASE("cargo build: every rustc run appears as strace sees it") {
+  if (!have("strace") || !have("cargo")) {
+    WARN("strace or cargo is missing");
+    return;
+  }
+  Sandbox s;
+  for (const char* dir : {"a", "b"}) {
+    std::string d(dir);
+    s.write_file(d + "/Cargo.toml",
+                 "[package]\nname = \"hello\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
+    s.write_file(d + "/src/main.rs", "fn main() { println!(\"hello\"); }\n");
+  }
+  Options o;
+  o.env["CARGO_TARGET_DIR"] = "target";  // inside each copy: both builds do the same work
+  same_runs_as_strace(s, "cargo build --offline -q", {"cargo", "rustc", "cc"}, o);
   require_clean(s);
 }
