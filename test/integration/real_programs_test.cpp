@@ -70,18 +70,23 @@ TEST_CASE("make -j2 of a generated project: every compiler run appears under mak
 // unevenly between runs, so only their presence is compared).
 std::map<std::string, int> toolchain_runs_by_strace(const Sandbox& s, const std::string& dir,
                                                     const Options& o) {
-  auto r = s.command({"strace", "-f", "-qq", "-e", "trace=execve", "-e", "signal=none", "-o",
-                      s.path("strace.txt"), "sh", "-c", "cd " + dir + " && go build -o hello ."},
+  // One log per process (-ff): in one file, an exec that another process's event interrupts
+  // is split over two lines.
+  std::filesystem::create_directories(s.path("go-strace"));
+  auto r = s.command({"strace", "-ff", "-qq", "-e", "trace=execve", "-e", "signal=none", "-o",
+                      s.path("go-strace/log"), "sh", "-c", "cd " + dir + " && go build -o hello ."},
                      o);
   REQUIRE(r.exit_code() == 0);
-  std::ifstream in(s.path("strace.txt"));
   std::map<std::string, int> counts;
-  for (std::string line; std::getline(in, line);) {
-    for (const char* tool : {"/compile\"", "/asm\"", "/link\""}) {
-      if (line.find("execve(") != std::string::npos && line.find(tool) != std::string::npos &&
-          line.find("= 0") != std::string::npos) {
-        std::string name(tool + 1, std::strlen(tool) - 2);
-        ++counts[line.find("\"-V=full\"") != std::string::npos ? name + " -V=full" : name];
+  for (const auto& entry : std::filesystem::directory_iterator(s.path("go-strace"))) {
+    std::ifstream in(entry.path());
+    for (std::string line; std::getline(in, line);) {
+      for (const char* tool : {"/compile\"", "/asm\"", "/link\""}) {
+        if (line.find("execve(") != std::string::npos && line.find(tool) != std::string::npos &&
+            line.find("= 0") != std::string::npos) {
+          std::string name(tool + 1, std::strlen(tool) - 2);
+          ++counts[line.find("\"-V=full\"") != std::string::npos ? name + " -V=full" : name];
+        }
       }
     }
   }
