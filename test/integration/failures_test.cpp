@@ -260,3 +260,19 @@ TEST_CASE("a closed or broken stderr never stops viztrace from writing the repor
   CHECK(s.report().target().exit_code.has_value());
   require_clean(s);
 }
+
+TEST_CASE("a command that cannot run: one line with the reason, the shell's status, nothing left") {
+  Sandbox s;
+  auto missing = s.viztrace({"run", "--", "./no-such-program"});
+  CHECK(missing.exit_code() == 127);
+  CHECK(missing.err == "viztrace: cannot run './no-such-program': No such file or directory\n");
+  s.write_file("not-executable.sh", "echo hi\n");
+  auto denied = s.viztrace({"run", "--", "./not-executable.sh"});
+  CHECK(denied.exit_code() == 126);
+  CHECK(denied.err == "viztrace: cannot run './not-executable.sh': Permission denied\n");
+  CHECK(denied.out.empty());
+  // No report is written for a command that never ran.
+  struct stat st;
+  CHECK(stat(s.path("viztrace.json").c_str(), &st) != 0);
+  require_clean(s);
+}
