@@ -1,5 +1,6 @@
 #include "core/collector.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -10,6 +11,7 @@
 #include <cstring>
 
 #include "core/fault_injection.h"
+#include "core/shim/exe_probe.h"
 #include "core/signal_guard.h"
 #include "spdlog/spdlog.h"
 #include "spill/spill_format.h"
@@ -89,13 +91,41 @@ void Collector::emit_own() {
   spill_.flush();
 }
 
+// The flags of an executable the shim left to us (VT_EXE_UNPROBED), from the path the stream
+// sent with its record.
+std::uint32_t Collector::probe_for(const StreamKey& key) {
+  auto it = paths_.find(key);
+  if (it == paths_.end() || !it->second.complete || it->second.text.empty() ||
+      it->second.text[0] != '/')
+    return VT_EXE_UNREADABLE;
+  return vt_shim::probe_exe(AT_FDCWD, it->second.text.c_str());
+}
+
 // Looks inside lifecycle records for what the collector must act on: processes that the shim
-// cannot enter (their children are watched through /proc instead).
-void Collector::inspect_records(const unsigned char* p, const vt_chunk_header& h) {
+// cannot enter (their children are watched through /proc instead), and executables the shim
+// left for us to probe (their flags are written into the record before it is spilled).
+void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h) {
+  const StreamKey key{h.pid, h.tid, h.image};
   for (std::size_t off = sizeof h; off < h.length;) {
     vt_record r;
     std::memcpy(&r, p + off, sizeof r);
     const unsigned char* body = p + off + sizeof r;
+    if (r.type == VT_REC_STRING) {
+      if (VT_STR_FIELD(r.aux) == VT_STR_PATH) {
+        PendingPath& path = paths_[key];
+        if (path.complete) path = PendingPath{};
+        std::size_t n = std::min<std::size_t>(VT_STR_LEN(r.aux), r.size - sizeof r);
+        path.text.append(reinterpret_cast<const char*>(body), n);
+        path.complete = VT_STR_IS_FINAL(r.aux);
+      }
+      off += r.size;
+      continue;
+    }
+    if ((r.type == VT_REC_EXEC || r.type == VT_REC_SPAWN) && (r.aux & VT_EXE_UNPROBED)) {
+      r.aux = probe_for(key);
+      std::memcpy(p + off, &r, sizeof r);
+    }
+    paths_.erase(key);  // strings belong to the record that follows them
     if (r.type == VT_REC_FN_RING && rings_) {
       // A second (TSC, CLOCK_MONOTONIC) pair early on: a session killed before the periodic
       // one still has two to map ticks with.
@@ -115,7 +145,7 @@ void Collector::inspect_records(const unsigned char* p, const vt_chunk_header& h
   }
 }
 
-void Collector::take_chunk(const unsigned char* p) {
+void Collector::take_chunk(unsigned char* p) {
   vt_chunk_header h;
   std::memcpy(&h, p, sizeof h);
   vt_stats& st = result_.stats;
@@ -154,7 +184,7 @@ bool Collector::drain_fifo() {
     std::size_t off = 0;
     vt_stats& st = result_.stats;
     while (buffered_ - off >= sizeof(vt_chunk_header)) {
-      const unsigned char* p = buffer_.get() + off;
+      unsigned char* p = buffer_.get() + off;
       vt_chunk_header h;
       std::memcpy(&h, p, sizeof h);
       if (spill::valid_chunk_header(h) && h.length > buffered_ - off) break;  // rest to come

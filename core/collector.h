@@ -64,9 +64,10 @@ class Collector {
   };
 
   bool drain_fifo();  // false when nothing was read
-  void take_chunk(const unsigned char* p);
+  void take_chunk(unsigned char* p);
   // p: a whole chunk, not necessarily aligned (garbage before it shifts it in the read buffer).
-  void inspect_records(const unsigned char* p, const vt_chunk_header& h);
+  void inspect_records(unsigned char* p, const vt_chunk_header& h);
+  std::uint32_t probe_for(const StreamKey& key);
   void reap_children(std::uint64_t now);
   void handle_signal(int sig, bool from_process, std::uint64_t now);
   void own_records(ChunkBuilder& b);
@@ -87,6 +88,13 @@ class Collector {
   std::size_t buffered_ = 0;
   std::size_t last_drain_bytes_ = 0;
   std::unordered_map<StreamKey, std::uint32_t, StreamKeyHash> next_seq_;
+  // The PATH string a stream sent last, until its next record (exec and spawn records that
+  // the shim left unprobed are probed from it).
+  struct PendingPath {
+    std::string text;
+    bool complete = false;
+  };
+  std::unordered_map<StreamKey, PendingPath, StreamKeyHash> paths_;
   Launched target_;
   CollectorResult result_;
   std::uint64_t target_end_ns_ = 0;

@@ -121,6 +121,8 @@ enum {
   VT_EXE_SCRIPT = 1u << 3,     /* "#!" script; the other flags describe its interpreter */
   VT_EXE_UNREADABLE = 1u << 4, /* could not be inspected */
   VT_EXE_FOREIGN = 1u << 5,    /* another ELF class or machine: the shim cannot load */
+  VT_EXE_UNPROBED = 1u << 6,   /* left to the collector, which probes PATH (absolute) and
+                                  puts its flags in place of this before spilling the record */
 };
 #define VT_EXE_SHIMLESS (VT_EXE_STATIC | VT_EXE_SETUID | VT_EXE_FOREIGN)
 

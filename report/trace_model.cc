@@ -5,7 +5,8 @@ std::string exe_flag_names(std::uint32_t flags) {
   static constexpr std::pair<std::uint32_t, const char*> kNames[] = {
       {VT_EXE_STATIC, "static"},         {VT_EXE_GO, "go"},
       {VT_EXE_SETUID, "setuid"},         {VT_EXE_SCRIPT, "script"},
-      {VT_EXE_UNREADABLE, "unreadable"}, {VT_EXE_FOREIGN, "foreign"}};
+      {VT_EXE_UNREADABLE, "unreadable"}, {VT_EXE_FOREIGN, "foreign"},
+      {VT_EXE_UNPROBED, "unprobed"}};
   std::string out;
   for (auto [bit, name] : kNames)
     if (flags & bit) out += (out.empty() ? "" : ",") + std::string(name);

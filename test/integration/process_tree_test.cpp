@@ -260,6 +260,50 @@ TEST_CASE("a static program is not entered but appears, and its dynamic children
   require_clean(s);
 }
 
+TEST_CASE("a static program's static children are found through /proc, mid-tree and by spawn") {
+  // Nothing of viztrace runs in a static program or its static children: they are seen only
+  // because the exec (or spawn) of the static parent was recognised and its children watched.
+  Sandbox s;
+  s.write_file("parent.c",
+               "#include <stdlib.h>\n#include <sys/wait.h>\n#include <unistd.h>\n"
+               "int main(int argc, char** argv) {\n"
+               "  for (int i = 0; i < 3; ++i) {\n"
+               "    pid_t pid = fork();\n"
+               "    if (pid == 0) { execl(argv[1], \"vt-static-child\", (char*)0); _exit(127); }\n"
+               "    waitpid(pid, 0, 0);\n"
+               "  }\n"
+               "  return 0; }\n");
+  s.write_file("child.c",
+               "#include <time.h>\n"
+               "int main(void) { struct timespec t = {0, 20000000}; nanosleep(&t, 0); return 4; }\n");
+  for (const char* name : {"parent", "child"})
+    REQUIRE(s.command({"cc", "-O1", "-static", "-o", name, std::string(name) + ".c"}).exit_code() ==
+            0);
+  const std::string parent = s.path("parent"), child = s.path("child");
+  for (const std::string& script : {parent + " " + child,  // exec'd by the shell
+                                   "python3 -c 'import os, sys; os.posix_spawn(sys.argv[1], "
+                                   "sys.argv[1:], os.environ); os.wait()' " + parent + " " + child}) {
+    INFO(script);
+    auto r = s.viztrace({"run", "-o", "tree.json", "--", "sh", "-c", script});
+    INFO(r.err);
+    REQUIRE(r.exit_code() == 0);
+    Report rep = s.report("tree.json");
+    auto parents = rep.named("parent");
+    REQUIRE(parents.size() == 1);
+    CHECK_FALSE(parents[0].traced);
+    auto children = rep.named("vt-static-child");
+    CHECK(children.size() == 3);
+    for (const auto& c : children) {
+      CHECK(c.ppid == parents[0].pid);
+      // Its end comes from a pidfd; its status only if the zombie was still there to read
+      // (the static parent reaps it itself, unseen).
+      CHECK(c.dur >= 10000);  // µs: each child sleeps 20 ms
+      if (c.exit_code) CHECK(*c.exit_code == 4);
+    }
+  }
+  require_clean(s);
+}
+
 TEST_CASE("an ASan build with a leak reports it and exits as it does untraced") {
   Sandbox s;
   Options o;
