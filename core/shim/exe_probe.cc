@@ -89,6 +89,10 @@ uint32_t probe_elf(int fd, const unsigned char* head, size_t n) {
   return classify_phdrs_far(fd, head, n, eh);
 }
 
+// Non-blocking: an exec'd path may name a FIFO, whose open would wait for a writer forever
+// (the exec itself just fails). No controlling terminal from a tty either.
+constexpr int kProbeOpen = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+
 uint32_t probe(int fd, int depth) {
   struct stat st;
   if (sys::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return VT_EXE_UNREADABLE;
@@ -112,7 +116,7 @@ uint32_t probe(int fd, int depth) {
       interp[j++] = static_cast<char>(head[i++]);
     interp[j] = '\0';
     if (j == 0) return VT_EXE_SCRIPT | VT_EXE_UNREADABLE;
-    int ifd = static_cast<int>(sys::open(interp, O_RDONLY | O_CLOEXEC));
+    int ifd = static_cast<int>(sys::open(interp, kProbeOpen));
     if (ifd < 0) return VT_EXE_SCRIPT | VT_EXE_UNREADABLE;
     uint32_t inner = probe(ifd, depth + 1);
     sys::close(ifd);
@@ -126,7 +130,7 @@ uint32_t probe(int fd, int depth) {
 uint32_t probe_exe_fd(int fd) noexcept { return probe(fd, 0); }
 
 uint32_t probe_exe(int dirfd, const char* path) noexcept {
-  int fd = static_cast<int>(sys::openat(dirfd, path, O_RDONLY | O_CLOEXEC));
+  int fd = static_cast<int>(sys::openat(dirfd, path, kProbeOpen));
   if (fd < 0) return VT_EXE_UNREADABLE;
   uint32_t flags = probe(fd, 0);
   sys::close(fd);

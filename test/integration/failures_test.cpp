@@ -276,3 +276,21 @@ TEST_CASE("a command that cannot run: one line with the reason, the shell's stat
   CHECK(stat(s.path("viztrace.json").c_str(), &st) != 0);
   require_clean(s);
 }
+
+TEST_CASE("an exec of a FIFO fails as untraced, and neither the program nor viztrace waits on it") {
+  // Inspecting what is about to be exec'd must never block: a FIFO opens only once a writer
+  // comes. The shell's exec of it fails (not a regular file) and the shell goes on.
+  Sandbox s;
+  REQUIRE(mkfifo(s.path("pipe").c_str(), 0755) == 0);
+  for (const std::string& how : {s.path("pipe"), std::string("./pipe")}) {
+    INFO(how);
+    auto plain = s.command({"sh", "-c", how + "; echo after $?"});
+    Options o;
+    o.timeout_s = 20;
+    auto traced = s.viztrace({"run", "-q", "--", "sh", "-c", how + "; echo after $?"}, o);
+    CHECK(plain.out == "after 126\n");
+    CHECK(traced.out == plain.out);
+    CHECK(traced.exit_code() == 0);
+  }
+  require_clean(s);
+}
