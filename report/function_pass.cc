@@ -163,9 +163,9 @@ void FunctionPass::chunk(const vt_chunk_header& h, const unsigned char* records)
       ++counts_.unmapped;
       continue;
     }
-    // A thread's clock never goes back in the report. The TSC of a virtual CPU can step back a
-    // little when the host moves it, and a call that began before its sibling ended would not
-    // nest (viewers drop such slices).
+    // A thread's clock never goes back in the report: a call that began before its sibling
+    // ended would not nest (viewers drop such slices). Seen once in a few hundred runs under
+    // load on a VM, cause not found (its CPUs' TSCs showed no skew against each other).
     if (ts < s.last_ts) {
       ts = s.last_ts;
       ++counts_.clock_steps_back;

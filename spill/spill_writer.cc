@@ -72,12 +72,7 @@ bool SpillWriter::open_segment() {
   return true;
 }
 
-void SpillWriter::append(const void* chunk, std::size_t length) {
-  if (buffer_.size() + length > kBufferBytes) flush();
-  const auto* p = static_cast<const unsigned char*>(chunk);
-  buffer_.insert(buffer_.end(), p, p + length);
-  ++buffered_chunks_;
-}
+void SpillWriter::append(const void* chunk, std::size_t length) { append({{chunk, length}}); }
 
 void SpillWriter::append(std::initializer_list<Piece> chunk) {
   std::size_t length = 0;

@@ -47,6 +47,8 @@ struct FnThread {
 };
 
 constexpr FnState& g_fn = g_state.head.fn;
+// The session FIFO: the rings go next to it.
+constexpr const char* const& g_fifo_path = g_state.head.tracer.fifo_path;
 __thread FnThread t_fn;
 
 // Out of line: the TSC path stays free of a call and its register spills.
@@ -115,7 +117,7 @@ __attribute__((noinline, no_instrument_function)) bool setup_thread(FnThread& t)
   char name[PATH_MAX];
   size_t n = g_fn.dir_length;
   if (id.pid != 0 && n + 48 < sizeof name) {
-    memcpy(name, g_fn.fifo_path, n);
+    memcpy(name, g_fifo_path, n);
     memcpy(name + n, "fn-", 3);
     n += 3;
     put_dec(name + n, id.pid);
@@ -175,7 +177,7 @@ __attribute__((noinline, no_instrument_function)) bool make_room(FnThread& t) {
     // has failed, drop at once until it catches up, so a program whose viztrace is gone
     // runs on at full speed.
     uint64_t waited = 0;
-    if (!t.dropping && collector_alive(g_fn.fifo_path)) {
+    if (!t.dropping && collector_alive(g_fifo_path)) {
       struct timespec nap = {0, 50000};
       while (t.produced - consumed >= kCapacity && waited < kMaxWaitNs) {
         sys::ppoll<void, struct timespec>(nullptr, 0, &nap);
@@ -218,21 +220,18 @@ VT_HOT void record(FnThread& t, void* fn, uint64_t exit_bit) {
 
 }  // namespace
 
-void functions_init(const char* fifo_path) noexcept {
+void functions_init(const char* clock, const char* max_depth) noexcept {
   g_fn.initialized = true;
-  const char* slash = strrchr(fifo_path, '/');
+  const char* slash = strrchr(g_fifo_path, '/');
   if (!slash) return;
-  size_t n = static_cast<size_t>(slash - fifo_path) + 1;
+  size_t n = static_cast<size_t>(slash - g_fifo_path) + 1;
   if (n + 64 >= PATH_MAX) return;
-  g_fn.fifo_path = fifo_path;
   g_fn.dir_length = n;
-  const char* clock = getenv(VT_ENV_CLOCK);
   g_fn.tsc = clock && strcmp(clock, "tsc") == 0;
 #if !defined(__x86_64__)
   g_fn.tsc = false;
 #endif
-  const char* depth = getenv(VT_ENV_MAX_DEPTH);
-  unsigned long d = depth && *depth ? strtoul(depth, nullptr, 10) : 0;
+  unsigned long d = max_depth && *max_depth ? strtoul(max_depth, nullptr, 10) : 0;
   g_fn.max_depth = d > 0 && d < UINT32_MAX ? static_cast<uint32_t>(d) : UINT32_MAX;
   g_fn.enabled = true;
 }

@@ -10,9 +10,9 @@
 
 namespace vt_shim {
 
-// From the constructor, once tracing is set up: reads the clock choice and the depth limit.
-// fifo_path is kept: the rings are made in its directory.
-void functions_init(const char* fifo_path) noexcept;
+// From the constructor, once tracing is set up (the rings are made next to the session FIFO):
+// the values of VIZTRACE_CLOCK and VIZTRACE_MAX_DEPTH, null when unset.
+void functions_init(const char* clock, const char* max_depth) noexcept;
 // In a fork child: the rings belong to the parent.
 void functions_on_fork_child() noexcept;
 // The calling thread ends: its ring is final.

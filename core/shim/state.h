@@ -37,8 +37,7 @@ struct FnState {
   bool enabled;         // tracing, and the session dir is known
   bool tsc;             // timestamps are TSC ticks (the collector maps them to ns)
   uint32_t max_depth;   // calls deeper than this are not recorded
-  const char* fifo_path;  // the session FIFO: the rings go next to it
-  size_t dir_length;      // of the session dir in fifo_path, with its slash
+  size_t dir_length;    // of the session dir in TracerState::fifo_path, with its slash
   unsigned long long loads_announced;  // dlpi_adds when modules were last announced
 };
 

@@ -305,12 +305,13 @@ __attribute__((constructor)) void shim_init(int, char** argv, char**) {
   g.argv = argv;
   // The session's variables, kept for an exec with an environment of the program's own: the
   // FIFO and the shim (without them nothing is traced), then the function tracer's settings.
-  const char* const names[] = {VT_ENV_FIFO, VT_ENV_SHIM, VT_ENV_CLOCK, VT_ENV_MAX_DEPTH};
-  static_assert(sizeof names / sizeof names[0] == 2 + kMoreEntries, "one name per entry");
-  const char* values[2 + kMoreEntries];
-  char* entries[2 + kMoreEntries] = {};
-  for (size_t i = 0; i < 2 + kMoreEntries; ++i) values[i] = getenv(names[i]);
-  if (values[0] && *values[0] && values[1] && *values[1]) {
+  enum { kFifo, kShim, kMore, kClock = kMore, kMaxDepth, kEntries };
+  static_assert(kEntries == kMore + kMoreEntries, "the settings fill EnvValues::more");
+  const char* const names[kEntries] = {VT_ENV_FIFO, VT_ENV_SHIM, VT_ENV_CLOCK, VT_ENV_MAX_DEPTH};
+  const char* values[kEntries];
+  char* entries[kEntries] = {};
+  for (int i = 0; i < kEntries; ++i) values[i] = getenv(names[i]);
+  if (values[kFifo] && *values[kFifo] && values[kShim] && *values[kShim]) {
     struct {
       char* text;
       size_t size;
@@ -318,17 +319,16 @@ __attribute__((constructor)) void shim_init(int, char** argv, char**) {
     for (const auto& place : places) {
       char* at = place.text;
       const char* end = place.text + place.size;
-      entries[0] = append_entry(at, end, names[0], values[0]);
-      entries[1] = entries[0] ? append_entry(at, end, names[1], values[1]) : nullptr;
-      if (!entries[1]) continue;
-      // Settings that do not fit are left out (they are a few bytes unless forged).
-      for (size_t i = 2; i < 2 + kMoreEntries; ++i)
+      for (int i = 0; i < kEntries; ++i) {
+        // Settings that do not fit are left out (they are a few bytes unless forged).
         entries[i] = values[i] ? append_entry(at, end, names[i], values[i]) : nullptr;
-      break;
+        if (i < kMore && !entries[i]) break;
+      }
+      if (entries[kFifo] && entries[kShim]) break;
     }
   }
-  char* fifo_entry = entries[0];
-  char* shim_entry = entries[1];
+  char* fifo_entry = entries[kFifo];
+  char* shim_entry = entries[kShim];
   if (!fifo_entry || !shim_entry) {
     debug("no session in the environment; not tracing");
     errno = saved;
@@ -337,7 +337,7 @@ __attribute__((constructor)) void shim_init(int, char** argv, char**) {
   g.env.fifo_entry = fifo_entry;
   g.env.shim_entry = shim_entry;
   g.env.shim_path = shim_entry + strlen(VT_ENV_SHIM) + 1;
-  for (size_t k = 0; k < kMoreEntries; ++k) g.env.more[k] = entries[2 + k];
+  for (size_t k = 0; k < kMoreEntries; ++k) g.env.more[k] = entries[kMore + k];
   g.fifo_path = fifo_entry + strlen(VT_ENV_FIFO) + 1;
   g.have_env = true;
 
@@ -355,7 +355,7 @@ __attribute__((constructor)) void shim_init(int, char** argv, char**) {
     return;
   }
   g.tracing = true;
-  functions_init(g.fifo_path);
+  functions_init(values[kClock], values[kMaxDepth]);
   emit_proc_start(running_go() ? VT_PROC_GO : 0, argv, start);
   errno = saved;
 }
