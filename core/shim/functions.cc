@@ -176,12 +176,14 @@ __attribute__((noinline, no_instrument_function)) bool make_room(FnThread& t) {
     // The collector is behind. Wait for it, boundedly and only while it lives; once a wait
     // has failed, drop at once until it catches up, so a program whose viztrace is gone
     // runs on at full speed.
-    uint64_t waited = 0;
     if (!t.dropping && collector_alive(g_fifo_path)) {
-      struct timespec nap = {0, 50000};
+      // Naps, so that a collector on this CPU gets to run; a nap is often longer than asked.
+      const struct timespec nap = {0, 50000};
+      const uint64_t start = monotonic_now();
+      uint64_t waited = 0;
       while (t.produced - consumed >= kCapacity && waited < kMaxWaitNs) {
         sys::ppoll<void, struct timespec>(nullptr, 0, &nap);
-        waited += 50000;
+        waited = monotonic_now() - start;
         consumed = __atomic_load_n(&ring->consumed, __ATOMIC_ACQUIRE);
       }
       ring->waited_ns += waited;

@@ -93,9 +93,13 @@ template <class Usage>
 inline long getrusage(int who, Usage* usage) {
   return call(SYS_getrusage, who, arg(usage));
 }
+// The kernel writes the time left back into the timeout it is given; libc's ppoll passes a
+// copy, and so does this one, so that the caller's timeout means the same on every call.
 template <class PollFd, class TimeSpec>
 inline long ppoll(PollFd* fds, unsigned n, const TimeSpec* timeout) {
-  return call(SYS_ppoll, arg(fds), n, arg(timeout), 0, 8);
+  TimeSpec left;
+  if (timeout) left = *timeout;
+  return call(SYS_ppoll, arg(fds), n, arg(timeout ? &left : nullptr), 0, 8);
 }
 inline long ftruncate(int fd, long length) { return call(SYS_ftruncate, fd, length); }
 inline void* mmap(void* addr, size_t n, int prot, int flags, int fd, long offset) {

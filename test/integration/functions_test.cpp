@@ -2,6 +2,7 @@
 // right thread, proper nesting, calls left open by _exit or a crash, the record-time depth
 // limit and the report-time filters, fork children, and programs that are not instrumented.
 #include <csignal>
+#include <cstdio>
 
 #include <algorithm>
 #include <fstream>
@@ -442,6 +443,53 @@ TEST_CASE("an instrumented program whose viztrace was killed runs on without wai
   // The killed session (its rings included) is what `clean` is for.
   auto clean = s.viztrace({"clean"});
   CHECK(clean.exit_code() == 0);
+  require_clean(s);
+}
+
+TEST_CASE("a thread whose ring is full naps for a stopped viztrace, and the summary says how long") {
+  Sandbox s;
+  // 3 million calls once `go` exists: 6 million records, many times what a ring holds.
+  build_instrumented(s, "stalled",
+               "#include <stdio.h>\n#include <time.h>\n#include <unistd.h>\n"
+               "static volatile long sink;\n"
+               "__attribute__((noinline)) void tick(long i) { sink += i; }\n"
+               "__attribute__((no_instrument_function)) static long long now(void) {\n"
+               "  struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);\n"
+               "  return t.tv_sec * 1000000000LL + t.tv_nsec; }\n"
+               "int main(void) {\n"
+               "  tick(0);\n"
+               "  puts(\"ready\"); fflush(stdout);\n"
+               "  while (access(\"go\", F_OK) != 0) usleep(1000);\n"
+               "  long long t0 = now();\n"
+               "  for (long i = 0; i < 3000000; i++) tick(i);\n"
+               "  printf(\"took %lld ns\\n\", now() - t0); fflush(stdout);\n"
+               "  return 0; }\n");
+  auto run = s.start_viztrace({"run", "--", "./stalled"});
+  run->wait_for_out("ready\n");
+  // viztrace stopped: the ring fills, the thread waits for room (up to a second), then drops.
+  run->signal(SIGSTOP);
+  s.write_file("go", "");
+  run->wait_for_out(" ns\n");
+  run->signal(SIGCONT);
+  Result r = run->finish();
+  INFO(r.out);
+  INFO(r.err);
+  CHECK(r.exit_code() == 0);
+  long long took_ns = 0;
+  REQUIRE(std::sscanf(r.out.c_str() + r.out.find("took "), "took %lld ns", &took_ns) == 1);
+  // The wait reported is the time the thread spent waiting: at least the second it allows
+  // itself, and never more than the loop it waited in took.
+  const std::string said = "traced threads waited ";
+  auto at = r.err.find(said);
+  REQUIRE(at != std::string::npos);
+  double value = 0;
+  char unit[8] = {};
+  REQUIRE(std::sscanf(r.err.c_str() + at + said.size(), "%lf %7s", &value, unit) == 2);
+  const double scale = std::string(unit) == "s" ? 1e9 : std::string(unit) == "ms" ? 1e6 : 1e3;
+  const double waited_ns = value * scale;
+  CHECK(waited_ns >= 1e9);
+  CHECK(waited_ns <= static_cast<double>(took_ns));
+  CHECK(r.err.find("nothing lost") == std::string::npos);
   require_clean(s);
 }
 
