@@ -25,6 +25,8 @@ enum {
   VT_KIND_RECORDS = 1,   /* vt_record-headed records */
   VT_KIND_FUNCTIONS = 2, /* vt_fn_record only (nrec of them); reserved: VT_CLOCK_*. Made by the
                             collector from a function ring; pid/tid/image are the ring's */
+  VT_KIND_FUNCTIONS_PACKED = 3, /* the same nrec records packed (spill/fn_pack.h): what the
+                                   collector writes to the spill */
 };
 
 /* vt_chunk_header.flags */

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "report/byte_sink.h"
 #include "report/json_writer.h"
+#include "spill/fn_pack.h"
 
 namespace viztrace::report {
 namespace {
@@ -143,7 +144,16 @@ std::uint32_t FunctionPass::name_of(const Stream& s, std::uint64_t addr) {
   return id;
 }
 
-void FunctionPass::chunk(const vt_chunk_header& h, const unsigned char* records) {
+void FunctionPass::chunk(const vt_chunk_header& h, const unsigned char* body) {
+  const unsigned char* records = body;
+  if (h.kind == VT_KIND_FUNCTIONS_PACKED) {
+    if (unpacked_.size() < h.nrec) unpacked_.resize(h.nrec);
+    if (!spill::unpack_fn_records(body, h.length - sizeof h, h.nrec, unpacked_.data())) {
+      ++counts_.malformed_chunks;
+      return;
+    }
+    records = reinterpret_cast<const unsigned char*>(unpacked_.data());
+  }
   const std::uint64_t key = std::uint64_t{h.pid} << 32 | h.tid;
   Stream& s = streams_[key];
   if (s.resolved && s.image != h.image) {

@@ -67,6 +67,7 @@ struct FunctionCounts {
   std::uint64_t skipped_returns = 0;   // calls ended by a later return (longjmp)
   std::uint64_t unmapped = 0;          // records whose clock could not be mapped
   std::uint64_t clock_steps_back = 0;  // records earlier than their thread's previous one
+  std::uint64_t malformed_chunks = 0;  // packed chunks that did not unpack: left out
 };
 
 // The calls again, in time order per thread, for a writer that needs each thread's events in
@@ -95,8 +96,8 @@ class FunctionPass {
   // Also sends the calls, in time order, to events (not owned; nullptr: none).
   void set_events(FunctionEvents* events) { events_ = events; }
 
-  // One VT_KIND_FUNCTIONS chunk (header followed by its records).
-  void chunk(const vt_chunk_header& h, const unsigned char* records);
+  // One VT_KIND_FUNCTIONS or VT_KIND_FUNCTIONS_PACKED chunk: its header, and the bytes after.
+  void chunk(const vt_chunk_header& h, const unsigned char* body);
   // Closes the calls still open.
   void finish();
 
@@ -145,6 +146,7 @@ class FunctionPass {
   FunctionFilter filter_;
   std::unique_ptr<std::regex> include_, exclude_;
   Sink sink_;
+  std::vector<vt_fn_record> unpacked_;  // a packed chunk's records
   FunctionEvents* events_ = nullptr;
   Symbolizer symbolizer_;
   // TSC -> ns: ns = ns0 + ((tsc - tsc0) * mult) >> 32, in integers (a long double per event

@@ -172,7 +172,7 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
     spill::SpillReader functions(spill_dir);
     std::uint64_t records = 0;
     functions.for_each([&](const vt_chunk_header& chunk) {
-      if (chunk.kind != VT_KIND_FUNCTIONS) return;
+      if (chunk.kind != VT_KIND_FUNCTIONS && chunk.kind != VT_KIND_FUNCTIONS_PACKED) return;
       pass.chunk(chunk, reinterpret_cast<const unsigned char*>(&chunk) + sizeof chunk);
       records += chunk.nrec;
       if ((records & 0xffff) < chunk.nrec) progress.update(records / 2);

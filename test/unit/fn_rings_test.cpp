@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
+#include "spill/fn_pack.h"
 #include "spill/spill_reader.h"
 #include "synthetic_trace.h"
 
@@ -28,18 +29,16 @@ pid_t dead_pid() {
   return pid;
 }
 
-// The records of every VT_KIND_FUNCTIONS chunk in the spill, in order.
+// The records of every function chunk in the spill, in order (the collector packs them).
 std::vector<vt_fn_record> spilled(const std::string& dir) {
   std::vector<vt_fn_record> out;
   SpillReader reader(dir);
   reader.for_each([&](const vt_chunk_header& h) {
-    if (h.kind != VT_KIND_FUNCTIONS) return;
+    if (h.kind != VT_KIND_FUNCTIONS_PACKED) return;
     const auto* p = reinterpret_cast<const unsigned char*>(&h) + sizeof h;
-    for (std::size_t i = 0; i < h.nrec; ++i) {
-      vt_fn_record r;
-      std::memcpy(&r, p + i * sizeof r, sizeof r);
-      out.push_back(r);
-    }
+    std::vector<vt_fn_record> records(h.nrec);
+    REQUIRE(viztrace::spill::unpack_fn_records(p, h.length - sizeof h, h.nrec, records.data()));
+    out.insert(out.end(), records.begin(), records.end());
   });
   return out;
 }
