@@ -201,7 +201,13 @@ __attribute__((noinline)) const char* long_cwd() {
 __attribute__((noinline)) void emit_relative_exe(ChunkWriter& w, const char* cwd,
                                                   const char* exe, uint64_t ts) {
   char full[PATH_MAX];
+  // "./prog" names cwd/prog: the "./" (always safe to drop, unlike "..") is left out.
+  while (exe[0] == '.' && exe[1] == '/') {
+    exe += 2;
+    while (exe[0] == '/') ++exe;
+  }
   size_t lc = strlen(cwd), le = strlen(exe);
+  if (lc > 0 && cwd[lc - 1] == '/') --lc;  // the root
   if (lc + 1 + le >= sizeof full) return;
   memcpy(full, cwd, lc);
   full[lc] = '/';

@@ -1,5 +1,6 @@
 // viztrace run on real process trees: every process appears with its argv, parent and status,
 // the exit status is the target's, and the temp root is empty afterwards.
+#include <climits>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +36,22 @@ TEST_CASE("shell pipeline: every stage appears with argv, parent and exit code")
     CHECK(found[0].ts + found[0].dur <= sh.ts + sh.dur + 1e-3);
   }
   CHECK(rep.named("head")[0].argv == std::vector<std::string>{"head", "-n", "2"});
+  require_clean(s);
+}
+
+TEST_CASE("a program run by a relative path has its absolute path as exe, without ./") {
+  Sandbox s;
+  s.command({"mkdir", "bin"});
+  s.command({"cp", "/bin/true", "bin/mytrue"});
+  auto r = s.viztrace({"run", "--", "sh", "-c", "./bin/mytrue && .//./bin/mytrue && cd / && "
+                       "\"${0#/}\"/bin/mytrue && cd \"$0\"/bin && ./mytrue", s.dir()});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  auto runs = s.report().named("mytrue");
+  REQUIRE(runs.size() == 4);
+  char real[PATH_MAX];
+  REQUIRE(realpath(s.dir().c_str(), real) != nullptr);
+  for (const Process& p : runs) CHECK(p.exe == std::string(real) + "/bin/mytrue");
   require_clean(s);
 }
 
