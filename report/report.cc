@@ -199,6 +199,9 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
       functions.top.push_back({pass.name(t.name), t.count, t.total_ns, t.self_ns,
                                pass.source(t.name)});
     if (options.collector_stats) functions.waited_ns = options.collector_stats->fn_waited_ns;
+    functions.unreadable_chunks = pass.counts().malformed_chunks;
+    functions.unmatched_returns = pass.counts().unmatched_returns;
+    functions.unmapped = pass.counts().unmapped;
     std::string text = format_summary(model, options.output, file.bytes_written(), functions);
     std::fputs(text.c_str(), options.summary_to);
     std::fflush(options.summary_to);

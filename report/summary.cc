@@ -164,6 +164,21 @@ std::string format_summary(const TraceModel& model, const std::string& report_pa
     for (std::size_t i = 0; i < notes.size(); ++i) out += (i ? ", " : " (") + notes[i];
     out += notes.empty() ? "\n" : ")\n";
   }
+  {
+    std::vector<std::string> left_out;
+    if (functions.unreadable_chunks)
+      left_out.push_back(count(functions.unreadable_chunks, "chunk that did not unpack",
+                               "chunks that did not unpack"));
+    if (functions.unmatched_returns)
+      left_out.push_back(count(functions.unmatched_returns, "return without its call",
+                               "returns without their calls"));
+    if (functions.unmapped)
+      left_out.push_back(count(functions.unmapped, "record whose time could not be placed",
+                               "records whose time could not be placed"));
+    for (std::size_t i = 0; i < left_out.size(); ++i)
+      out += (i ? ", " : "  function records left out: ") + left_out[i];
+    if (!left_out.empty()) out += "\n";
+  }
   if (functions.waited_ns >= 1000000)
     out += "  traced threads waited " + duration_text(functions.waited_ns) +
            " for viztrace to empty their buffers (it could not keep up: a slow disk or a busy CPU)\n";

@@ -19,6 +19,10 @@ struct FunctionSummary {
   std::uint64_t calls = 0;
   std::vector<Top> top;         // by self time
   std::uint64_t waited_ns = 0;  // traced threads waited this long for the collector
+  // Records left out of the report, and why.
+  std::uint64_t unreadable_chunks = 0;  // packed chunks that did not unpack
+  std::uint64_t unmatched_returns = 0;  // returns with no open call
+  std::uint64_t unmapped = 0;           // records whose clock could not be placed
 };
 
 // report_bytes: the report file's size.

@@ -1,6 +1,7 @@
 // The terminal summary: the command's fate, counts, losses, slowest processes, the report.
 #include <signal.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "report/report.h"
@@ -91,6 +92,60 @@ TEST_CASE("summary: signals and losses are spelled out") {
   m.processes[0].is_target = false;
   CHECK(lines(format_summary(m, "r.json", 1))[0] ==
         "viztrace: `make -j2` ended with an unknown status after 3.214 s");
+}
+
+TEST_CASE("summary: function records left out of the report are counted, with why") {
+  TraceModel m = make_model();
+  FunctionSummary f;
+  f.calls = 10;
+  auto none = format_summary(m, "r.json", 1, f);
+  CHECK(none.find("left out") == std::string::npos);
+  f.unreadable_chunks = 1;
+  f.unmatched_returns = 2;
+  f.unmapped = 3;
+  auto out = lines(format_summary(m, "r.json", 1, f));
+  CHECK(std::count(out.begin(), out.end(),
+                   "  function records left out: 1 chunk that did not unpack, 2 returns without "
+                   "their calls, 3 records whose time could not be placed") == 1);
+  f.unreadable_chunks = f.unmapped = 0;
+  f.unmatched_returns = 1;
+  out = lines(format_summary(m, "r.json", 1, f));
+  CHECK(std::count(out.begin(), out.end(),
+                   "  function records left out: 1 return without its call") == 1);
+}
+
+TEST_CASE("summary: a packed function chunk that does not unpack is left out and counted") {
+  TempDir dir;
+  viztrace::test::SyntheticSpill spill(dir);
+  viztrace::test::Stream c(9, 9, 1, VT_CHUNK_COLLECTOR);
+  c.session(T0, 1, 10, 9, {"prog"}, "/");
+  c.spawn(T0 + 1000, 10, "/bin/prog", {"prog"});
+  c.reap(T0 + 2'000'000, 10, 0);
+  spill.add(c.chunks());
+  // Two calls, then a chunk whose one record names an address slot past the table.
+  spill.add({viztrace::test::packed_function_chunk(
+      10, 10, 7,
+      {{T0 + 10'000, 0x1000}, {(T0 + 20'000) | VT_FN_EXIT, 0x1000},
+       {T0 + 30'000, 0x1000}, {(T0 + 40'000) | VT_FN_EXIT, 0x1000}})});
+  auto bad = viztrace::test::packed_function_chunk(10, 10, 7, {{T0 + 50'000, 0x1000}});
+  bad[sizeof(vt_chunk_header)] = 0x02;     // a table hit...
+  bad[sizeof(vt_chunk_header) + 1] = 64;   // ...of slot 64
+  spill.add({bad});
+  char* buf = nullptr;
+  std::size_t size = 0;
+  std::FILE* out = open_memstream(&buf, &size);
+  REQUIRE(out);
+  ReportOptions o;
+  o.output = dir.file("r.json");
+  o.summary_to = out;
+  write_report(spill.dir(), o);
+  std::fclose(out);
+  std::string text(buf, size);
+  std::free(buf);
+  INFO(text);
+  CHECK(text.find("  2 function calls") != std::string::npos);
+  CHECK(text.find("  function records left out: 1 chunk that did not unpack\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("summary: argv is made printable and shortened to fit the line") {

@@ -19,6 +19,7 @@
 
 #include "core/chunk_builder.h"
 #include "core/wire.h"
+#include "spill/fn_pack.h"
 #include "spill/session_dir.h"
 #include "spill/spill_writer.h"
 
@@ -233,6 +234,30 @@ inline Stream::Chunk function_chunk(std::uint32_t pid, std::uint32_t tid, std::u
   std::memcpy(c.data(), &h, sizeof h);
   if (!records.empty())
     std::memcpy(c.data() + sizeof h, records.data(), records.size() * sizeof(vt_fn_record));
+  return c;
+}
+
+// The same records packed, as the collector spills them (VT_KIND_FUNCTIONS_PACKED).
+inline Stream::Chunk packed_function_chunk(std::uint32_t pid, std::uint32_t tid,
+                                           std::uint32_t image,
+                                           const std::vector<vt_fn_record>& records,
+                                           std::uint8_t clock = VT_CLOCK_MONOTONIC) {
+  vt_chunk_header h = {};
+  Stream::Chunk c(VT_CHUNK_MAX);
+  viztrace::spill::FnPacker packer(c.data() + sizeof h, c.size() - sizeof h);
+  for (const vt_fn_record& r : records) REQUIRE(packer.add(r));
+  const std::size_t body = packer.finish();
+  h.magic = VT_WIRE_MAGIC;
+  h.version = VT_WIRE_VERSION;
+  h.kind = VT_KIND_FUNCTIONS_PACKED;
+  h.pid = pid;
+  h.tid = tid;
+  h.image = image;
+  h.nrec = static_cast<std::uint16_t>(records.size());
+  h.length = static_cast<std::uint16_t>(sizeof h + body);
+  h.reserved = clock;
+  c.resize(h.length);
+  std::memcpy(c.data(), &h, sizeof h);
   return c;
 }
 
