@@ -64,12 +64,15 @@ int run_command(const RunOptions& o) {
   int fifo = open(dir.fifo_path().c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fifo < 0) throw system_error("cannot open " + dir.fifo_path());
   fcntl(fifo, F_SETPIPE_SZ, 1 << 20);  // fewer wake-ups; the default size is fine if refused
+  int wake = open(dir.wake_path().c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (wake < 0) throw system_error("cannot open " + dir.wake_path());
   spill::SpillWriter spill(dir);
   spdlog::debug("session dir {}", dir.path());
 
   CollectorOptions copts;
   copts.linger_ns = static_cast<std::uint64_t>(o.linger_s * 1e9);
   copts.session_dir_fd = dir.fd();
+  copts.wake_fd = wake;
   copts.tsc = o.clock == "auto" && tsc_usable();
   Collector collector(fifo, spill, copts);
   std::vector<std::string> extra_env;
@@ -87,6 +90,7 @@ int run_command(const RunOptions& o) {
   }
   CollectorResult result = collector.run(target);
   close(fifo);
+  close(wake);
   dir.set_segments(spill.segments());
 
   SignalGuard::set_mode(SignalGuard::Mode::kReporting);

@@ -299,6 +299,7 @@ CollectorResult Collector::run(const Launched& target) {
     fds.clear();
     fds.push_back({hot ? fifo_fd_ : -1, POLLIN, 0});
     fds.push_back({SignalGuard::wakeup_fd(), POLLIN, 0});
+    fds.push_back({options_.wake_fd, POLLIN, 0});  // poll ignores a negative fd
     watcher_->add_pollfds(fds);
     int timeout = watcher_->scanning() ? kScanIntervalMs : kDrainIntervalMs;
     if (rings_ && !rings_->empty()) timeout = rings_hot_ ? 0 : kRingIntervalMs;
@@ -319,6 +320,11 @@ CollectorResult Collector::run(const Launched& target) {
     int n = poll(fds.data(), fds.size(), timeout);
     now = monotonic_ns();
     if (n < 0 && errno != EINTR) break;
+    if (fds[2].revents) {  // a full ring: taken below, with the FIFO that announced it
+      char bytes[256];
+      while (read(options_.wake_fd, bytes, sizeof bytes) > 0) {
+      }
+    }
     if (drain_fifo()) inject_fault("collect");
     if (rings_ && !rings_->empty()) {
       rings_hot_ = rings_->drain() >= kHotRingRecords;
@@ -329,7 +335,7 @@ CollectorResult Collector::run(const Launched& target) {
       int k = SignalGuard::take(sigs, 64);
       for (int i = 0; i < k; ++i) handle_signal(sigs[i].signal, sigs[i].from_process, now);
     }
-    for (std::size_t i = 2; i < fds.size(); ++i)
+    for (std::size_t i = 3; i < fds.size(); ++i)
       if (fds[i].revents) watcher_->on_ready(fds[i].fd, now);
     if (watcher_->scanning()) watcher_->scan(now);
     emit_own();

@@ -29,6 +29,8 @@ struct CollectorOptions {
   std::uint64_t linger_ns = 2'000'000'000;
   // The session dir (function rings live there); -1: no function tracing.
   int session_dir_fd = -1;
+  // Readable when a traced thread's function ring is full: empty the rings at once. -1: none.
+  int wake_fd = -1;
   // Function records carry TSC ticks: record (TSC, CLOCK_MONOTONIC) pairs to map them.
   bool tsc = false;
 };

@@ -69,7 +69,8 @@ SessionDir::~SessionDir() {
 }
 
 void SessionDir::make_fifo() {
-  if (mkfifoat(fd_, "fifo", 0600) != 0) throw system_error("cannot create FIFO in " + path_);
+  if (mkfifoat(fd_, "fifo", 0600) != 0 || mkfifoat(fd_, "wake", 0600) != 0)
+    throw system_error("cannot create FIFO in " + path_);
 }
 
 std::string SessionDir::link_shim(const std::string& target) {

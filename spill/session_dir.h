@@ -34,9 +34,11 @@ class SessionDir final : public SegmentDir {
 
   const std::string& path() const { return path_; }
   std::string fifo_path() const { return path_ + "/fifo"; }
+  // A thread whose function ring is full writes a byte here to wake viztrace at once.
+  std::string wake_path() const { return path_ + "/wake"; }
   int fd() const override { return fd_; }
 
-  // Makes the FIFO the traced processes write into (mode 0600).
+  // Makes the FIFO the traced processes write into and the wake FIFO (mode 0600).
   void make_fifo();
   // Makes "shim.so" in the dir a symbolic link to target; returns the link's path.
   std::string link_shim(const std::string& target);
