@@ -145,15 +145,6 @@ std::uint32_t FunctionPass::name_of(const Stream& s, std::uint64_t addr) {
 }
 
 void FunctionPass::chunk(const vt_chunk_header& h, const unsigned char* body) {
-  const unsigned char* records = body;
-  if (h.kind == VT_KIND_FUNCTIONS_PACKED) {
-    if (unpacked_.size() < h.nrec) unpacked_.resize(h.nrec);
-    if (!spill::unpack_fn_records(body, h.length - sizeof h, h.nrec, unpacked_.data())) {
-      ++counts_.malformed_chunks;
-      return;
-    }
-    records = reinterpret_cast<const unsigned char*>(unpacked_.data());
-  }
   const std::uint64_t key = std::uint64_t{h.pid} << 32 | h.tid;
   Stream& s = streams_[key];
   if (s.resolved && s.image != h.image) {
@@ -165,41 +156,53 @@ void FunctionPass::chunk(const vt_chunk_header& h, const unsigned char* body) {
   s.tid = h.tid;
   s.image = h.image;
   const std::uint8_t clock = h.reserved;
+  if (h.kind == VT_KIND_FUNCTIONS_PACKED) {
+    // Decoded as it goes: no copy of the records in between.
+    if (!spill::for_each_packed(body, h.length - sizeof h, h.nrec,
+                                [&](const vt_fn_record& r) { record(s, r, clock); }))
+      ++counts_.malformed_chunks;
+    return;
+  }
   for (std::size_t i = 0; i < h.nrec; ++i) {
     vt_fn_record r;
-    std::memcpy(&r, records + i * sizeof r, sizeof r);
-    std::uint64_t ts = to_ns(r.ts & ~VT_FN_EXIT, clock);
-    if (ts == 0) {
-      ++counts_.unmapped;
-      continue;
-    }
-    // A thread's clock never goes back in the report: a call that began before its sibling
-    // ended would not nest (viewers drop such slices). Seen once in a few hundred runs under
-    // load on a VM, cause not found (its CPUs' TSCs showed no skew against each other).
-    if (ts < s.last_ts) {
-      ts = s.last_ts;
-      ++counts_.clock_steps_back;
-    }
-    s.last_ts = ts;
-    if (!s.resolved) resolve(s);
-    if (!(r.ts & VT_FN_EXIT)) {
-      s.stack.push_back(Frame{r.addr, ts, 0, name_of(s, r.addr), false});
-      if (events_) decide(s, ts);
-      continue;
-    }
-    // The innermost open call of this function; those above it never returned (longjmp).
-    std::size_t match = s.stack.size();
-    while (match > 0 && s.stack[match - 1].addr != r.addr) --match;
-    if (match == 0) {
-      ++counts_.unmatched_returns;
-      continue;
-    }
-    while (s.stack.size() > match) {
-      ++counts_.skipped_returns;
-      close(s, ts, false);
-    }
+    std::memcpy(&r, body + i * sizeof r, sizeof r);
+    record(s, r, clock);
+  }
+}
+
+__attribute__((always_inline)) inline void FunctionPass::record(Stream& s, const vt_fn_record& r,
+                                                              std::uint8_t clock) {
+  std::uint64_t ts = to_ns(r.ts & ~VT_FN_EXIT, clock);
+  if (ts == 0) {
+    ++counts_.unmapped;
+    return;
+  }
+  // A thread's clock never goes back in the report: a call that began before its sibling
+  // ended would not nest (viewers drop such slices). Seen once in a few hundred runs under
+  // load on a VM, cause not found (its CPUs' TSCs showed no skew against each other).
+  if (ts < s.last_ts) {
+    ts = s.last_ts;
+    ++counts_.clock_steps_back;
+  }
+  s.last_ts = ts;
+  if (!s.resolved) resolve(s);
+  if (!(r.ts & VT_FN_EXIT)) {
+    s.stack.push_back(Frame{r.addr, ts, 0, name_of(s, r.addr), false});
+    if (events_) decide(s, ts);
+    return;
+  }
+  // The innermost open call of this function; those above it never returned (longjmp).
+  std::size_t match = s.stack.size();
+  while (match > 0 && s.stack[match - 1].addr != r.addr) --match;
+  if (match == 0) {
+    ++counts_.unmatched_returns;
+    return;
+  }
+  while (s.stack.size() > match) {
+    ++counts_.skipped_returns;
     close(s, ts, false);
   }
+  close(s, ts, false);
 }
 
 void FunctionPass::decide(Stream& s, std::uint64_t now) {

@@ -136,6 +136,8 @@ class FunctionPass {
   std::uint64_t to_ns(std::uint64_t raw, std::uint8_t clock);
   void resolve(Stream& s);
   std::uint32_t name_of(const Stream& s, std::uint64_t addr);
+  // One record of s's thread.
+  void record(Stream& s, const vt_fn_record& r, std::uint8_t clock);
   std::uint32_t intern(std::string text);
   void close(Stream& s, std::uint64_t end, bool unfinished);
   // Begins, bottom up, the open calls that are old enough at `now` to be shown.
@@ -146,7 +148,6 @@ class FunctionPass {
   FunctionFilter filter_;
   std::unique_ptr<std::regex> include_, exclude_;
   Sink sink_;
-  std::vector<vt_fn_record> unpacked_;  // a packed chunk's records
   FunctionEvents* events_ = nullptr;
   Symbolizer symbolizer_;
   // TSC -> ns: ns = ns0 + ((tsc - tsc0) * mult) >> 32, in integers (a long double per event

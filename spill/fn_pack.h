@@ -86,9 +86,63 @@ class FnPacker {
   std::uint64_t table_[64] = {};
 };
 
-// Unpacks nrec records from body[0, length) into out. False when the body is malformed (too
-// short, a bad slot, a head longer than 10 bytes); out is then partly written.
-bool unpack_fn_records(const unsigned char* body, std::size_t length, std::size_t nrec,
-                       vt_fn_record* out);
+// Calls record(const vt_fn_record&) for each of the nrec records in body[0, length), in order.
+// False when the body is malformed (too short, a bad slot, a head longer than 10 bytes): the
+// records before the fault have been passed on.
+template <class Record>
+bool for_each_packed(const unsigned char* body, std::size_t length, std::size_t nrec,
+                     Record&& record) {
+  const unsigned char* p = body;
+  const unsigned char* const end = body + length;
+  std::uint64_t table[64] = {};
+  std::uint64_t prev = 0;
+  for (std::size_t i = 0; i < nrec; ++i) {
+    // The head: one or two bytes nearly always; up to 10 (a 64-bit zigzag delta, two flags).
+    std::uint64_t zz;
+    unsigned flags;
+    if (p < end && p[0] < 0x80) {
+      zz = p[0] >> 2;
+      flags = p[0] & 3u;
+      p += 1;
+    } else if (end - p >= 2 && p[1] < 0x80) {
+      const std::uint64_t v = (p[0] & 0x7fu) | std::uint64_t{p[1]} << 7;
+      zz = v >> 2;
+      flags = static_cast<unsigned>(v & 3u);
+      p += 2;
+    } else {
+      unsigned __int128 head = 0;
+      for (int shift = 0;; shift += 7) {
+        if (p == end || shift > 63) return false;
+        const unsigned char b = *p++;
+        head |= static_cast<unsigned __int128>(b & 0x7f) << shift;
+        if (!(b & 0x80)) break;
+      }
+      zz = static_cast<std::uint64_t>(head >> 2);
+      flags = static_cast<unsigned>(head & 3u);
+    }
+    prev += (zz >> 1) ^ (0 - (zz & 1));
+    vt_fn_record r;
+    if (flags & 2u) {
+      if (p == end || *p >= 64) return false;
+      r.addr = table[*p++];
+    } else {
+      if (end - p < 8) return false;
+      r.addr = 0;
+      for (int k = 0; k < 8; ++k) r.addr |= std::uint64_t{p[k]} << (8 * k);
+      p += 8;
+      table[FnPacker::slot_of(r.addr)] = r.addr;
+    }
+    r.ts = (prev & ~VT_FN_EXIT) | ((flags & 1u) ? VT_FN_EXIT : 0);
+    record(r);
+  }
+  return true;
+}
+
+// Unpacks nrec records from body[0, length) into out. False when the body is malformed; out is
+// then partly written.
+inline bool unpack_fn_records(const unsigned char* body, std::size_t length, std::size_t nrec,
+                              vt_fn_record* out) {
+  return for_each_packed(body, length, nrec, [&out](const vt_fn_record& r) { *out++ = r; });
+}
 
 }  // namespace viztrace::spill
