@@ -23,10 +23,10 @@
 /* vt_chunk_header.kind */
 enum {
   VT_KIND_RECORDS = 1,   /* vt_record-headed records */
-  VT_KIND_FUNCTIONS = 2, /* vt_fn_record only (nrec of them); reserved: VT_CLOCK_*. Made by the
-                            collector from a function ring; pid/tid/image are the ring's */
-  VT_KIND_FUNCTIONS_PACKED = 3, /* the same nrec records packed (spill/fn_pack.h): what the
-                                   collector writes to the spill */
+  VT_KIND_FUNCTIONS = 2, /* vt_fn_record only (nrec of them); reserved: VT_CLOCK_*;
+                            pid/tid/image are the ring's. Still read, no longer written */
+  VT_KIND_FUNCTIONS_PACKED = 3, /* the same, packed (spill/fn_pack.h): what the collector
+                                   makes of a function ring's records */
 };
 
 /* vt_chunk_header.flags */
@@ -55,7 +55,7 @@ typedef struct vt_chunk_header {
 /* Function calls (-finstrument-functions) take another path than the FIFO: each thread writes
  * them into a ring in a file of the session dir, mapped by both sides. The shim announces a
  * ring with VT_REC_FN_RING; the collector moves what the ring holds into the spill as
- * VT_KIND_FUNCTIONS chunks while the thread runs, and the rest once the thread or viztrace is
+ * VT_KIND_FUNCTIONS_PACKED chunks while the thread runs, and the rest once the thread or viztrace is
  * done, so a crash, _exit or SIGKILL of the traced process loses nothing it wrote. */
 #define VT_FN_RING_MAGIC 0x4e465a56u /* "VZFN" */
 #define VT_FN_RING_HEADER 4096u      /* the records start one page in */

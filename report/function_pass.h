@@ -1,4 +1,4 @@
-// Function calls (VT_KIND_FUNCTIONS chunks) turned into slices, streamed: each thread's calls
+// Function calls (function chunks of the spill) turned into slices, streamed: each thread's calls
 // are matched on a stack while the spill is read, and every finished call goes to a sink at
 // once, so memory depends on call depth and the number of distinct functions, never on the
 // length of the trace. Addresses are named through the modules each process image reported.
