@@ -1,7 +1,7 @@
 // The collector's side of function tracing: the rings traced threads write their calls into
 // (core/wire.h, vt_fn_ring). Each ring is mapped when its thread announces it; what it holds is
-// moved into the spill as VT_KIND_FUNCTIONS_PACKED chunks on every pass, so a ring never fills while
-// the collector keeps up. A ring whose thread is done is emptied one last time and removed.
+// moved into the spill as VT_KIND_FUNCTIONS_PACKED chunks on every pass, so a ring never fills
+// while the collector keeps up. A ring whose thread is done is emptied one last time and removed.
 #pragma once
 
 #include <cstdint>

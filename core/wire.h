@@ -55,8 +55,8 @@ typedef struct vt_chunk_header {
 /* Function calls (-finstrument-functions) take another path than the FIFO: each thread writes
  * them into a ring in a file of the session dir, mapped by both sides. The shim announces a
  * ring with VT_REC_FN_RING; the collector moves what the ring holds into the spill as
- * VT_KIND_FUNCTIONS_PACKED chunks while the thread runs, and the rest once the thread or viztrace is
- * done, so a crash, _exit or SIGKILL of the traced process loses nothing it wrote. */
+ * VT_KIND_FUNCTIONS_PACKED chunks while the thread runs, and the rest once the thread or
+ * viztrace is done, so a crash, _exit or SIGKILL of the traced process loses nothing it wrote. */
 #define VT_FN_RING_MAGIC 0x4e465a56u /* "VZFN" */
 #define VT_FN_RING_HEADER 4096u      /* the records start one page in */
 #define VT_FN_EXIT (1ull << 63)      /* in vt_fn_record.ts: the call returns */

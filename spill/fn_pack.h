@@ -31,8 +31,8 @@ class FnPacker {
     const std::uint64_t ts = r.ts & ~VT_FN_EXIT;
     const std::uint64_t delta = ts - prev_;
     prev_ = ts;
-    const std::uint64_t zz = (delta << 1) ^ static_cast<std::uint64_t>(
-                                                static_cast<std::int64_t>(delta) >> 63);
+    const std::uint64_t zz =
+        (delta << 1) ^ static_cast<std::uint64_t>(static_cast<std::int64_t>(delta) >> 63);
     const unsigned slot = slot_of(r.addr);
     const bool hit = table_[slot] == r.addr;
     const unsigned flags = (hit ? 2u : 0u) | ((r.ts & VT_FN_EXIT) ? 1u : 0u);

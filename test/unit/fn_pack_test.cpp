@@ -22,7 +22,9 @@ std::vector<unsigned char> pack(const std::vector<vt_fn_record>& in, std::size_t
   return body;
 }
 
-bool same(const vt_fn_record& a, const vt_fn_record& b) { return a.ts == b.ts && a.addr == b.addr; }
+bool same(const vt_fn_record& a, const vt_fn_record& b) {
+  return a.ts == b.ts && a.addr == b.addr;
+}
 
 }  // namespace
 
@@ -57,13 +59,19 @@ TEST_CASE("fn_pack: any timestamps and addresses come back exactly, steps back i
   std::vector<std::uint64_t> addrs;
   for (int i = 0; i < 200; ++i) addrs.push_back(rng());  // more than the 64 slots, colliding
   addrs.push_back(0);
-  const std::uint64_t edges[] = {0, 1, VT_FN_EXIT - 1, VT_FN_EXIT - 2, 1ull << 61, (1ull << 62) + 5};
+  const std::uint64_t edges[] = {
+      0, 1, VT_FN_EXIT - 1, VT_FN_EXIT - 2, 1ull << 61, (1ull << 62) + 5};
   for (int i = 0; i < 3000; ++i) {
     std::uint64_t t;
     switch (rng() % 4) {
-      case 0: t = edges[rng() % std::size(edges)]; break;  // huge steps, both ways
-      case 1: t = rng() & ~VT_FN_EXIT; break;
-      default: t = (in.empty() ? 0 : in.back().ts & ~VT_FN_EXIT) + rng() % 100 - 30;  // small, some back
+      case 0:  // huge steps, both ways
+        t = edges[rng() % std::size(edges)];
+        break;
+      case 1:
+        t = rng() & ~VT_FN_EXIT;
+        break;
+      default:  // small steps, some of them back
+        t = (in.empty() ? 0 : in.back().ts & ~VT_FN_EXIT) + rng() % 100 - 30;
     }
     t &= ~VT_FN_EXIT;
     in.push_back({t | (rng() % 2 ? VT_FN_EXIT : 0), addrs[rng() % addrs.size()]});
