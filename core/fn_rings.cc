@@ -122,14 +122,14 @@ std::uint64_t FnRings::drain_one(Ring& ring) {
   }
   stats_.dropped += new_dropped;
   const std::uint64_t moved = produced > consumed ? produced - consumed : 0;
-  // Packed (spill/fn_pack.h): ~3 bytes a record instead of 16 for the kernel to copy.
+  // Packed (spill/fn_pack.h): ~3 bytes a record instead of 16 for the kernel to copy. At 2 bytes
+  // or more a record, a chunk's count always fits nrec.
+  static_assert((VT_CHUNK_MAX - sizeof(vt_chunk_header)) / 2 <= UINT16_MAX);
   alignas(8) unsigned char chunk[VT_CHUNK_MAX];
   do {  // at least one chunk, so that drops are told even without records
     vt_chunk_header c = {};
     spill::FnPacker packer(chunk + sizeof c, sizeof chunk - sizeof c);
-    while (consumed < produced && packer.records() < UINT16_MAX &&
-           packer.add(ring.records[consumed & (cap - 1)]))
-      ++consumed;
+    while (consumed < produced && packer.add(ring.records[consumed & (cap - 1)])) ++consumed;
     const std::size_t body = packer.finish();
     c.magic = VT_WIRE_MAGIC;
     c.version = VT_WIRE_VERSION;

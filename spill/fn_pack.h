@@ -39,7 +39,7 @@ class FnPacker {
     if (zz < (std::uint64_t{1} << 62)) {
       put_varint(zz << 2 | flags);
     } else {  // a step of more than 2^61 ticks: only from a broken clock, but kept exactly
-      put_varint_wide(static_cast<unsigned __int128>(zz) << 2 | flags);
+      put_varint(static_cast<unsigned __int128>(zz) << 2 | flags);
     }
     if (hit) {
       *at_++ = static_cast<unsigned char>(slot);
@@ -63,14 +63,9 @@ class FnPacker {
   }
 
  private:
-  void put_varint(std::uint64_t v) {
-    while (v >= 0x80) {
-      *at_++ = static_cast<unsigned char>(v | 0x80);
-      v >>= 7;
-    }
-    *at_++ = static_cast<unsigned char>(v);
-  }
-  void put_varint_wide(unsigned __int128 v) {
+  // 64-bit in the common case, 128-bit for the rare head wider than that.
+  template <class Unsigned>
+  void put_varint(Unsigned v) {
     while (v >= 0x80) {
       *at_++ = static_cast<unsigned char>(v | 0x80);
       v >>= 7;

@@ -93,6 +93,8 @@ struct Report {
   Process target() const;
 };
 
+// Whether an executable of that name is on PATH (tests of optional tools skip without it).
+bool on_path(const std::string& program);
 // The children of pid, from /proc.
 std::vector<pid_t> children_of(pid_t pid);
 // Waits for any process (not only a child) to end, through a pidfd; fails after timeout_s.

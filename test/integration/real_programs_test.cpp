@@ -15,14 +15,6 @@
 
 using namespace vt_test;
 
-namespace {
-
-bool have(const std::string& program) {
-  return std::system(("command -v " + program + " >/dev/null 2>&1").c_str()) == 0;
-}
-
-}  // namespace
-
 TEST_CASE("make -j2 of a generated project: every compiler run appears under make") {
   Sandbox s;
   constexpr int kUnits = 6;
@@ -94,7 +86,7 @@ std::map<std::string, int> toolchain_runs_by_strace(const Sandbox& s, const std:
 }
 
 TEST_CASE("go build: the static toolchain's compile, asm and link appear as strace sees them") {
-  if (!have("go") || !have("strace")) {
+  if (!on_path("go") || !on_path("strace")) {
     WARN("go or strace is missing (scripts/setup --tests installs them)");
     return;
   }
@@ -199,7 +191,7 @@ TEST_CASE("python multiprocessing: fork, spawn and forkserver workers all appear
 }
 
 TEST_CASE("node child_process: execSync, spawnSync and fork, each with its exit") {
-  if (!have("node")) {
+  if (!on_path("node")) {
     WARN("node is missing (scripts/setup --tests installs it)");
     return;
   }
@@ -236,7 +228,7 @@ TEST_CASE("node child_process: execSync, spawnSync and fork, each with its exit"
 }
 
 TEST_CASE("java ProcessBuilder: the child started through the spawn helper appears") {
-  if (!have("javac") || !have("java")) {
+  if (!on_path("javac") || !on_path("java")) {
     WARN("java or javac is missing (scripts/setup --tests installs them)");
     return;
   }
@@ -266,7 +258,7 @@ TEST_CASE("java ProcessBuilder: the child started through the spawn helper appea
 }
 
 TEST_CASE("a browser: headless chromium's zygotes and the processes they fork appear") {
-  if (!have("chromium")) {
+  if (!on_path("chromium")) {
     WARN("chromium is missing (scripts/setup --tests installs it)");
     return;
   }
@@ -376,7 +368,7 @@ void same_runs_as_strace(const Sandbox& s, const std::string& script,
 }  // namespace
 
 TEST_CASE("cmake and meson, each with ninja: every compiler run appears as strace sees it") {
-  if (!have("strace") || !have("meson")) {
+  if (!on_path("strace") || !on_path("meson")) {
     WARN("strace or meson is missing (scripts/setup --tests installs them)");
     return;
   }
@@ -401,7 +393,7 @@ TEST_CASE("cmake and meson, each with ninja: every compiler run appears as strac
 }
 
 TEST_CASE("cargo build: every rustc run appears as strace sees it") {
-  if (!have("strace") || !have("cargo")) {
+  if (!on_path("strace") || !on_path("cargo")) {
     WARN("strace or cargo is missing");
     return;
   }

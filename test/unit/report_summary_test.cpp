@@ -40,6 +40,23 @@ std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
+// What write_report prints as its summary for the spill in dir, reporting to dir/r.json.
+std::string summary_of(const TempDir& dir, const std::string& spill_dir, bool quiet = false) {
+  char* buf = nullptr;
+  std::size_t size = 0;
+  std::FILE* out = open_memstream(&buf, &size);
+  REQUIRE(out);
+  ReportOptions o;
+  o.output = dir.file("r.json");
+  o.quiet = quiet;
+  o.summary_to = out;
+  write_report(spill_dir, o);
+  std::fclose(out);
+  std::string text(buf, size);
+  std::free(buf);
+  return text;
+}
+
 TraceModel make_model() {
   TraceModel m;
   m.session.known = true;
@@ -131,17 +148,7 @@ TEST_CASE("summary: a packed function chunk that does not unpack is left out and
   bad[sizeof(vt_chunk_header)] = 0x02;     // a table hit...
   bad[sizeof(vt_chunk_header) + 1] = 64;   // ...of slot 64
   spill.add({bad});
-  char* buf = nullptr;
-  std::size_t size = 0;
-  std::FILE* out = open_memstream(&buf, &size);
-  REQUIRE(out);
-  ReportOptions o;
-  o.output = dir.file("r.json");
-  o.summary_to = out;
-  write_report(spill.dir(), o);
-  std::fclose(out);
-  std::string text(buf, size);
-  std::free(buf);
+  const std::string text = summary_of(dir, spill.dir());
   INFO(text);
   CHECK(text.find("  2 function calls") != std::string::npos);
   CHECK(text.find("  function records left out: 1 chunk that did not unpack\n") !=
@@ -170,18 +177,7 @@ TEST_CASE("summary: write_report prints it unless quiet") {
   c.reap(T0 + 2'000'000, 10, 0);
   spill.add(c.chunks());
   for (bool quiet : {false, true}) {
-    char* buf = nullptr;
-    std::size_t size = 0;
-    std::FILE* out = open_memstream(&buf, &size);
-    REQUIRE(out);
-    ReportOptions o;
-    o.output = dir.file("r.json");
-    o.quiet = quiet;
-    o.summary_to = out;
-    write_report(spill.dir(), o);
-    std::fclose(out);
-    std::string text(buf, size);
-    std::free(buf);
+    const std::string text = summary_of(dir, spill.dir(), quiet);
     if (quiet) {
       CHECK(text.empty());
     } else {

@@ -215,21 +215,30 @@ class Stream {
   std::vector<Chunk> chunks_;
 };
 
-// A chunk of one thread's function call records (ts | VT_FN_EXIT for a return, address), as
-// the collector moves them out of a ring.
-inline Stream::Chunk function_chunk(std::uint32_t pid, std::uint32_t tid, std::uint32_t image,
-                                    const std::vector<vt_fn_record>& records,
-                                    std::uint8_t clock = VT_CLOCK_MONOTONIC) {
+// The header of a function chunk of one thread's records, body_bytes after it.
+inline vt_chunk_header function_header(std::uint8_t kind, std::uint32_t pid, std::uint32_t tid,
+                                       std::uint32_t image, std::size_t records,
+                                       std::size_t body_bytes, std::uint8_t clock) {
   vt_chunk_header h = {};
   h.magic = VT_WIRE_MAGIC;
   h.version = VT_WIRE_VERSION;
-  h.kind = VT_KIND_FUNCTIONS;
+  h.kind = kind;
   h.pid = pid;
   h.tid = tid;
   h.image = image;
-  h.nrec = static_cast<std::uint16_t>(records.size());
-  h.length = static_cast<std::uint16_t>(sizeof h + records.size() * sizeof(vt_fn_record));
+  h.nrec = static_cast<std::uint16_t>(records);
+  h.length = static_cast<std::uint16_t>(sizeof h + body_bytes);
   h.reserved = clock;
+  return h;
+}
+
+// A chunk of one thread's function call records (ts | VT_FN_EXIT for a return, address), as
+// they are in a ring.
+inline Stream::Chunk function_chunk(std::uint32_t pid, std::uint32_t tid, std::uint32_t image,
+                                    const std::vector<vt_fn_record>& records,
+                                    std::uint8_t clock = VT_CLOCK_MONOTONIC) {
+  const vt_chunk_header h = function_header(VT_KIND_FUNCTIONS, pid, tid, image, records.size(),
+                                            records.size() * sizeof(vt_fn_record), clock);
   Stream::Chunk c(h.length);
   std::memcpy(c.data(), &h, sizeof h);
   if (!records.empty())
@@ -242,20 +251,12 @@ inline Stream::Chunk packed_function_chunk(std::uint32_t pid, std::uint32_t tid,
                                            std::uint32_t image,
                                            const std::vector<vt_fn_record>& records,
                                            std::uint8_t clock = VT_CLOCK_MONOTONIC) {
-  vt_chunk_header h = {};
   Stream::Chunk c(VT_CHUNK_MAX);
-  viztrace::spill::FnPacker packer(c.data() + sizeof h, c.size() - sizeof h);
+  viztrace::spill::FnPacker packer(c.data() + sizeof(vt_chunk_header),
+                                   c.size() - sizeof(vt_chunk_header));
   for (const vt_fn_record& r : records) REQUIRE(packer.add(r));
-  const std::size_t body = packer.finish();
-  h.magic = VT_WIRE_MAGIC;
-  h.version = VT_WIRE_VERSION;
-  h.kind = VT_KIND_FUNCTIONS_PACKED;
-  h.pid = pid;
-  h.tid = tid;
-  h.image = image;
-  h.nrec = static_cast<std::uint16_t>(records.size());
-  h.length = static_cast<std::uint16_t>(sizeof h + body);
-  h.reserved = clock;
+  const vt_chunk_header h = function_header(VT_KIND_FUNCTIONS_PACKED, pid, tid, image,
+                                            records.size(), packer.finish(), clock);
   c.resize(h.length);
   std::memcpy(c.data(), &h, sizeof h);
   return c;
