@@ -85,6 +85,8 @@ std::uint64_t FunctionPass::to_ns(std::uint64_t raw, std::uint8_t clock) {
 // first call.
 void FunctionPass::resolve(Stream& s) {
   s.resolved = true;
+  auto modules = modules_.find(image_key(s.pid, s.image));
+  if (modules != modules_.end()) s.modules = &modules->second;
   s.json_pid = s.pid;
   const Process* best = nullptr;
   for (const Process& p : model_.processes) {
@@ -108,22 +110,21 @@ std::uint32_t FunctionPass::intern(std::string text) {
   return id;
 }
 
-std::uint32_t FunctionPass::name_of(const Stream& s, std::uint64_t addr) {
+std::uint32_t FunctionPass::name_of(const Stream& s, std::uint64_t addr, std::uint64_t ts) {
   const std::uint64_t key = image_key(s.pid, s.image);
-  CacheEntry& recent = recent_[((addr >> 4) ^ (addr >> 14) ^ key) & (recent_.size() - 1)];
-  if (recent.name != UINT32_MAX && recent.addr == addr && recent.key == key) return recent.name;
-  const AddrKey cache_key{key, addr};
+  const std::uint32_t era =
+      s.modules && !s.modules->contested.empty() ? s.modules->era(addr, ts) : 0;
+  CacheEntry& recent = recent_[((addr >> 4) ^ (addr >> 14) ^ key ^ era) & (recent_.size() - 1)];
+  if (recent.name != UINT32_MAX && recent.addr == addr && recent.key == key && recent.era == era)
+    return recent.name;
+  const AddrKey cache_key{key, addr, era};
   auto hit = addr_names_.find(cache_key);
   if (hit != addr_names_.end()) {
-    recent = CacheEntry{key, addr, hit->second};
+    recent = CacheEntry{key, addr, hit->second, era};
     return hit->second;
   }
   std::string text, source;
-  auto mods = modules_.find(key);
-  const Module* module = nullptr;
-  if (mods != modules_.end())
-    for (const Module& m : mods->second)
-      if (addr >= m.low && addr < m.high) module = &m;
+  const Module* module = s.modules ? s.modules->find(addr, ts) : nullptr;
   if (module) {
     const Symbol& sym = symbolizer_.lookup(module->path, addr - module->bias);
     text = sym.name;
@@ -140,7 +141,7 @@ std::uint32_t FunctionPass::name_of(const Stream& s, std::uint64_t addr) {
   std::uint32_t id = intern(std::move(text));
   if (names_[id].source.empty()) names_[id].source = std::move(source);
   addr_names_.emplace(cache_key, id);
-  recent = CacheEntry{key, addr, id};
+  recent = CacheEntry{key, addr, id, era};
   return id;
 }
 
@@ -187,7 +188,7 @@ __attribute__((always_inline)) inline void FunctionPass::record(Stream& s, const
   s.last_ts = ts;
   if (!s.resolved) resolve(s);
   if (!(r.ts & VT_FN_EXIT)) {
-    s.stack.push_back(Frame{r.addr, ts, 0, name_of(s, r.addr), false});
+    s.stack.push_back(Frame{r.addr, ts, 0, name_of(s, r.addr, ts), false});
     if (events_) decide(s, ts);
     return;
   }

@@ -19,20 +19,11 @@
 #include <vector>
 
 #include "core/wire.h"
+#include "report/module_map.h"
 #include "report/symbolizer.h"
 #include "report/trace_model.h"
 
 namespace viztrace::report {
-
-struct Module {
-  std::uint64_t bias = 0, low = 0, high = 0;  // see vt_module
-  std::string path;
-};
-// By image_key(pid, image).
-using ModuleMap = std::unordered_map<std::uint64_t, std::vector<Module>>;
-inline std::uint64_t image_key(std::uint32_t pid, std::uint32_t image) {
-  return std::uint64_t{pid} << 32 | image;
-}
 
 struct ClockSample {
   std::uint64_t ns;   // CLOCK_MONOTONIC
@@ -119,6 +110,7 @@ class FunctionPass {
   struct Stream {
     std::uint32_t pid = 0, tid = 0, image = 0;
     std::uint32_t json_pid = 0;
+    const ImageModules* modules = nullptr;  // of its image, once resolved; null: none announced
     bool resolved = false;
     bool announced = false;  // events_->thread() was asked
     std::uint32_t handle = 0;
@@ -135,7 +127,8 @@ class FunctionPass {
 
   std::uint64_t to_ns(std::uint64_t raw, std::uint8_t clock);
   void resolve(Stream& s);
-  std::uint32_t name_of(const Stream& s, std::uint64_t addr);
+  // The name of the function at addr, entered at ts.
+  std::uint32_t name_of(const Stream& s, std::uint64_t addr, std::uint64_t ts);
   // One record of s's thread.
   void record(Stream& s, const vt_fn_record& r, std::uint8_t clock);
   std::uint32_t intern(std::string text);
@@ -155,21 +148,23 @@ class FunctionPass {
   bool tsc_mapped_ = false;
   std::uint64_t ns0_ = 0, tsc0_ = 0;
   unsigned __int128 mult_ = 0;
-  // Recent (image, address) -> name lookups, direct-mapped in front of addr_names_.
+  // Recent (image, address, era) -> name lookups, direct-mapped in front of addr_names_. The
+  // era tells apart the modules an address held in turn (ImageModules::era).
   struct CacheEntry {
     std::uint64_t key = 0, addr = 0;
-    std::uint32_t name = UINT32_MAX;
+    std::uint32_t name = UINT32_MAX, era = 0;
   };
   std::vector<CacheEntry> recent_ = std::vector<CacheEntry>(1024);
 
   std::unordered_map<std::uint64_t, Stream> streams_;  // by (pid << 32 | tid), image checked
   struct AddrKey {
     std::uint64_t image, addr;
+    std::uint32_t era;
     bool operator==(const AddrKey&) const = default;
   };
   struct AddrKeyHash {
     std::size_t operator()(const AddrKey& k) const {
-      return static_cast<std::size_t>((k.image * 0x9E3779B97F4A7C15ull) ^ k.addr);
+      return static_cast<std::size_t>(((k.image + k.era) * 0x9E3779B97F4A7C15ull) ^ k.addr);
     }
   };
   std::unordered_map<AddrKey, std::uint32_t, AddrKeyHash> addr_names_;

@@ -202,11 +202,8 @@ void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
     case VT_REC_MODULE: {
       vt_module m;
       if (collector || !record_payload(rec, m) || !strings.has(VT_STR_PATH)) return;
-      auto& list = modules_[image_key(chunk.pid, chunk.image)];
-      std::string path(strings.get(VT_STR_PATH));
-      for (const Module& known : list)
-        if (known.low == m.low && known.path == path) return;
-      list.push_back(Module{m.bias, m.low, m.high, std::move(path)});
+      modules_.add(image_key(chunk.pid, chunk.image), rec.ts,
+                   Module{m.bias, m.low, m.high, std::string(strings.get(VT_STR_PATH))});
       return;
     }
     case VT_REC_THREAD_NAME:

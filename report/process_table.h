@@ -13,6 +13,7 @@
 #include "report/annotation_table.h"
 #include "report/function_pass.h"
 #include "report/lifecycle_fact.h"
+#include "report/module_map.h"
 #include "report/record_decoder.h"
 #include "report/trace_model.h"
 
@@ -31,7 +32,7 @@ class ProcessTable final : public RecordVisitor {
 
   // What function tracing needs: the modules each process image reported, and the collector's
   // (CLOCK_MONOTONIC, TSC) pairs.
-  const ModuleMap& modules() const { return modules_; }
+  ModuleMap modules() const { return modules_.modules(); }
   const std::vector<ClockSample>& clock_samples() const { return clock_samples_; }
 
  private:
@@ -57,7 +58,7 @@ class ProcessTable final : public RecordVisitor {
   std::vector<SpawnFailure> spawn_failures_;
   std::vector<Signal> signals_;
   std::uint64_t order_ = 0;
-  ModuleMap modules_;
+  ModuleHistory modules_;
   std::vector<ClockSample> clock_samples_;
   AnnotationTable annotations_;
 };

@@ -157,8 +157,8 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
     slices = [&](const FunctionSlice& f) {
       add_function_slice(*timeline, by_json_pid, timeline_names, *pass_ptr, f);
     };
-  FunctionPass pass(model, table.modules(), table.clock_samples(), options.filter,
-                    std::move(slices));
+  const ModuleMap modules = table.modules();
+  FunctionPass pass(model, modules, table.clock_samples(), options.filter, std::move(slices));
   pass_ptr = &pass;
   std::optional<PerfettoCalls> calls;
   if (perfetto) {

@@ -201,7 +201,8 @@ TEST_CASE("function pass: names come from the module that holds the address") {
   TraceModel m = model_with_process(0, 1000);
   ModuleMap modules;
   // A module that is not a readable ELF file: the fallback names it and the offset.
-  modules[image_key(kPid, kImage)].push_back(Module{0x400000, 0x401000, 0x402000, "/nonexistent/libx.so"});
+  modules[image_key(kPid, kImage)].modules.push_back(
+      Module{0x400000, 0x401000, 0x402000, "/nonexistent/libx.so"});
   Recorded r;
   FunctionPass pass(m, modules, {}, {}, r.sink());
   feed(pass, {enter(10, 0x401234), leave(20, 0x401234), enter(30, 0x900000), leave(40, 0x900000)});
@@ -331,4 +332,22 @@ TEST_CASE("function pass: time-ordered events make the same slices as the sink, 
     REQUIRE(ordered.threads.size() == 2);
     CHECK(ordered.threads[0].first == kPid);
   }
+}
+
+TEST_CASE("function pass: an address that held two libraries in turn is named by the time") {
+  TraceModel m = model_with_process(0, 1000);
+  ModuleHistory history;
+  const std::uint64_t key = image_key(kPid, kImage);
+  history.add(key, 100, Module{0x400000, 0x401000, 0x402000, "/nonexistent/liba.so"});
+  history.add(key, 300, Module{0x400000, 0x401000, 0x402000, "/nonexistent/libb.so"});
+  const ModuleMap modules = history.modules();
+  Recorded r;
+  FunctionPass pass(m, modules, {}, {}, r.sink());
+  feed(pass, {enter(10, 0x401234), leave(20, 0x401234), enter(400, 0x401234), leave(410, 0x401234),
+              enter(420, 0x401234), leave(430, 0x401234)});
+  pass.finish();
+  REQUIRE(r.slices.size() == 3);
+  CHECK(pass.name(r.slices[0].name) == "liba.so+0x1234");
+  CHECK(pass.name(r.slices[1].name) == "libb.so+0x1234");
+  CHECK(pass.name(r.slices[2].name) == "libb.so+0x1234");
 }
