@@ -1,5 +1,6 @@
 #include "core/shim/functions.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
@@ -28,7 +29,8 @@ namespace {
 // empties rings every millisecond or two. Pages are touched only as far as a thread writes.
 constexpr uint64_t kCapacity = 1u << 18;
 constexpr size_t kRingBytes = VT_FN_RING_HEADER + kCapacity * sizeof(vt_fn_record);
-// Modules are re-checked at least this often (in records) and whenever a thread waits.
+// Modules are re-checked at least this often (in records), whenever a thread waits, and at the
+// first record after a dlopen.
 constexpr uint64_t kCheckEvery = 1u << 16;
 // A full ring waits for the collector at most this long before records are dropped.
 constexpr uint64_t kMaxWaitNs = 1'000'000'000;
@@ -47,6 +49,7 @@ struct FnThread {
   // Active, TSC clock, no depth limit: the hooks go straight to the fast path, and depth is
   // not counted (only a limit needs it).
   uint8_t fast;
+  uint8_t recheck;  // dlopen was called: look at the modules at the next record
 };
 
 constexpr FnState& g_fn = g_state.head.fn;
@@ -70,11 +73,14 @@ VT_HOT uint64_t clock_now() {
 
 __attribute__((no_instrument_function)) int count_loads(struct dl_phdr_info* info, size_t,
                                                         void* out) {
-  *static_cast<unsigned long long*>(out) = info->dlpi_adds;
+  *static_cast<unsigned long long*>(out) = info->dlpi_adds + info->dlpi_subs;
   return 1;
 }
 
-// Announces the loaded modules when the loader has loaded anything since the last time.
+// Announces the loaded modules when the loader has loaded or unloaded anything since the last
+// time. Each announcement lists every module, all with one timestamp: the report learns when
+// a module was unloaded, and does not name the calls of a library loaded later at its address
+// after it.
 __attribute__((no_instrument_function)) void check_modules() {
   unsigned long long loads = 0;
   dl_iterate_phdr(count_loads, &loads);
@@ -192,7 +198,10 @@ __attribute__((noinline, no_instrument_function)) bool make_room(FnThread& t) {
   int saved = errno;
   vt_fn_ring* ring = t.ring;
   publish(t);
-  if ((t.produced & (kCheckEvery - 1)) == 0) check_modules();
+  if (t.recheck || (t.produced & (kCheckEvery - 1)) == 0) {
+    t.recheck = 0;
+    check_modules();
+  }
   uint64_t consumed = __atomic_load_n(&ring->consumed, __ATOMIC_ACQUIRE);
   if (t.produced - consumed >= kCapacity) {
     // The collector is behind. Wait for it, boundedly and only while it lives; once a wait
@@ -283,6 +292,10 @@ void functions_publish() noexcept { publish(t_fn); }
 
 void functions_process_exit() noexcept {
   publish(t_fn);
+  functions_modules_changed();
+}
+
+void functions_modules_changed() noexcept {
   if (!g_fn.enabled || __atomic_load_n(&g_fn.loads_announced, __ATOMIC_RELAXED) == 0) return;
   int saved = errno;
   check_modules();
@@ -291,6 +304,7 @@ void functions_process_exit() noexcept {
 
 }  // namespace vt_shim
 
+using vt_shim::g_real;
 using vt_shim::t_fn;
 
 namespace vt_shim {
@@ -362,4 +376,54 @@ VT_EXPORT __attribute__((no_instrument_function)) void __cyg_profile_func_exit(v
   vt_shim::FnThread& t = t_fn;
   if (__builtin_expect(t.fast && vt_shim::record_fast(t, fn, VT_FN_EXIT), 1)) return;
   vt_shim::exit_slow(t, fn);
+}
+
+// dlopen: the calling thread announces the modules at its next record, right after the call
+// returns. Whoever calls dlopen must stay its caller: the loader searches the caller's RUNPATH
+// (and $ORIGIN) for a bare library name, and finds the caller by the return address. So dlopen
+// is a stub that jumps to the real one once this has run, leaving the return address alone.
+extern "C" __attribute__((no_instrument_function, used)) void* vt_shim_before_dlopen() {
+  vt_shim::FnThread& t = t_fn;
+  if (t.state == vt_shim::kActive) {
+    t.recheck = 1;
+    t.limit = t.produced;  // the next record goes through make_room
+  }
+  if (!g_real.dlopen)
+    g_real.dlopen = reinterpret_cast<void* (*)(const char*, int)>(dlsym(RTLD_NEXT, "dlopen"));
+  return reinterpret_cast<void*>(g_real.dlopen);
+}
+
+#if defined(__x86_64__)
+// The stack is realigned for the call; the two argument registers are kept across it. A null
+// real dlopen (never seen) returns null.
+__asm__(
+    ".text\n"
+    ".globl dlopen\n"
+    ".type dlopen, @function\n"
+    "dlopen:\n"
+    "  push %rdi\n"
+    "  push %rsi\n"
+    "  sub $8, %rsp\n"
+    "  call vt_shim_before_dlopen\n"
+    "  add $8, %rsp\n"
+    "  pop %rsi\n"
+    "  pop %rdi\n"
+    "  test %rax, %rax\n"
+    "  jz 1f\n"
+    "  jmp *%rax\n"
+    "1:\n"
+    "  ret\n"
+    ".size dlopen, .-dlopen\n");
+#endif
+
+// dlclose: the modules are announced before (the closing library's calls can be named) and
+// after (its address may be given to the next library loaded).
+VT_EXPORT __attribute__((no_instrument_function)) int dlclose(void* handle) {
+  if (!g_real.dlclose)
+    g_real.dlclose = reinterpret_cast<int (*)(void*)>(dlsym(RTLD_NEXT, "dlclose"));
+  if (!g_real.dlclose) return -1;
+  vt_shim::functions_modules_changed();
+  int r = g_real.dlclose(handle);
+  vt_shim::functions_modules_changed();
+  return r;
 }

@@ -5,7 +5,9 @@
 // with the collector (core/wire.h, vt_fn_ring): no lock, no allocation and no system call on
 // the hot path, one clock read per event, and whatever the thread wrote survives a crash,
 // _exit or SIGKILL of its process. The ring is made on the thread's first call; the loaded
-// modules are announced with it and again whenever the loader's count of loads has moved.
+// modules are announced with it and again whenever the loader's counts of loads and unloads
+// have moved: checked at the calling thread's first record after a dlopen, before and after a
+// dlclose, every 65536 records of a thread, and when a thread or the process ends.
 #pragma once
 
 namespace vt_shim {
@@ -20,6 +22,9 @@ void functions_thread_exit() noexcept;
 // The process exits: the calling thread's ring is published, and modules loaded since the
 // last announcement are announced.
 void functions_process_exit() noexcept;
+// Modules may have been loaded or unloaded (dlclose): they are announced again if so, once a
+// ring exists in this process.
+void functions_modules_changed() noexcept;
 // The calling thread's records so far are made visible to the collector (before an exec).
 void functions_publish() noexcept;
 

@@ -38,7 +38,8 @@ struct FnState {
   bool tsc;             // timestamps are TSC ticks (the collector maps them to ns)
   uint32_t max_depth;   // calls deeper than this are not recorded
   size_t dir_length;    // of the session dir in TracerState::fifo_path, with its slash
-  unsigned long long loads_announced;  // dlpi_adds when modules were last announced
+  // dlpi_adds + dlpi_subs when the modules were last announced; 0: not yet in this process
+  unsigned long long loads_announced;
 };
 
 struct ShimStateHead {

@@ -39,6 +39,8 @@ struct RealFunctions {
   int (*pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
   void (*pthread_exit)(void*);
   int (*pthread_setname_np)(pthread_t, const char*);
+  void* (*dlopen)(const char*, int);
+  int (*dlclose)(void*);
 };
 
 // Whether this process reports to a collector.

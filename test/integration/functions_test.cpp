@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "harness.h"
 #include "simdjson.h"
@@ -189,6 +190,41 @@ TEST_CASE("an instrumented program: exact calls, demangled names, threads and ne
   REQUIRE(main_at != std::string::npos);
   std::string main_summary = r.err.substr(main_at, r.err.find('\n', main_at) - main_at);
   CHECK(main_summary.ends_with("  fn_demo.cpp:" + std::to_string(main_line)));
+  require_clean(s);
+}
+
+TEST_CASE("libraries closed and loaded again at one address: each call named from its own") {
+  // plugin_cycle loads libcycle_a.so, libcycle_b.so, then libcycle_a.so again, by bare name
+  // through its RUNPATH, closing each before the next: the shim's dlopen must leave the
+  // caller as it was for the loader to find them there.
+  Sandbox s;
+  auto r = s.viztrace({"run", "--", fixture("plugin_cycle")});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  // Where each entry point was: the loader gave the second library the first one's place,
+  // or this test shows nothing.
+  std::istringstream loads(r.out);
+  std::vector<std::pair<std::string, std::string>> entries;
+  for (std::string which, where; loads >> which >> where;) entries.emplace_back(which, where);
+  REQUIRE(entries.size() == 3);
+  REQUIRE(entries[0].second == entries[1].second);
+
+  Report rep = s.report();
+  auto calls = calls_of(rep);
+  const std::map<std::string, int> expected = {
+      {"main", 1},          {"run_plugin", 3},    {"cycle_a_entry", 2},
+      {"cycle_a_leaf", 10}, {"cycle_b_entry", 1}, {"cycle_b_leaf", 5},
+  };
+  CHECK(counts(calls) == expected);
+  CHECK(nesting_problem(calls) == "");
+  std::vector<std::string> entry_order;
+  std::sort(calls.begin(), calls.end(), [](const Call& a, const Call& b) { return a.ts < b.ts; });
+  for (const Call& c : calls) {
+    if (c.name.ends_with("_entry")) entry_order.push_back(c.name);
+    if (c.name.ends_with("_leaf"))
+      CHECK(parent_call(calls, c)->name == c.name.substr(0, c.name.size() - 4) + "entry");
+  }
+  CHECK(entry_order == std::vector<std::string>{"cycle_a_entry", "cycle_b_entry", "cycle_a_entry"});
   require_clean(s);
 }
 
