@@ -57,20 +57,25 @@ FunctionPass::FunctionPass(const TraceModel& model, const ModuleMap& modules,
     auto [first, last] = std::minmax_element(
         clock.begin(), clock.end(),
         [](const ClockSample& a, const ClockSample& b) { return a.ns < b.ns; });
-    if (last->tsc > first->tsc && last->ns > first->ns) {
+    // ns per tick in 32.32 fixed point; rounding error below 1 ns per 2^32 ticks' worth. In 64
+    // bits for any clock above 1 tick per second, so that mapping is one multiplication.
+    const unsigned __int128 mult =
+        last->tsc > first->tsc
+            ? (static_cast<unsigned __int128>(last->ns - first->ns) << 32) / (last->tsc - first->tsc)
+            : 0;
+    if (last->ns > first->ns && mult > 0 && mult <= UINT64_MAX) {
       tsc_mapped_ = true;
       ns0_ = first->ns;
       tsc0_ = first->tsc;
-      // ns per tick in 32.32 fixed point; rounding error below 1 ns per 2^32 ticks' worth.
-      mult_ = (static_cast<unsigned __int128>(last->ns - first->ns) << 32) /
-              (last->tsc - first->tsc);
+      mult_ = static_cast<std::uint64_t>(mult);
     }
   }
 }
 
 FunctionPass::~FunctionPass() = default;
 
-std::uint64_t FunctionPass::to_ns(std::uint64_t raw, std::uint8_t clock) {
+__attribute__((always_inline)) inline std::uint64_t FunctionPass::to_ns(std::uint64_t raw,
+                                                                      std::uint8_t clock) {
   if (clock == VT_CLOCK_MONOTONIC) return raw;
   if (!tsc_mapped_) return 0;
   const bool before = raw < tsc0_;  // calls before the first sample: map backwards
@@ -188,7 +193,7 @@ __attribute__((always_inline)) inline void FunctionPass::record(Stream& s, const
   s.last_ts = ts;
   if (!s.resolved) resolve(s);
   if (!(r.ts & VT_FN_EXIT)) {
-    s.stack.push_back(Frame{r.addr, ts, 0, name_of(s, r.addr, ts), false});
+    s.stack.push(r.addr, ts, name_of(s, r.addr, ts));
     if (events_) decide(s, ts);
     return;
   }

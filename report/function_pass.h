@@ -107,6 +107,29 @@ class FunctionPass {
     std::uint32_t name;
     bool begun;  // sent to events_
   };
+  // A thread's open calls. A push stores the fields one by one: a Frame built aside and
+  // copied in was read back from stores still in flight.
+  class FrameStack {
+   public:
+    bool empty() const { return size_ == 0; }
+    std::size_t size() const { return size_; }
+    Frame& back() { return frames_[size_ - 1]; }
+    Frame& operator[](std::size_t i) { return frames_[i]; }
+    void pop_back() { --size_; }
+    void push(std::uint64_t addr, std::uint64_t start, std::uint32_t name) {
+      if (size_ == frames_.size()) frames_.resize(size_ * 2 + 16);
+      Frame& f = frames_[size_++];
+      f.addr = addr;
+      f.start = start;
+      f.child_ns = 0;
+      f.name = name;
+      f.begun = false;
+    }
+
+   private:
+    std::vector<Frame> frames_;
+    std::size_t size_ = 0;
+  };
   struct Stream {
     std::uint32_t pid = 0, tid = 0, image = 0;
     std::uint32_t json_pid = 0;
@@ -116,7 +139,7 @@ class FunctionPass {
     std::uint32_t handle = 0;
     std::size_t undecided = 0;  // stack[undecided..] are not yet old enough to be shown
     std::uint64_t last_ts = 0;
-    std::vector<Frame> stack;
+    FrameStack stack;
   };
   struct Name {
     std::string text, member;
@@ -147,7 +170,7 @@ class FunctionPass {
   // costs more than the rest of the event).
   bool tsc_mapped_ = false;
   std::uint64_t ns0_ = 0, tsc0_ = 0;
-  unsigned __int128 mult_ = 0;
+  std::uint64_t mult_ = 0;
   // Recent (image, address, era) -> name lookups, direct-mapped in front of addr_names_. The
   // era tells apart the modules an address held in turn (ImageModules::era).
   struct CacheEntry {
