@@ -60,9 +60,9 @@ FunctionPass::FunctionPass(const TraceModel& model, const ModuleMap& modules,
     // ns per tick in 32.32 fixed point; rounding error below 1 ns per 2^32 ticks' worth. In 64
     // bits for any clock above 1 tick per second, so that mapping is one multiplication.
     const unsigned __int128 mult =
-        last->tsc > first->tsc
-            ? (static_cast<unsigned __int128>(last->ns - first->ns) << 32) / (last->tsc - first->tsc)
-            : 0;
+        last->tsc > first->tsc ? (static_cast<unsigned __int128>(last->ns - first->ns) << 32) /
+                                     (last->tsc - first->tsc)
+                               : 0;
     if (last->ns > first->ns && mult > 0 && mult <= UINT64_MAX) {
       tsc_mapped_ = true;
       ns0_ = first->ns;
@@ -75,7 +75,7 @@ FunctionPass::FunctionPass(const TraceModel& model, const ModuleMap& modules,
 FunctionPass::~FunctionPass() = default;
 
 __attribute__((always_inline)) inline std::uint64_t FunctionPass::to_ns(std::uint64_t raw,
-                                                                      std::uint8_t clock) {
+                                                                        std::uint8_t clock) {
   if (clock == VT_CLOCK_MONOTONIC) return raw;
   if (!tsc_mapped_) return 0;
   const bool before = raw < tsc0_;  // calls before the first sample: map backwards
