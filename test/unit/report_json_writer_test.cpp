@@ -58,6 +58,25 @@ TEST_CASE("fixed3 prints thousandths with exactly three decimals, from integers"
   CHECK(fixed3(UINT64_MAX) == "18446744073709551.615");
 }
 
+TEST_CASE("fixed3 agrees with integer division at every digit count and at random") {
+  auto expected = [](std::uint64_t v) {
+    std::string frac = std::to_string(v % 1000);
+    return std::to_string(v / 1000) + "." + std::string(3 - frac.size(), '0') + frac;
+  };
+  std::uint64_t p = 1;
+  for (int digits = 1; digits <= 20; ++digits, p *= 10)
+    for (std::uint64_t v : {p - 1, p, p + 1, 2 * p - 1, 5 * p + 7, 9 * p + (p - 1)}) {
+      INFO(v);
+      CHECK(fixed3(v) == expected(v));
+    }
+  std::uint64_t x = 0x9E3779B97F4A7C15ull;  // xorshift: values of every size
+  for (int i = 0; i < 200000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    const std::uint64_t v = x >> (x % 64);
+    if (fixed3(v) != expected(v)) FAIL("fixed3(" << v << ") = " << fixed3(v));
+  }
+}
+
 TEST_CASE("write_decimal agrees with std::to_string at every digit-count boundary") {
   auto decimal = [](std::uint64_t v) {
     char buf[32];
