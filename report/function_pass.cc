@@ -128,23 +128,26 @@ std::uint32_t FunctionPass::name_of(const Stream& s, std::uint64_t addr, std::ui
     recent = CacheEntry{key, addr, hit->second, era};
     return hit->second;
   }
-  std::string text, source;
+  std::string text;
+  const Symbol* sym = nullptr;
   const Module* module = s.modules ? s.modules->find(addr, ts) : nullptr;
   if (module) {
-    const Symbol& sym = symbolizer_.lookup(module->path, addr - module->bias);
-    text = sym.name;
-    if (!sym.file.empty() && sym.line != 0) {
-      std::size_t slash = sym.file.rfind('/');
-      source = sym.file.substr(slash == std::string::npos ? 0 : slash + 1) + ":" +
-               std::to_string(sym.line);
-    }
+    sym = &symbolizer_.lookup(module->path, addr - module->bias);
+    text = sym->name;
   } else {
     char buf[32];
     std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(addr));
     text = buf;
   }
   std::uint32_t id = intern(std::move(text));
-  if (names_[id].source.empty()) names_[id].source = std::move(source);
+  Name& n = names_[id];
+  if (sym && n.file.empty() && !sym->file.empty() && sym->line != 0) {
+    n.file = sym->file;
+    n.line = sym->line;
+    std::size_t slash = sym->file.rfind('/');
+    n.source = sym->file.substr(slash == std::string::npos ? 0 : slash + 1) + ":" +
+               std::to_string(sym->line);
+  }
   addr_names_.emplace(cache_key, id);
   recent = CacheEntry{key, addr, id, era};
   return id;

@@ -97,6 +97,10 @@ class FunctionPass {
   const std::string& name_member(std::uint32_t id) const { return names_[id].member; }
   // Where the function is in the source ("fn_demo.cpp:161"), "" when unknown (no DWARF).
   const std::string& source(std::uint32_t id) const { return names_[id].source; }
+  // The same as a path as DWARF gives it (may be relative to the build directory) and a line;
+  // "" and 0 when unknown.
+  const std::string& source_file(std::uint32_t id) const { return names_[id].file; }
+  std::uint32_t source_line(std::uint32_t id) const { return names_[id].line; }
   const FunctionCounts& counts() const { return counts_; }
   // Functions by self time, largest first.
   std::vector<FunctionTotals> top(std::size_t n) const;
@@ -144,6 +148,8 @@ class FunctionPass {
   struct Name {
     std::string text, member;
     std::string source;  // file base name and line of the first address seen with this name
+    std::string file;    // the same file's full path, as DWARF names it
+    std::uint32_t line = 0;
     bool shown = true;
     std::uint64_t count = 0, total_ns = 0, self_ns = 0;
   };

@@ -37,10 +37,15 @@ constexpr std::uint32_t kThreadPid = 1, kTid = 2, kThreadName = 5;  // ThreadDes
 }  // namespace track
 namespace event {
 constexpr std::uint32_t kCategoryIids = 3, kDebugAnnotations = 4, kType = 9, kNameIid = 10,
-                        kTrackUuid = 11, kCounterValue = 30, kDoubleCounterValue = 44;
+                        kTrackUuid = 11, kCounterValue = 30, kSourceLocationIid = 34,
+                        kDoubleCounterValue = 44;
 }
 namespace interned {
-constexpr std::uint32_t kEventCategories = 1, kEventNames = 2, kIid = 1, kName = 2;
+constexpr std::uint32_t kEventCategories = 1, kEventNames = 2, kSourceLocations = 4, kIid = 1,
+                        kName = 2;
+}
+namespace source_location {
+constexpr std::uint32_t kIid = 1, kFileName = 2, kLineNumber = 4;
 }
 namespace annotation {
 constexpr std::uint32_t kBool = 2, kInt = 4, kDouble = 5, kString = 6, kName = 10,
@@ -173,6 +178,7 @@ void PerfettoWriter::end_sequence(Sequence seq) {
   decltype(s.names)().swap(s.names);
   decltype(s.categories)().swap(s.categories);
   decltype(s.iid_by_id)().swap(s.iid_by_id);
+  decltype(s.source_iid_by_id)().swap(s.source_iid_by_id);
   s.last_category.clear();
 }
 
@@ -266,17 +272,25 @@ void PerfettoWriter::counter_track(Sequence seq, std::uint64_t uuid, std::uint64
 
 void PerfettoWriter::begin_event(Sequence seq, std::uint64_t ts, EventType type,
                                  std::string_view name, std::uint64_t track,
-                                 std::string_view category, std::uint32_t name_id) {
+                                 std::string_view category, std::uint32_t name_id,
+                                 const SourceLocation* source) {
   if (context_depth_ != 0) throw std::logic_error("PerfettoWriter: event not ended");
   SequenceState& s = state(seq);
   const bool named = type != kSliceEnd && type != kCounter;
-  bool fresh_name = false, fresh_category = false;
-  std::uint64_t name_iid = 0, category_iid = 0;
+  bool fresh_name = false, fresh_category = false, fresh_source = false;
+  std::uint64_t name_iid = 0, category_iid = 0, source_iid = 0;
   if (named && name_id != kNoId) {
     if (name_id >= s.iid_by_id.size()) s.iid_by_id.resize(name_id + 1 + name_id / 2, 0);
     std::uint32_t& iid = s.iid_by_id[name_id];
     if (iid == 0) iid = static_cast<std::uint32_t>(intern(s.names, name, fresh_name));
     name_iid = iid;
+    if (source && !source->file.empty()) {
+      if (name_id >= s.source_iid_by_id.size())
+        s.source_iid_by_id.resize(name_id + 1 + name_id / 2, 0);
+      std::uint32_t& siid = s.source_iid_by_id[name_id];
+      if (siid == 0) siid = ++s.sources, fresh_source = true;
+      source_iid = siid;
+    }
   } else if (named) {
     name_iid = intern(s.names, name, fresh_name);
   }
@@ -291,7 +305,7 @@ void PerfettoWriter::begin_event(Sequence seq, std::uint64_t ts, EventType type,
   }
   begin_packet(seq);
   enc_.varint_field(packet::kTimestamp, timestamp(s, ts));
-  if (fresh_name || fresh_category) {  // first use on this sequence: the string travels once, here
+  if (fresh_name || fresh_category || fresh_source) {  // first use on this sequence: once, here
     enc_.begin_nested(packet::kInternedData);
     if (fresh_category) {
       enc_.begin_nested(interned::kEventCategories);
@@ -305,6 +319,13 @@ void PerfettoWriter::begin_event(Sequence seq, std::uint64_t ts, EventType type,
       enc_.text_field(interned::kName, name);
       enc_.end_nested();
     }
+    if (fresh_source) {
+      enc_.begin_nested(interned::kSourceLocations);
+      enc_.varint_field(source_location::kIid, source_iid);
+      enc_.text_field(source_location::kFileName, source->file);
+      enc_.varint_field(source_location::kLineNumber, source->line);
+      enc_.end_nested();
+    }
     enc_.end_nested();
   }
   enc_.begin_nested(packet::kTrackEvent);
@@ -312,6 +333,7 @@ void PerfettoWriter::begin_event(Sequence seq, std::uint64_t ts, EventType type,
   if (track && track != s.default_track) enc_.varint_field(event::kTrackUuid, track);
   if (name_iid) enc_.varint_field(event::kNameIid, name_iid);
   if (category_iid) enc_.varint_field(event::kCategoryIids, category_iid);
+  if (source_iid) enc_.varint_field(event::kSourceLocationIid, source_iid);
   context_[0] = 'e';
   context_depth_ = 1;
 }

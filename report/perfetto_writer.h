@@ -40,6 +40,12 @@ class PerfettoWriter {
   using Sequence = std::uint32_t;
 
   static constexpr std::uint32_t kNoId = UINT32_MAX;
+  // Where the code of an event is: shown with the slice ("source.file_name" and
+  // "source.line_number" in Perfetto), interned per sequence like names.
+  struct SourceLocation {
+    std::string_view file;
+    std::uint32_t line = 0;
+  };
 
   explicit PerfettoWriter(ByteSink& sink);
   PerfettoWriter(const PerfettoWriter&) = delete;
@@ -70,10 +76,11 @@ class PerfettoWriter {
   // An event with args: begin_event, then arg_* calls, then end_event. track 0: the sequence's
   // default track. name is ignored for kSliceEnd; category "" writes none. Names and
   // categories are interned; name_id, when given, is a number that stands for name alone (its
-  // index in a string table) and spares hashing the string.
+  // index in a string table) and spares hashing the string. source (only with a name_id,
+  // and the same for every event with that id) is where the named code is.
   void begin_event(Sequence seq, std::uint64_t ts, EventType type, std::string_view name,
                    std::uint64_t track = 0, std::string_view category = {},
-                   std::uint32_t name_id = kNoId);
+                   std::uint32_t name_id = kNoId, const SourceLocation* source = nullptr);
   void end_event();
   void slice_end(Sequence seq, std::uint64_t ts, std::uint64_t track = 0) {
     begin_event(seq, ts, kSliceEnd, {}, track);
@@ -104,6 +111,9 @@ class PerfettoWriter {
     bool incremental = false;
     std::uint64_t last_ts = 0;             // incremental: what the next delta is from
     std::vector<std::uint32_t> iid_by_id;  // name_id -> iid (0: not interned yet)
+    // name_id -> the iid of its source location (0: not interned yet), and how many there are
+    std::vector<std::uint32_t> source_iid_by_id;
+    std::uint32_t sources = 0;
     std::string last_category;             // the category most recently interned, and its iid
     std::uint64_t last_category_iid = 0;
     std::unordered_map<std::string, std::uint64_t, Hash, std::equal_to<>> names, categories;

@@ -66,8 +66,9 @@ class PerfettoCalls final : public FunctionEvents {
   }
   void begin(std::uint32_t seq, std::uint64_t ts, std::uint32_t name) override {
     if (seq == 0) return;
-    w_.begin_event(seq, std::max(ts, tl_.origin), PerfettoWriter::kSliceBegin, pass_.name(name),
-                   0, {}, name);
+    const PerfettoWriter::SourceLocation source{pass_.source_file(name), pass_.source_line(name)};
+    w_.begin_event(seq, std::max(ts, tl_.origin), PerfettoWriter::kSliceBegin, pass_.name(name), 0,
+                   {}, name, &source);
     w_.end_event();
   }
   void end(std::uint32_t seq, std::uint64_t ts, bool unfinished) override {

@@ -11,10 +11,14 @@
 #include <set>
 #include <sstream>
 
+#include "../unit/proto_decoder.h"
 #include "harness.h"
 #include "simdjson.h"
 
 using namespace vt_test;
+using viztrace::test::decode_pftrace;
+using viztrace::test::DecodedEvent;
+using viztrace::test::DecodedTrace;
 
 namespace {
 
@@ -94,6 +98,15 @@ void build_instrumented(const Sandbox& s, const std::string& name, const std::st
   auto cc = s.command({"gcc", "-O1", "-finstrument-functions", "-o", name, name + ".c"});
   INFO(cc.err);
   REQUIRE(cc.exit_code() == 0);
+}
+
+// The number of the first line of a fixture's source that starts with `start`; 0 if none.
+int line_of(const std::string& file, const std::string& start) {
+  std::ifstream source(std::string(FIXTURE_SOURCE_DIR) + "/" + file);
+  int line = 0;
+  for (std::string text; std::getline(source, text);)
+    if (++line && text.starts_with(start)) return line;
+  return 0;
 }
 
 const Call& only(const std::vector<Call>& calls, const std::string& name) {
@@ -180,11 +193,7 @@ TEST_CASE("an instrumented program: exact calls, demangled names, threads and ne
   CHECK(r.err.find("212 function calls; top functions by self time:") != std::string::npos);
   CHECK(r.err.find("  main  (1 call, total ") != std::string::npos);
   // With the source line of each, from the fixture's DWARF (scripts/setup installs libdw).
-  std::ifstream source(FIXTURE_SOURCE_DIR "/fn_demo.cpp");
-  REQUIRE(source.good());
-  int line = 0, main_line = 0;
-  for (std::string text; std::getline(source, text);)
-    if (++line && text.starts_with("int main(")) main_line = line;
+  const int main_line = line_of("fn_demo.cpp", "int main(");
   REQUIRE(main_line > 0);
   std::size_t main_at = r.err.find("  main  (1 call, total ");
   REQUIRE(main_at != std::string::npos);
@@ -426,6 +435,20 @@ TEST_CASE("function calls in the Perfetto and HTML reports") {
     CHECK(first != std::string::npos);
     CHECK(bytes.find(name, first + 1) == std::string::npos);
   }
+  // Where each function is, from the fixtures' DWARF: interned once per thread like names.
+  DecodedTrace t = decode_pftrace(bytes);
+  CHECK(t.problems.empty());
+  std::map<std::string, std::set<std::string>> sources;  // name -> sources of its slices
+  for (const DecodedEvent& e : t.events)
+    if (e.type == 1 && !e.category.size()) sources[e.name].insert(e.source);
+  const std::string fixtures = FIXTURE_SOURCE_DIR;
+  CHECK(sources["main"] ==
+        std::set<std::string>{
+            fixtures + "/fn_demo.cpp:" + std::to_string(line_of("fn_demo.cpp", "int main("))});
+  CHECK(sources["plugin_entry"] ==
+        std::set<std::string>{fixtures + "/fn_plugin.cpp:" +
+                              std::to_string(line_of("fn_plugin.cpp", "extern \"C\""))});
+  CHECK(sources["fib(int)"].size() == 1);
   auto page = s.command({"cat", "t.html"}).out;
   CHECK(page.find("fib(int)") != std::string::npos);
   CHECK(page.find("geo::Box<long>::area(long) const") == std::string::npos);  // '<' is escaped

@@ -83,6 +83,7 @@ struct DecodedEvent {
   std::uint32_t type = 0;
   std::uint64_t track = 0;
   std::string name, category;
+  std::string source;                       // "file:line" of an interned source location
   std::map<std::string, std::string> args;  // flattened: "argv[0]", "lost.seq_gaps"
   double counter = 0;
 };
@@ -170,7 +171,7 @@ inline DecodedTrace decode_pftrace(std::string_view file) {
     std::uint64_t default_track = 0;
     std::uint32_t clock = 0;                 // from the defaults
     std::optional<std::uint64_t> clock_now;  // the incremental clock's value
-    std::map<std::uint64_t, std::string> names, categories;
+    std::map<std::uint64_t, std::string> names, categories, sources;
     std::set<std::uint64_t> seen_tracks;
     std::uint64_t packets = 0;
   };
@@ -230,6 +231,21 @@ inline DecodedTrace decode_pftrace(std::string_view file) {
           }
         } else if (f.number == 12) {  // interned_data
           for (const ProtoField& i : decode_message(f.bytes)) {
+            if (i.number == 4) {  // source_locations
+              std::uint64_t iid = 0, line = 0;
+              std::string path;
+              for (const ProtoField& x : decode_message(i.bytes)) {
+                if (x.number == 1) iid = x.value;
+                if (x.number == 2) path = std::string(x.bytes);
+                if (x.number == 4) line = x.value;
+              }
+              if (iid == 0) problem("source location with iid 0");
+              const std::string where = path + ":" + std::to_string(line);
+              if (s.sources.count(iid) && s.sources[iid] != where)
+                problem("iid redefined: " + where);
+              s.sources[iid] = where;
+              continue;
+            }
             if (i.number != 1 && i.number != 2) continue;  // event_categories, event_names
             auto& table = i.number == 1 ? s.categories : s.names;
             std::uint64_t iid = 0;
@@ -301,6 +317,11 @@ inline DecodedTrace decode_pftrace(std::string_view file) {
               break;
             case 23:
               e.name = std::string(x.bytes);
+              break;
+            case 34:
+              if (!s.sources.count(x.value))
+                problem("unknown source iid " + std::to_string(x.value));
+              e.source = s.sources[x.value];
               break;
             case 22:
               e.category = std::string(x.bytes);
