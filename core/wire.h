@@ -152,8 +152,10 @@ enum {
   VT_REC_THREAD_NAME = 11, /* aux: tid that got the name; string NAME */
   VT_REC_FN_RING = 12,     /* the writing thread's function ring; string PATH (in the session
                               dir); aux: VT_CLOCK_* */
-  VT_REC_MODULE = 13,      /* a loaded ELF object; vt_module; string PATH. Sent with the first
-                              ring of an image and after each dlopen */
+  VT_REC_MODULE = 13,      /* a loaded ELF object; vt_module; string PATH. All of an image's
+                              modules are sent together, under one ts, with its first ring and
+                              whenever objects were loaded or unloaded since (after a dlopen,
+                              around a dlclose): one missing from a later set was unloaded */
   /* Annotations (include/viztrace.h, `viztrace mark|span|counter`): each is one chunk. */
   VT_REC_SPAN_BEGIN = 14,  /* a span begins on the writing thread; string NAME, optional ARGS */
   VT_REC_SPAN_END = 15,    /* the thread's innermost open span ends; optional string ARGS
