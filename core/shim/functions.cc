@@ -78,9 +78,9 @@ __attribute__((no_instrument_function)) int count_loads(struct dl_phdr_info* inf
 }
 
 // Announces the loaded modules when the loader has loaded or unloaded anything since the last
-// time. Each announcement lists every module, all with one timestamp: the report learns when
-// a module was unloaded, and does not name the calls of a library loaded later at its address
-// after it.
+// time. Each announcement lists every module, all with one timestamp: the report can tell
+// when each module was mapped, and names the calls at a reused address from the library that
+// was there at the time.
 __attribute__((no_instrument_function)) void check_modules() {
   unsigned long long loads = 0;
   dl_iterate_phdr(count_loads, &loads);
