@@ -8,14 +8,25 @@ namespace viztrace::report {
 const Module* ImageModules::find(std::uint64_t addr, std::uint64_t ts) const {
   const Module* best = nullptr;
   std::uint64_t best_distance = UINT64_MAX;
-  for (const Module& m : modules) {
-    if (addr < m.low || addr >= m.high) continue;
+  auto consider = [&](const Module& m) {
     const std::uint64_t distance = ts < m.from ? m.from - ts : ts >= m.until ? ts - m.until + 1 : 0;
     // Mapped then (distance 0) wins; among equals, the one loaded last.
     if (!best || distance < best_distance || (distance == best_distance && m.from >= best->from)) {
       best = &m;
       best_distance = distance;
     }
+  };
+  for (const std::vector<std::uint32_t>& object : loads) {
+    if (object.empty()) continue;
+    const Module& any = modules[object.front()];
+    if (addr < any.low || addr >= any.high) continue;
+    // An object's loads do not overlap in time: the nearest is the last to begin at or before
+    // ts, or the one after it.
+    auto after =
+        std::upper_bound(object.begin(), object.end(), ts,
+                         [&](std::uint64_t t, std::uint32_t i) { return t < modules[i].from; });
+    if (after != object.end()) consider(modules[*after]);
+    if (after != object.begin()) consider(modules[*std::prev(after)]);
   }
   return best;
 }
@@ -48,6 +59,7 @@ ModuleMap ModuleHistory::modules() const {
     // Each distinct module's stretches of consecutive announcements become one Module each.
     const std::size_t n = image.distinct.size();
     std::vector<std::size_t> open(n, SIZE_MAX);  // its Module in result, while listed
+    result.loads.resize(n);
     std::vector<std::uint64_t> listed_at(n, UINT64_MAX);
     std::uint64_t previous = 0;
     bool first = true;
@@ -56,6 +68,7 @@ ModuleMap ModuleHistory::modules() const {
         listed_at[d] = ts;
         if (open[d] != SIZE_MAX) continue;
         open[d] = result.modules.size();
+        result.loads[d].push_back(static_cast<std::uint32_t>(result.modules.size()));
         result.modules.push_back(image.distinct[d]);
         result.modules.back().from = first ? 0 : previous;
       }

@@ -27,6 +27,9 @@ struct Module {
 
 struct ImageModules {
   std::vector<Module> modules;
+  // For each ELF object, its entries in modules (one per time it was loaded), in time order:
+  // find() looks at a few objects, not at every load of each.
+  std::vector<std::vector<std::uint32_t>> loads;
   // Address ranges [low, high) that passed from one module to another, sorted and apart; and
   // the times at which a module within them came or went, sorted. Between two changes, every
   // address has one module. Both empty in the common case.

@@ -199,10 +199,11 @@ TEST_CASE("function pass: filters hide calls but keep them in their callers' sel
 
 TEST_CASE("function pass: names come from the module that holds the address") {
   TraceModel m = model_with_process(0, 1000);
-  ModuleMap modules;
   // A module that is not a readable ELF file: the fallback names it and the offset.
-  modules[image_key(kPid, kImage)].modules.push_back(
-      Module{0x400000, 0x401000, 0x402000, "/nonexistent/libx.so"});
+  ModuleHistory history;
+  history.add(image_key(kPid, kImage), 5,
+              Module{0x400000, 0x401000, 0x402000, "/nonexistent/libx.so"});
+  const ModuleMap modules = history.modules();
   Recorded r;
   FunctionPass pass(m, modules, {}, {}, r.sink());
   feed(pass, {enter(10, 0x401234), leave(20, 0x401234), enter(30, 0x900000), leave(40, 0x900000)});
