@@ -58,24 +58,24 @@ ModuleMap ModuleHistory::modules() const {
     ImageModules& result = out[key];
     // Each distinct module's stretches of consecutive announcements become one Module each.
     const std::size_t n = image.distinct.size();
-    std::vector<std::size_t> open(n, SIZE_MAX);  // its Module in result, while listed
     result.loads.resize(n);
+    std::vector<bool> open(n, false);  // listed by the last announcement: loads[d].back() runs on
     std::vector<std::uint64_t> listed_at(n, UINT64_MAX);
     std::uint64_t previous = 0;
     bool first = true;
     for (const auto& [ts, listed] : image.announcements) {
       for (std::uint32_t d : listed) {
         listed_at[d] = ts;
-        if (open[d] != SIZE_MAX) continue;
-        open[d] = result.modules.size();
+        if (open[d]) continue;
+        open[d] = true;
         result.loads[d].push_back(static_cast<std::uint32_t>(result.modules.size()));
         result.modules.push_back(image.distinct[d]);
         result.modules.back().from = first ? 0 : previous;
       }
       for (std::size_t d = 0; d < n; ++d) {
-        if (open[d] == SIZE_MAX || listed_at[d] == ts) continue;
-        result.modules[open[d]].until = ts;
-        open[d] = SIZE_MAX;
+        if (!open[d] || listed_at[d] == ts) continue;
+        result.modules[result.loads[d].back()].until = ts;
+        open[d] = false;
       }
       previous = ts;
       first = false;

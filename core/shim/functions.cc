@@ -1,10 +1,9 @@
 #include "core/shim/functions.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <link.h>
 #include <limits.h>
+#include <link.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -388,12 +387,7 @@ extern "C" __attribute__((no_instrument_function, used)) void* vt_shim_before_dl
     t.recheck = 1;
     t.limit = t.produced;  // the next record goes through make_room
   }
-  if (!g_real.dlopen) {
-    const int saved = errno;
-    g_real.dlopen = reinterpret_cast<void* (*)(const char*, int)>(dlsym(RTLD_NEXT, "dlopen"));
-    errno = saved;
-  }
-  return reinterpret_cast<void*>(g_real.dlopen);
+  return reinterpret_cast<void*>(vt_shim::ensure_real(g_real.dlopen, "dlopen"));
 }
 
 #if defined(__x86_64__)
@@ -422,12 +416,7 @@ __asm__(
 // dlclose: the modules are announced before (the closing library's calls can be named) and
 // after (its address may be given to the next library loaded).
 VT_EXPORT __attribute__((no_instrument_function)) int dlclose(void* handle) {
-  if (!g_real.dlclose) {
-    const int saved = errno;
-    g_real.dlclose = reinterpret_cast<int (*)(void*)>(dlsym(RTLD_NEXT, "dlclose"));
-    errno = saved;
-  }
-  if (!g_real.dlclose) return -1;
+  if (!vt_shim::ensure_real(g_real.dlclose, "dlclose")) return -1;
   vt_shim::functions_modules_changed();
   int r = g_real.dlclose(handle);
   vt_shim::functions_modules_changed();

@@ -4,7 +4,6 @@
 // The exec and spawn family only flush what the process was about to say and put the shim's
 // variables back into an explicit environment; every new image announces itself from the
 // shim's constructor, whichever libc entry point started it.
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -34,12 +33,7 @@ using namespace vt_shim;
 namespace {
 
 // The real function, resolved in the constructor or, should a hook run before it, here.
-template <class T>
-T ensure(T& slot, const char* name) {
-  if (!slot) slot = reinterpret_cast<T>(dlsym(RTLD_NEXT, name));
-  return slot;
-}
-#define REAL(field, name) ensure(g_real.field, name)
+#define REAL(field, name) ensure_real(g_real.field, name)
 
 // Longer paths may not reach the collector in one piece with their record.
 constexpr size_t kMaxUnprobedPath = 512;

@@ -6,6 +6,8 @@
 // three files, the state took three pages; in one block it takes one.
 #pragma once
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -61,5 +63,18 @@ static_assert(sizeof(ShimState) == kStateBlock, "the state is one block, within 
 extern ShimState g_state;  // constant-initialized, in tracer.cc
 
 inline constexpr RealFunctions& g_real = g_state.head.real;
+
+// The real function in slot (a field of g_real), looked up on first use if the constructor did
+// not; errno is kept. dlsym takes locks: functions that can run between vfork and exec or in a
+// signal handler are resolved in the constructor instead.
+template <class T>
+T ensure_real(T& slot, const char* name) {
+  if (!slot) {
+    const int saved = errno;
+    slot = reinterpret_cast<T>(dlsym(RTLD_NEXT, name));
+    errno = saved;
+  }
+  return slot;
+}
 
 }  // namespace vt_shim

@@ -57,6 +57,16 @@ std::string summary_of(const TempDir& dir, const std::string& spill_dir, bool qu
   return text;
 }
 
+// The collector's chunks for one run of /bin/<name> as pid 10: started 1 µs after the session
+// began, reaped with status 0 at 2 ms.
+std::vector<viztrace::test::Stream::Chunk> one_run(const std::string& name) {
+  viztrace::test::Stream c(9, 9, 1, VT_CHUNK_COLLECTOR);
+  c.session(T0, 1, 10, 9, {name}, "/");
+  c.spawn(T0 + 1000, 10, "/bin/" + name, {name});
+  c.reap(T0 + 2'000'000, 10, 0);
+  return c.chunks();
+}
+
 TraceModel make_model() {
   TraceModel m;
   m.session.known = true;
@@ -134,11 +144,7 @@ TEST_CASE("summary: function records left out of the report are counted, with wh
 TEST_CASE("summary: a packed function chunk that does not unpack is left out and counted") {
   TempDir dir;
   viztrace::test::SyntheticSpill spill(dir);
-  viztrace::test::Stream c(9, 9, 1, VT_CHUNK_COLLECTOR);
-  c.session(T0, 1, 10, 9, {"prog"}, "/");
-  c.spawn(T0 + 1000, 10, "/bin/prog", {"prog"});
-  c.reap(T0 + 2'000'000, 10, 0);
-  spill.add(c.chunks());
+  spill.add(one_run("prog"));
   // Two calls, then a chunk whose one record names an address slot past the table.
   spill.add({viztrace::test::packed_function_chunk(
       10, 10, 7,
@@ -171,11 +177,7 @@ TEST_CASE("summary: argv is made printable and shortened to fit the line") {
 TEST_CASE("summary: write_report prints it unless quiet") {
   TempDir dir;
   viztrace::test::SyntheticSpill spill(dir);
-  viztrace::test::Stream c(9, 9, 1, VT_CHUNK_COLLECTOR);
-  c.session(T0, 1, 10, 9, {"true"}, "/");
-  c.spawn(T0 + 1000, 10, "/bin/true", {"true"});
-  c.reap(T0 + 2'000'000, 10, 0);
-  spill.add(c.chunks());
+  spill.add(one_run("true"));
   for (bool quiet : {false, true}) {
     const std::string text = summary_of(dir, spill.dir(), quiet);
     if (quiet) {
