@@ -126,7 +126,9 @@ void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h) {
       std::memcpy(p + off, &r, sizeof r);
     }
     paths_.erase(key);  // strings belong to the record that follows them
-    if (r.type == VT_REC_FN_RING && rings_) {
+    if (r.type == VT_REC_FN_RING && (r.aux & VT_FN_RING_NO_SPACE)) {
+      ++result_.stats.no_space_threads;
+    } else if (r.type == VT_REC_FN_RING && rings_) {
       // A second (TSC, CLOCK_MONOTONIC) pair early on: a session killed before the periodic
       // one still has two to map ticks with.
       if (rings_->stats().rings == 0) sample_clock();
@@ -348,6 +350,7 @@ CollectorResult Collector::run(const Launched& target) {
     const RingStats& rs = rings_->stats();
     result_.stats.fn_records = rs.records;
     result_.stats.fn_waited_ns = rs.waited_ns;
+    result_.stats.no_space_records = rs.no_space;
     result_.stats.dropped_records += rs.dropped;
     if (rs.rings) sample_clock();
   }

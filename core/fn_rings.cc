@@ -38,9 +38,11 @@ bool process_gone(std::uint32_t pid) {
 void settle(vt_fn_ring* h, const vt_fn_record* records, std::uint64_t capacity) {
   const std::uint64_t mask = capacity - 1;
   const std::uint64_t published = h->produced, consumed = h->consumed;
+  const std::uint64_t backed = std::min<std::uint64_t>(h->backed, capacity);
   std::uint64_t last = published > 0 ? records[(published - 1) & mask].ts & ~VT_FN_EXIT : 0;
   std::uint64_t k = published;
-  while (k - published < VT_FN_PUBLISH_EVERY - 1 && k - consumed < capacity) {
+  while (k - published < VT_FN_PUBLISH_EVERY - 1 && k - consumed < capacity &&
+         (backed == capacity || k < backed)) {
     const std::uint64_t ts = records[k & mask].ts & ~VT_FN_EXIT;
     if (ts == 0 || ts < last) break;
     last = ts;
@@ -110,11 +112,21 @@ void FnRings::add(std::uint32_t pid, std::uint32_t tid, std::uint32_t image) {
 std::uint64_t FnRings::drain_one(Ring& ring) {
   vt_fn_ring* h = ring.header;
   const std::uint64_t cap = ring.capacity;
-  const std::uint64_t produced = __atomic_load_n(&h->produced, __ATOMIC_ACQUIRE);
+  std::uint64_t produced = __atomic_load_n(&h->produced, __ATOMIC_ACQUIRE);
   std::uint64_t consumed = h->consumed;
   std::uint64_t dropped = __atomic_load_n(&h->dropped, __ATOMIC_RELAXED);
   std::uint64_t new_dropped = dropped - ring.dropped_seen;
   ring.dropped_seen = dropped;
+  const std::uint64_t no_space = __atomic_load_n(&h->no_space, __ATOMIC_RELAXED);
+  stats_.no_space += no_space - ring.no_space_seen;
+  ring.no_space_seen = no_space;
+  // Slots the file has no space for are never read: on tmpfs, a read of a hole takes a page,
+  // and a full filesystem has none to give (SIGBUS).
+  const std::uint64_t backed = __atomic_load_n(&h->backed, __ATOMIC_ACQUIRE);
+  if (backed < cap && produced > backed) {
+    new_dropped += produced - std::max(backed, consumed);
+    produced = std::max(backed, consumed);
+  }
   if (produced <= consumed && new_dropped == 0) return 0;
   if (produced - consumed > cap) {  // overwritten before we came: counted, never misread
     new_dropped += produced - consumed - cap;

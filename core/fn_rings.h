@@ -20,6 +20,7 @@ struct RingStats {
   std::uint64_t waited_ns = 0;  // how long threads waited for room in their rings
   std::uint64_t rings = 0;      // rings seen
   std::uint64_t bad_rings = 0;  // announced rings that could not be used
+  std::uint64_t no_space = 0;   // of `dropped`, records the filesystem had no space for
 };
 
 class FnRings {
@@ -53,6 +54,7 @@ class FnRings {
     std::uint64_t capacity = 0;      // records, checked against the file's size when mapped
     std::uint32_t seq = 0;           // next chunk's sequence number
     std::uint64_t dropped_seen = 0;  // ring->dropped already counted
+    std::uint64_t no_space_seen = 0;  // ring->no_space already counted
     std::uint64_t idle_since = 0;    // drain passes with nothing new
   };
 

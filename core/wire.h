@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define VT_WIRE_MAGIC 0x31545a56u /* "VZT1" read as little-endian bytes */
-#define VT_WIRE_VERSION 1
+#define VT_WIRE_VERSION 2
 #define VT_CHUNK_MAX 4096 /* PIPE_BUF on Linux: writes up to this size are atomic */
 
 /* Environment variables the launcher sets for the target and the shim passes on. */
@@ -63,6 +63,9 @@ typedef struct vt_chunk_header {
 #define VT_FN_PUBLISH_EVERY 16u      /* see vt_fn_ring.produced */
 
 enum { VT_CLOCK_MONOTONIC = 0, VT_CLOCK_TSC = 1 };
+/* In VT_REC_FN_RING's aux: the thread has no ring, the temp filesystem had no space for one,
+ * so its calls are not recorded. */
+#define VT_FN_RING_NO_SPACE 0x100u
 
 typedef struct vt_fn_record {
   uint64_t ts;   /* VT_FN_EXIT | time (CLOCK_MONOTONIC ns, or TSC ticks: see VT_CLOCK_*) */
@@ -84,9 +87,14 @@ typedef struct vt_fn_ring {
   uint64_t dropped;
   uint64_t waited_ns;
   uint32_t closed; /* 1: the thread will write no more */
-  uint32_t reserved;
+  /* Slots the file has space for, from slot 0: the shim reserves space (fallocate) before it
+   * writes a slot, so that a full temp filesystem drops records instead of faulting. A reader
+   * never touches slots at or past this either: on tmpfs even a read of a hole takes a page. */
+  uint32_t backed;
   /* Written by the collector, on the next cache line: records it has taken. */
   uint64_t consumed;
+  /* Written by the shim, rarely: of `dropped`, those for want of space in the filesystem. */
+  uint64_t no_space;
 } vt_fn_ring;
 
 /* Every record starts with this header; size is a multiple of 8 and includes the header. */
@@ -151,7 +159,7 @@ enum {
   VT_REC_THREAD_EXIT = 10, /* the writing thread is ending */
   VT_REC_THREAD_NAME = 11, /* aux: tid that got the name; string NAME */
   VT_REC_FN_RING = 12,     /* the writing thread's function ring; string PATH (in the session
-                              dir); aux: VT_CLOCK_* */
+                              dir); aux: VT_CLOCK_* | VT_FN_RING_NO_SPACE */
   VT_REC_MODULE = 13,      /* a loaded ELF object; vt_module; string PATH. All of an image's
                               modules are sent together, under one ts, with its first ring and
                               whenever objects were loaded or unloaded since (after a dlopen,
@@ -243,6 +251,8 @@ typedef struct vt_stats {
   uint64_t spill_lost;      /* chunks that could not be written to the spill */
   uint64_t fn_records;      /* function records taken from the rings */
   uint64_t fn_waited_ns;    /* how long traced threads waited for room in their rings */
+  uint64_t no_space_records; /* function records dropped: the temp filesystem was full */
+  uint64_t no_space_threads; /* threads with no function ring: the temp filesystem was full */
 } vt_stats;
 
 #ifdef __cplusplus
@@ -256,9 +266,9 @@ static_assert(sizeof(vt_reap) == 32, "vt_reap layout");
 static_assert(sizeof(vt_session) == 16, "vt_session layout");
 static_assert(sizeof(vt_observed) == 8, "vt_observed layout");
 static_assert(sizeof(vt_ended) == 8, "vt_ended layout");
-static_assert(sizeof(vt_stats) == 72, "vt_stats layout");
+static_assert(sizeof(vt_stats) == 88, "vt_stats layout");
 static_assert(sizeof(vt_fn_record) == 16, "vt_fn_record layout");
-static_assert(sizeof(vt_fn_ring) == 72, "vt_fn_ring layout");
+static_assert(sizeof(vt_fn_ring) == 80, "vt_fn_ring layout");
 static_assert(sizeof(vt_module) == 24, "vt_module layout");
 static_assert(sizeof(vt_counter) == 8, "vt_counter layout");
 #else

@@ -299,6 +299,8 @@ void ChromeJsonWriter::end(const TraceModel& model) {
   json_.member("bad_bytes", model.lost.bad_bytes);
   json_.member("spill_lost", model.lost.spill_lost);
   json_.member("damaged_bytes", model.lost.damaged_bytes);
+  json_.member("no_space_records", model.lost.no_space_records);
+  json_.member("no_space_threads", model.lost.no_space_threads);
   json_.end_object();
   const AnnotationCounts& a = model.annotations;
   json_.key("annotations");

@@ -337,6 +337,8 @@ TraceModel ProcessTable::resolve(const RecordDecoder& decoder,
     m.lost.bad_chunks = stats_->bad_chunks;
     m.lost.bad_bytes = stats_->bad_bytes;
     m.lost.spill_lost = stats_->spill_lost;
+    m.lost.no_space_records = stats_->no_space_records;
+    m.lost.no_space_threads = stats_->no_space_threads;
   } else {  // no final word from the collector: count what the spill shows
     m.lost.dropped_records = c.dropped_records;
     m.lost.seq_gaps = c.seq_gaps;

@@ -47,8 +47,9 @@ std::string status_text(const ExitStatus& s) {
 
 std::string loss_text(const LossCounts& l) {
   std::vector<std::string> parts;
-  if (l.dropped_records)
-    parts.push_back(count(l.dropped_records, "record", "records") + " dropped by traced processes");
+  // Records dropped for want of space are said below, with the reason.
+  if (const std::uint64_t dropped = l.dropped_records - std::min(l.dropped_records, l.no_space_records))
+    parts.push_back(count(dropped, "record", "records") + " dropped by traced processes");
   if (l.seq_gaps) parts.push_back(count(l.seq_gaps, "chunk", "chunks") + " missing");
   if (l.bad_chunks || l.bad_bytes)
     parts.push_back(count(l.bad_chunks, "bad chunk", "bad chunks") + " (" +
@@ -57,6 +58,15 @@ std::string loss_text(const LossCounts& l) {
     parts.push_back(count(l.spill_lost, "chunk", "chunks") + " not spilled to disk");
   if (l.damaged_bytes)
     parts.push_back(count(l.damaged_bytes, "byte", "bytes") + " of the spill damaged");
+  if (l.no_space_records || l.no_space_threads) {
+    std::string what = l.no_space_records
+                           ? count(l.no_space_records, "function record", "function records") +
+                                 (l.no_space_threads ? " and " : "")
+                           : "";
+    if (l.no_space_threads)
+      what += "the calls of " + count(l.no_space_threads, "thread", "threads");
+    parts.push_back(what + " not recorded: the temp filesystem was full");
+  }
   if (parts.empty()) return "nothing lost";
   std::string out = "lost: ";
   for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? ", " : "") + parts[i];

@@ -100,7 +100,9 @@ Args session_metadata(const TraceModel& model) {
                                        Arg::of("bad_chunks", n(model.lost.bad_chunks)),
                                        Arg::of("bad_bytes", n(model.lost.bad_bytes)),
                                        Arg::of("spill_lost", n(model.lost.spill_lost)),
-                                       Arg::of("damaged_bytes", n(model.lost.damaged_bytes))}));
+                                       Arg::of("damaged_bytes", n(model.lost.damaged_bytes)),
+                                       Arg::of("no_space_records", n(model.lost.no_space_records)),
+                                       Arg::of("no_space_threads", n(model.lost.no_space_threads))}));
   const AnnotationCounts& a = model.annotations;
   meta.push_back(Arg::dict_of("annotations",
                               {Arg::of("spans", n(a.spans)),

@@ -118,10 +118,14 @@ struct LossCounts {
   std::uint64_t spill_lost = 0;       // chunks the collector could not write to the spill
   std::uint64_t damaged_bytes = 0;    // spill bytes unreadable (torn tail, malformed records)
   std::uint64_t damaged_spots = 0;    // places where damaged bytes were found
+  // The temp filesystem was full: function records dropped (also in dropped_records), and
+  // threads whose calls were not recorded at all.
+  std::uint64_t no_space_records = 0;
+  std::uint64_t no_space_threads = 0;
 
   // Records and chunks lost plus damaged spots: 0 means nothing was lost.
   std::uint64_t total() const {
-    return dropped_records + seq_gaps + bad_chunks + spill_lost + damaged_spots +
+    return dropped_records + seq_gaps + bad_chunks + spill_lost + damaged_spots + no_space_threads +
            (bad_bytes > 0 && bad_chunks == 0 ? 1 : 0);
   }
 };

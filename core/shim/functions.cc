@@ -33,6 +33,12 @@ constexpr size_t kRingBytes = VT_FN_RING_HEADER + kCapacity * sizeof(vt_fn_recor
 constexpr uint64_t kCheckEvery = 1u << 16;
 // A full ring waits for the collector at most this long before records are dropped.
 constexpr uint64_t kMaxWaitNs = 1'000'000'000;
+// Space is reserved as the ring is first written: a thread that makes few calls takes 64 KiB,
+// and each reservation doubles what the ring holds, up to kCheckEvery records at a time.
+constexpr uint32_t kFirstBacked = 4096;
+// When the filesystem is full, records are dropped, and space asked for again this often.
+constexpr uint32_t kSpaceRetryEvery = 4096;
+static_assert(kFirstBacked <= kCheckEvery && kCheckEvery % kFirstBacked == 0);
 
 enum State : uint8_t { kUnset = 0, kActive = 1, kOff = 2 };
 
@@ -49,6 +55,9 @@ struct FnThread {
   // not counted (only a limit needs it).
   uint8_t fast;
   uint8_t recheck;  // dlopen was called: look at the modules at the next record
+  uint32_t backed;       // slots the ring file has space for (a copy of ring->backed)
+  uint32_t space_retry;  // records to drop before asking the filesystem for space again
+  StreamId id;           // names the ring file, to reserve more of it
 };
 
 constexpr FnState& g_fn = g_state.head.fn;
@@ -110,6 +119,35 @@ __attribute__((no_instrument_function)) void put_dec(char* out, uint32_t v) {
   *out = '\0';
 }
 
+// The path of a thread's ring, fn-<pid>-<tid>-<image in hex> in the session dir. False if it
+// does not fit.
+__attribute__((no_instrument_function)) bool ring_path(const StreamId& id, char (&name)[PATH_MAX]) {
+  size_t n = g_fn.dir_length;
+  if (id.pid == 0 || n + 48 >= sizeof name) return false;
+  memcpy(name, g_fifo_path, n);
+  memcpy(name + n, "fn-", 3);
+  n += 3;
+  put_dec(name + n, id.pid);
+  n += strlen(name + n);
+  name[n++] = '-';
+  put_dec(name + n, id.tid);
+  n += strlen(name + n);
+  name[n++] = '-';
+  put_hex(name + n, id.image);
+  return true;
+}
+
+// Gives the ring's file space for `slots` records from slot 0, so that writing them can never
+// fault (a mapped page the filesystem cannot back kills the program with SIGBUS). Space is
+// allocated, not just promised: on tmpfs, fallocate takes the pages.
+__attribute__((no_instrument_function)) bool reserve(int fd, uint64_t slots) {
+  const long bytes = static_cast<long>(VT_FN_RING_HEADER + slots * sizeof(vt_fn_record));
+  long r;
+  do r = sys::fallocate(fd, 0, 0, bytes);
+  while (r == -EINTR);
+  return r == 0;
+}
+
 // Makes the calling thread's ring: fn-<pid>-<tid>-<image in hex> in the session dir.
 __attribute__((noinline, no_instrument_function)) bool setup_thread(FnThread& t) {
   if (t.state == kOff) return false;
@@ -123,26 +161,19 @@ __attribute__((noinline, no_instrument_function)) bool setup_thread(FnThread& t)
   StreamId id = current_stream();
   t.state = kOff;
   char name[PATH_MAX];
-  size_t n = g_fn.dir_length;
-  if (id.pid != 0 && n + 48 < sizeof name) {
-    memcpy(name, g_fifo_path, n);
-    memcpy(name + n, "fn-", 3);
-    n += 3;
-    put_dec(name + n, id.pid);
-    n += strlen(name + n);
-    name[n++] = '-';
-    put_dec(name + n, id.tid);
-    n += strlen(name + n);
-    name[n++] = '-';
-    put_hex(name + n, id.image);
+  if (ring_path(id, name)) {
     int fd = static_cast<int>(
         sys::open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (fd >= 0) {
       void* p = MAP_FAILED;
-      if (sys::ftruncate(fd, static_cast<long>(kRingBytes)) == 0)
+      bool space = reserve(fd, kFirstBacked);
+      if (space && sys::ftruncate(fd, static_cast<long>(kRingBytes)) == 0)
         p = sys::mmap(nullptr, kRingBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
       sys::close(fd);
-      if (!sys::mmap_failed(p) && p != MAP_FAILED) {
+      if (!space) {
+        sys::unlink(name);
+        emit_fn_ring(VT_FN_RING_NO_SPACE);  // said, so that the report says what is missing
+      } else if (!sys::mmap_failed(p) && p != MAP_FAILED) {
         auto* ring = static_cast<vt_fn_ring*>(p);
         ring->magic = VT_FN_RING_MAGIC;
         ring->version = VT_WIRE_VERSION;
@@ -151,10 +182,14 @@ __attribute__((noinline, no_instrument_function)) bool setup_thread(FnThread& t)
         ring->image = id.image;
         ring->clock = g_fn.tsc ? VT_CLOCK_TSC : VT_CLOCK_MONOTONIC;
         ring->capacity = kCapacity;
+        ring->backed = kFirstBacked;
         t.ring = ring;
         t.records = reinterpret_cast<vt_fn_record*>(static_cast<char*>(p) + VT_FN_RING_HEADER);
         t.produced = 0;
-        t.limit = kCheckEvery;
+        t.backed = kFirstBacked;
+        t.space_retry = 0;
+        t.id = id;
+        t.limit = kFirstBacked;
         t.state = kActive;
         t.fast = g_fn.tsc && g_fn.max_depth == UINT32_MAX;
         check_modules();  // before the ring: the report knows the modules when it reads it
@@ -192,7 +227,35 @@ __attribute__((noinline, no_instrument_function)) void wake_collector() {
   sys::close(static_cast<int>(fd));
 }
 
-// The ring is full as far as we know, or it is time to look at the modules again.
+// The ring's file has space for the records written so far: reserve the next stretch. False
+// when the filesystem has none (asked again every kSpaceRetryEvery records dropped).
+__attribute__((noinline, no_instrument_function)) bool extend(FnThread& t) {
+  if (t.space_retry > 0) {
+    --t.space_retry;
+    return false;
+  }
+  uint64_t want = t.backed < kCheckEvery ? 2ull * t.backed : t.backed + kCheckEvery;
+  if (want > kCapacity) want = kCapacity;
+  char name[PATH_MAX];
+  bool ok = false;
+  if (ring_path(t.id, name)) {
+    const int fd = static_cast<int>(sys::open(name, O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+    if (fd >= 0) {
+      ok = reserve(fd, want);
+      sys::close(fd);
+    }
+  }
+  if (!ok) {
+    t.space_retry = kSpaceRetryEvery - 1;
+    return false;
+  }
+  t.backed = static_cast<uint32_t>(want);
+  __atomic_store_n(&t.ring->backed, t.backed, __ATOMIC_RELEASE);
+  return true;
+}
+
+// The ring is full as far as we know, or it is time to look at the modules again, or to
+// reserve more of its file.
 __attribute__((noinline, no_instrument_function)) bool make_room(FnThread& t) {
   int saved = errno;
   vt_fn_ring* ring = t.ring;
@@ -200,6 +263,12 @@ __attribute__((noinline, no_instrument_function)) bool make_room(FnThread& t) {
   if (t.recheck || (t.produced & (kCheckEvery - 1)) == 0) {
     t.recheck = 0;
     check_modules();
+  }
+  if (t.backed < kCapacity && t.produced >= t.backed && !extend(t)) {
+    ++ring->dropped;
+    ++ring->no_space;
+    errno = saved;
+    return false;
   }
   uint64_t consumed = __atomic_load_n(&ring->consumed, __ATOMIC_ACQUIRE);
   if (t.produced - consumed >= kCapacity) {
@@ -228,6 +297,7 @@ __attribute__((noinline, no_instrument_function)) bool make_room(FnThread& t) {
   }
   t.dropping = 0;
   uint64_t next_check = (t.produced | (kCheckEvery - 1)) + 1;
+  if (t.backed < kCapacity && next_check > t.backed) next_check = t.backed;  // first lap
   t.limit = consumed + kCapacity < next_check ? consumed + kCapacity : next_check;
   errno = saved;
   return true;

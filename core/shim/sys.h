@@ -102,6 +102,9 @@ inline long ppoll(PollFd* fds, unsigned n, const TimeSpec* timeout) {
   return call(SYS_ppoll, arg(fds), n, arg(timeout ? &left : nullptr), 0, 8);
 }
 inline long ftruncate(int fd, long length) { return call(SYS_ftruncate, fd, length); }
+inline long fallocate(int fd, int mode, long offset, long length) {
+  return call(SYS_fallocate, fd, mode, offset, length);
+}
 inline void* mmap(void* addr, size_t n, int prot, int flags, int fd, long offset) {
   return reinterpret_cast<void*>(call(SYS_mmap, arg(addr), long(n), prot, flags, fd, offset));
 }

@@ -64,6 +64,7 @@ TEST_CASE("fn rings: a dead thread's unpublished records are taken, an older lap
     h->image = 9;
     h->clock = VT_CLOCK_MONOTONIC;
     h->capacity = kCap;
+    h->backed = kCap;
     h->produced = produced;
     h->consumed = consumed;
     auto* slots = reinterpret_cast<vt_fn_record*>(file.data() + VT_FN_RING_HEADER);
@@ -83,4 +84,40 @@ TEST_CASE("fn rings: a dead thread's unpublished records are taken, an older lap
     for (std::size_t i = 0; i < records.size(); ++i) CHECK(records[i].addr == 0x400000 + consumed + i);
     CHECK(access((spill.dir() + "/" + name).c_str(), F_OK) != 0);  // removed once emptied
   }
+}
+
+TEST_CASE("fn rings: slots the file has no space for are never read, and are counted") {
+  constexpr std::uint64_t kCap = 64;
+  const pid_t pid = dead_pid();
+  TempDir root;
+  SyntheticSpill spill(root);
+  // First lap, space for 16 slots; `produced` says 20 (a broken writer). The file is as large
+  // as the ring, but a real one would have holes there: reading them could fault.
+  std::vector<unsigned char> file(VT_FN_RING_HEADER + kCap * sizeof(vt_fn_record));
+  auto* h = reinterpret_cast<vt_fn_ring*>(file.data());
+  h->magic = VT_FN_RING_MAGIC;
+  h->version = VT_WIRE_VERSION;
+  h->pid = static_cast<std::uint32_t>(pid);
+  h->tid = h->pid;
+  h->image = 7;
+  h->capacity = kCap;
+  h->backed = 16;
+  h->produced = 20;
+  h->dropped = 3;
+  h->no_space = 3;
+  auto* slots = reinterpret_cast<vt_fn_record*>(file.data() + VT_FN_RING_HEADER);
+  for (std::uint64_t i = 0; i < 24; ++i) slots[i] = vt_fn_record{1000 + i * 10, 0x400000 + i};
+  std::string name = FnRings::file_name(h->pid, h->tid, h->image);
+  viztrace::test::write_file(spill.dir() + "/" + name, std::string(file.begin(), file.end()));
+  {
+    FnRings rings(spill.session().fd(), spill.writer());
+    rings.add(h->pid, h->tid, h->image);
+    rings.finish();
+    CHECK(rings.stats().records == 16);
+    CHECK(rings.stats().dropped == 3 + 4);
+    CHECK(rings.stats().no_space == 3);
+  }
+  auto records = spilled(spill.dir());
+  REQUIRE(records.size() == 16);
+  CHECK(records.back().addr == 0x400000 + 15);
 }
