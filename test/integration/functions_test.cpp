@@ -66,7 +66,9 @@ std::string nesting_problem(std::vector<Call> calls) {
     });
     std::vector<const Call*> open;
     for (const Call& c : list) {
-      while (!open.empty() && open.back()->ts + open.back()->dur <= c.ts) open.pop_back();
+      // ts and dur are decimal microseconds: a call that ends where the next begins may sum
+      // to a hair past it.
+      while (!open.empty() && open.back()->ts + open.back()->dur <= c.ts + 0.0005) open.pop_back();
       if (!open.empty() && c.ts + c.dur > open.back()->ts + open.back()->dur + 0.0015) {
         auto at = [](const Call& x) {
           return x.name + " [" + std::to_string(x.ts) + " +" + std::to_string(x.dur) + "]";
