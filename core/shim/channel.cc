@@ -14,10 +14,28 @@
 namespace vt_shim {
 namespace {
 
-// Programs assume low fd numbers are theirs (the first open() returns 3); stay far above.
-// (This grows every traced process's fd table past the 64 slots it has built in; fd 63 instead
-// measured no different in the exec loop, interleaved over 21 rounds.)
-constexpr int kHighFd = 511;
+// Channels open at this moment, process-wide, for the fork hook. More emissions than slots at
+// once (threads, signal handlers) just go untracked: their fds are close-on-exec still.
+constexpr int kOpenSlots = 16;
+int g_open[kOpenSlots];  // fd + 1; 0: free
+
+void track(int fd) {
+  for (int& slot : g_open) {
+    int expected = 0;
+    if (__atomic_compare_exchange_n(&slot, &expected, fd + 1, false, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED))
+      return;
+  }
+}
+
+void untrack(int fd) {
+  for (int& slot : g_open) {
+    int expected = fd + 1;
+    if (__atomic_compare_exchange_n(&slot, &expected, 0, false, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED))
+      return;
+  }
+}
 
 int64_t now_ms() {
   struct timespec ts;
@@ -25,42 +43,45 @@ int64_t now_ms() {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-bool still_ours(const Channel& ch) {
-  struct stat st;
-  return ch.fd >= 0 && sys::fstat(ch.fd, &st) == 0 && st.st_dev == ch.dev && st.st_ino == ch.ino;
-}
+long open_fifo(const char* path) { return sys::open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC); }
 
 }  // namespace
 
 bool channel_open(Channel& ch, const char* path) noexcept {
-  long fd = sys::open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  long fd = open_fifo(path);
   if (fd < 0) return false;
   struct stat st;
   if (sys::fstat(static_cast<int>(fd), &st) != 0 || !S_ISFIFO(st.st_mode)) {
     sys::close(static_cast<int>(fd));
     return false;
   }
-  long high = sys::fcntl(static_cast<int>(fd), F_DUPFD_CLOEXEC, kHighFd);
-  if (high >= 0) {
-    sys::close(static_cast<int>(fd));
-    fd = high;
-  }
   ch.fd = static_cast<int>(fd);
-  ch.dev = st.st_dev;
-  ch.ino = st.st_ino;
-  ch.fresh = true;
+  track(ch.fd);
   return true;
+}
+
+void channel_close(Channel& ch) noexcept {
+  if (ch.fd < 0) return;
+  untrack(ch.fd);
+  sys::close(ch.fd);
+  ch.fd = -1;
+}
+
+void channel_close_inherited() noexcept {
+  for (int& slot : g_open) {
+    const int v = __atomic_exchange_n(&slot, 0, __ATOMIC_RELAXED);
+    if (v > 0) sys::close(v - 1);
+  }
 }
 
 WriteResult channel_write(Channel& ch, const char* path, const void* chunk, size_t length,
                           int wait_ms) noexcept {
-  const bool fresh = ch.fresh;
-  ch.fresh = false;
-  if (!fresh && !still_ours(ch)) {
-    // Closed or replaced by the program: open a fresh one; the old number is not ours to close.
-    Channel fresh;
-    if (!channel_open(fresh, path)) return WriteResult::kGone;
-    ch = fresh;
+  if (ch.fd < 0) {
+    // The session's own FIFO, checked when the process started: no fstat again.
+    const long fd = open_fifo(path);
+    if (fd < 0) return WriteResult::kGone;
+    ch.fd = static_cast<int>(fd);
+    track(ch.fd);
   }
   int64_t deadline = -1;
   for (;;) {

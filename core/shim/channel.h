@@ -1,12 +1,14 @@
 // The shim's end of the session FIFO.
 //
-// Opened by path (not inherited), read-write: a pipe with a reader never raises SIGPIPE, and
-// here the writer itself is one, so no write can ever signal the program even when viztrace is
-// gone. Non-blocking: when the pipe is full the writer asks whether a collector still holds the
-// session's lock (flock on the session dir) and waits, boundedly, only if one does.
-// Close-on-exec, and moved to a high fd number out of the program's way. Before every write the
-// fd is checked to still be our FIFO (programs close or reuse fds behind our back), except the
-// first one right after opening it, when no program code has run in between.
+// No descriptor of the shim stays open in the program: a program that lists its fds
+// (/proc/self/fd, close_range, a sandbox that refuses unknown ones) must see what it sees
+// untraced. So the FIFO is opened by path for each emission and closed at its end; a write is
+// a few records that belong together, so that costs an open and a close per emission.
+// Read-write: a pipe with a reader never raises SIGPIPE, and here the writer itself is one, so
+// no write can ever signal the program even when viztrace is gone. Non-blocking: when the pipe
+// is full the writer asks whether a collector still holds the session's lock (flock on the
+// session dir) and waits, boundedly, only if one does. Close-on-exec; and a fork in another
+// thread while one is open is caught by the fork hook, which closes it in the child.
 #pragma once
 
 #include <stddef.h>
@@ -14,21 +16,23 @@
 
 namespace vt_shim {
 
+// Open only within one emission.
 struct Channel {
   int fd = -1;
-  dev_t dev = 0;
-  ino_t ino = 0;
-  bool fresh = false;  // opened, not written to yet
 };
 
-// Opens the FIFO at path into ch. False if it cannot (no session, not a FIFO).
+// Opens the FIFO at path into ch when it is one. False if it cannot (no session, not a FIFO).
 bool channel_open(Channel& ch, const char* path) noexcept;
+// Closes ch if open.
+void channel_close(Channel& ch) noexcept;
+// In a fork child: closes the channels other threads of the parent had open at the fork.
+void channel_close_inherited() noexcept;
 
 enum class WriteResult { kSent, kFull, kGone };
 
-// Writes one chunk atomically. When the pipe is full, waits at most wait_ms for room if the
-// collector is alive. kGone: no collector any more (or the FIFO cannot be reopened), so writing
-// again is pointless.
+// Writes one chunk atomically, opening ch at path first if needed. When the pipe is full,
+// waits at most wait_ms for room if the collector is alive. kGone: no collector any more (or
+// the FIFO cannot be opened), so writing again is pointless.
 WriteResult channel_write(Channel& ch, const char* path, const void* chunk, size_t length,
                           int wait_ms) noexcept;
 

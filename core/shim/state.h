@@ -29,7 +29,6 @@ struct TracerState {
   unsigned threads;      // threads started through the trampoline
   char** argv;           // as the loader passed it to the constructor
   const char* fifo_path; // inside env.fifo_entry
-  Channel channel;
   EnvValues env;         // "VIZTRACE_FIFO=...", "VIZTRACE_SHIM=..." and the shim's path
 };
 

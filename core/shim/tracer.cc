@@ -25,7 +25,7 @@
 namespace vt_shim {
 
 // Constant-initialized: a dynamic initializer would run after shim_init (same TU, later in
-// .init_array) and wipe the channel it opened.
+// .init_array) and wipe the state it set up.
 constinit ShimState g_state{};
 
 namespace {
@@ -63,8 +63,9 @@ uint32_t make_image_nonce(uint64_t ts, pid_t pid) {
 
 pid_t raw_gettid() { return static_cast<pid_t>(sys::gettid()); }
 
-bool sink_shared(const void* chunk, size_t length, void*) {
-  WriteResult r = channel_write(g.channel, g.fifo_path, chunk, length, g.stalled ? 0 : kWaitMs);
+bool sink_shared(const void* chunk, size_t length, void* context) {
+  WriteResult r = channel_write(*static_cast<Channel*>(context), g.fifo_path, chunk, length,
+                                g.stalled ? 0 : kWaitMs);
   if (r == WriteResult::kGone) {
     g.tracing = false;
     debug("the collector is gone; not tracing any more");
@@ -80,11 +81,17 @@ bool sink_detached(const void* chunk, size_t length, void* context) {
          WriteResult::kSent;
 }
 
-// One emission: picks the context, keeps errno, and flushes when it goes out of scope.
+// One emission: picks the context, keeps errno, and flushes when it goes out of scope. The
+// FIFO is open only from its first chunk to its end.
 class Emission {
  public:
-  // known_pid: the caller has just read getpid() itself.
-  explicit Emission(pid_t known_pid = 0) noexcept : saved_errno_(errno) {
+  // known_pid: the caller has just read getpid() itself. opened: a channel to take over.
+  explicit Emission(pid_t known_pid = 0, Channel* opened = nullptr) noexcept
+      : saved_errno_(errno) {
+    if (opened) {
+      channel_ = *opened;
+      opened->fd = -1;
+    }
     active_ = g.tracing;
     if (!active_) return;
     pid_t pid = known_pid ? known_pid : static_cast<pid_t>(sys::getpid());
@@ -97,23 +104,20 @@ class Emission {
         t_stream.image = g.image;
       }
       stream_ = &t_stream;
-      writer_.start(t_stream, sink_shared, nullptr, nested_);
+      writer_.start(t_stream, sink_shared, &channel_, nested_);
     } else {
-      // Another process in our memory (vfork child): nothing shared may change. The fd table
-      // is a copy, so our FIFO fd is still valid here; write through a copy of the channel.
+      // Another process in our memory (vfork child): nothing shared may change.
       detached_ = true;
       local_.pid = static_cast<uint32_t>(pid);
       local_.tid = static_cast<uint32_t>(pid);  // a new process has one thread: tid == pid
       local_.image = make_image_nonce(g.image, pid);
       stream_ = &local_;
-      channel_ = g.channel;
       writer_.start(local_, sink_detached, &channel_, false);
     }
   }
   ~Emission() {
     writer_.flush();
-    // A fresh fd opened here (ours was gone) is close-on-exec; close it if we go on instead.
-    if (detached_ && channel_.fd != g.channel.fd && channel_.fd >= 0) sys::close(channel_.fd);
+    channel_close(channel_);
     if (active_ && !detached_) t_in_emit = nested_;
     errno = saved_errno_;
   }
@@ -215,8 +219,8 @@ __attribute__((noinline)) void emit_relative_exe(ChunkWriter& w, const char* cwd
   w.string(VT_STR_EXE, full, lc + 1 + le, ts);
 }
 
-void emit_proc_start(uint32_t flags, char** argv, uint64_t ts) {
-  Emission e(g.pid);
+void emit_proc_start(uint32_t flags, char** argv, uint64_t ts, Channel* opened = nullptr) {
+  Emission e(g.pid, opened);
   if (!e.active()) return;
   e.w().string_list(VT_STR_ARGV, argv, ts);
   char cwd_short[512];
@@ -242,6 +246,7 @@ void emit_proc_start(uint32_t flags, char** argv, uint64_t ts) {
 // the parent may have had other threads.
 void on_fork_child() noexcept {
   int saved = errno;
+  channel_close_inherited();
   g.pid = static_cast<pid_t>(sys::getpid());
   g.threads = 0;
   t_stream = Stream{};
@@ -350,19 +355,21 @@ __attribute__((constructor)) void shim_init(int, char** argv, char**) {
   g.pid = static_cast<pid_t>(sys::getpid());
   uint64_t start = now_ns();
   g.image = make_image_nonce(start, g.pid);
-  if (!channel_open(g.channel, g.fifo_path)) {
+  Channel channel;
+  if (!channel_open(channel, g.fifo_path)) {
     debug("cannot open the session FIFO; not tracing");
     errno = saved;
     return;
   }
   if (on_exit(at_exit, nullptr) != 0) {
     debug("cannot register an exit handler; not tracing");
+    channel_close(channel);
     errno = saved;
     return;
   }
   g.tracing = true;
   functions_init(values[kClock], values[kMaxDepth]);
-  emit_proc_start(running_go() ? VT_PROC_GO : 0, argv, start);
+  emit_proc_start(running_go() ? VT_PROC_GO : 0, argv, start, &channel);
   errno = saved;
 }
 

@@ -1,6 +1,7 @@
 // The shim's process-wide state and the lifecycle records it emits.
 //
-// Contexts: a normal thread writes through its thread-local stream and the process's channel.
+// Contexts: a normal thread writes through its thread-local stream, into the FIFO opened for
+// that one emission.
 // Code that may run in a vfork child, or in a child made by a raw clone that ran no fork
 // handler, notices that getpid() is not the pid it was set up for and then touches no shared or
 // thread-local state at all: it writes through a stream and a channel of its own, on its stack.

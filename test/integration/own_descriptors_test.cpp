@@ -1,0 +1,62 @@
+// Nothing the program can observe differs: it lists the descriptors it has untraced, in the
+// process and in its children, whatever the shim was doing at the time.
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "harness.h"
+
+using namespace vt_test;
+
+namespace {
+
+// Lists the process's fds at start, in a second thread, in a fork child, and in a child
+// started with pass_fds (as CPython's own test_subprocess checks).
+const char* const kLister = R"(
+import os, subprocess, threading
+def fds(): return ' '.join(sorted(os.listdir('/proc/self/fd'), key=int))
+print('start', fds())
+t = threading.Thread(target=lambda: print('thread', fds())); t.start(); t.join()
+pid = os.fork()
+if pid == 0:
+    print('fork child', fds(), flush=True); os._exit(0)
+os.waitpid(pid, 0)
+r, w = os.pipe()
+print('pass_fds child', subprocess.run(['ls', '/proc/self/fd'], pass_fds=[w],
+      capture_output=True, text=True).stdout.split())
+print('close_fds child', subprocess.run(['ls', '/proc/self/fd'],
+      capture_output=True, text=True).stdout.split())
+)";
+
+}  // namespace
+
+TEST_CASE("a traced program lists the descriptors it has untraced, in every process") {
+  if (!on_path("python3")) {
+    WARN("SKIPPED: needs python3");
+    return;
+  }
+  Sandbox s;
+  s.write_file("lister.py", kLister);
+  Result plain = s.command({"python3", "lister.py"});
+  REQUIRE(plain.exit_code() == 0);
+  Result traced = s.viztrace({"run", "-q", "--", "python3", "lister.py"});
+  INFO(traced.err);
+  CHECK(traced.exit_code() == 0);
+  CHECK(traced.out == plain.out);
+  // The trace saw every process it lists from.
+  Report report = s.report();
+  CHECK(report.named("python3").size() >= 2);  // the program and its fork child
+  CHECK(report.named("ls").size() == 2);
+  require_clean(s);
+}
+
+TEST_CASE("a shell listing its descriptors sees its own only") {
+  Sandbox s;
+  const std::string script = "ls /proc/$$/fd; exec 7>/dev/null; ls /proc/$$/fd";
+  Result plain = s.command({"sh", "-c", script});
+  REQUIRE(plain.exit_code() == 0);
+  Result traced = s.viztrace({"run", "-q", "--", "sh", "-c", script});
+  INFO(traced.err);
+  CHECK(traced.exit_code() == 0);
+  CHECK(traced.out == plain.out);
+  require_clean(s);
+}
