@@ -43,6 +43,21 @@ std::vector<vt_fn_record> spilled(const std::string& dir) {
   return out;
 }
 
+// A ring file of `capacity` slots for thread pid/pid, image `image`, fully backed, empty.
+std::vector<unsigned char> ring_file(std::uint64_t capacity, pid_t pid, std::uint32_t image) {
+  std::vector<unsigned char> file(VT_FN_RING_HEADER + capacity * sizeof(vt_fn_record));
+  auto* h = reinterpret_cast<vt_fn_ring*>(file.data());
+  h->magic = VT_FN_RING_MAGIC;
+  h->version = VT_WIRE_VERSION;
+  h->pid = static_cast<std::uint32_t>(pid);
+  h->tid = h->pid;
+  h->image = image;
+  h->clock = VT_CLOCK_MONOTONIC;
+  h->capacity = capacity;
+  h->backed = static_cast<std::uint32_t>(capacity);
+  return file;
+}
+
 }  // namespace
 
 TEST_CASE("fn rings: a dead thread's unpublished records are taken, an older lap's are not") {
@@ -55,16 +70,8 @@ TEST_CASE("fn rings: a dead thread's unpublished records are taken, an older lap
     // Second lap: records 0..69 published, 30 of them consumed; then `unpublished` more; the
     // slots after those still hold records of the first lap.
     const std::uint64_t produced = 70, consumed = 30;
-    std::vector<unsigned char> file(VT_FN_RING_HEADER + kCap * sizeof(vt_fn_record));
+    std::vector<unsigned char> file = ring_file(kCap, pid, 9);
     auto* h = reinterpret_cast<vt_fn_ring*>(file.data());
-    h->magic = VT_FN_RING_MAGIC;
-    h->version = VT_WIRE_VERSION;
-    h->pid = static_cast<std::uint32_t>(pid);
-    h->tid = h->pid;
-    h->image = 9;
-    h->clock = VT_CLOCK_MONOTONIC;
-    h->capacity = kCap;
-    h->backed = kCap;
     h->produced = produced;
     h->consumed = consumed;
     auto* slots = reinterpret_cast<vt_fn_record*>(file.data() + VT_FN_RING_HEADER);
@@ -93,14 +100,8 @@ TEST_CASE("fn rings: slots the file has no space for are never read, and are cou
   SyntheticSpill spill(root);
   // First lap, space for 16 slots; `produced` says 20 (a broken writer). The file is as large
   // as the ring, but a real one would have holes there: reading them could fault.
-  std::vector<unsigned char> file(VT_FN_RING_HEADER + kCap * sizeof(vt_fn_record));
+  std::vector<unsigned char> file = ring_file(kCap, pid, 7);
   auto* h = reinterpret_cast<vt_fn_ring*>(file.data());
-  h->magic = VT_FN_RING_MAGIC;
-  h->version = VT_WIRE_VERSION;
-  h->pid = static_cast<std::uint32_t>(pid);
-  h->tid = h->pid;
-  h->image = 7;
-  h->capacity = kCap;
   h->backed = 16;
   h->produced = 20;
   h->dropped = 3;
