@@ -262,7 +262,7 @@ TEST_CASE("pftrace report of a real run: clean protobuf, the same processes as t
               std::to_string(i * 2) + R"(,"dur":1,"args":{"i":)" + std::to_string(i) + "}}";
     s.write_file("many.json", many + "]");
     REQUIRE(s.viztrace({"convert", "-q", "many.json", "many.pftrace"}).exit_code() == 0);
-    std::string proto_dir = std::filesystem::path(__FILE__).parent_path();
+    std::string proto_dir = INTEGRATION_SOURCE_DIR;
     for (const char* file : {"t.pftrace", "many.pftrace"}) {
       INFO(file);
       Result typed = s.command({"sh", "-c",
