@@ -87,8 +87,7 @@ std::map<std::string, int> toolchain_runs_by_strace(const Sandbox& s, const std:
 
 TEST_CASE("go build: the static toolchain's compile, asm and link appear as strace sees them") {
   if (!on_path("go") || !on_path("strace")) {
-    WARN("go or strace is missing (scripts/setup --tests installs them)");
-    return;
+    VT_SKIP("go or strace is missing (scripts/setup --tests installs them)");
   }
   Sandbox s;
   for (const char* dir : {"a", "b"}) {
@@ -192,8 +191,7 @@ TEST_CASE("python multiprocessing: fork, spawn and forkserver workers all appear
 
 TEST_CASE("node child_process: execSync, spawnSync and fork, each with its exit") {
   if (!on_path("node")) {
-    WARN("node is missing (scripts/setup --tests installs it)");
-    return;
+    VT_SKIP("node is missing (scripts/setup --tests installs it)");
   }
   Sandbox s;
   s.write_file("kids.js",
@@ -229,8 +227,7 @@ TEST_CASE("node child_process: execSync, spawnSync and fork, each with its exit"
 
 TEST_CASE("java ProcessBuilder: the child started through the spawn helper appears") {
   if (!on_path("javac") || !on_path("java")) {
-    WARN("java or javac is missing (scripts/setup --tests installs them)");
-    return;
+    VT_SKIP("java or javac is missing (scripts/setup --tests installs them)");
   }
   Sandbox s;
   s.write_file("Kid.java",
@@ -259,8 +256,7 @@ TEST_CASE("java ProcessBuilder: the child started through the spawn helper appea
 
 TEST_CASE("a browser: headless chromium's zygotes and the processes they fork appear") {
   if (!on_path("chromium")) {
-    WARN("chromium is missing (scripts/setup --tests installs it)");
-    return;
+    VT_SKIP("chromium is missing (scripts/setup --tests installs it)");
   }
   Sandbox s;
   std::string profile = s.path("profile");
@@ -369,8 +365,7 @@ void same_runs_as_strace(const Sandbox& s, const std::string& script,
 
 TEST_CASE("cmake and meson, each with ninja: every compiler run appears as strace sees it") {
   if (!on_path("strace") || !on_path("meson")) {
-    WARN("strace or meson is missing (scripts/setup --tests installs them)");
-    return;
+    VT_SKIP("strace or meson is missing (scripts/setup --tests installs them)");
   }
   Sandbox s;
   for (const char* dir : {"a", "b"}) {
@@ -394,8 +389,7 @@ TEST_CASE("cmake and meson, each with ninja: every compiler run appears as strac
 
 TEST_CASE("cargo build: every rustc run appears as strace sees it") {
   if (!on_path("strace") || !on_path("cargo")) {
-    WARN("strace or cargo is missing");
-    return;
+    VT_SKIP("strace or cargo is missing (scripts/setup --tests installs them)");
   }
   Sandbox s;
   for (const char* dir : {"a", "b"}) {

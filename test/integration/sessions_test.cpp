@@ -166,9 +166,8 @@ TEST_CASE("sweeping never follows a symbolic link and never leaves the session d
 }
 
 TEST_CASE("Ctrl+C in a real terminal (tmux): target stopped, report written, prompt back") {
-  if (std::system("command -v tmux >/dev/null 2>&1") != 0) {
-    WARN("tmux is missing (scripts/setup --tests installs it)");
-    return;
+  if (!on_path("tmux")) {
+    VT_SKIP("tmux is missing (scripts/setup --tests installs it)");
   }
   Sandbox s;
   std::string socket = s.path("tmux.sock");

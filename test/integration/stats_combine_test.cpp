@@ -84,8 +84,7 @@ TEST_CASE("stats on a report of viztrace run: processes with wall and CPU time")
 
 TEST_CASE("stats on uftrace dump --chrome of a program built with gcc -pg") {
   if (!on_path("uftrace") || !on_path("gcc")) {
-    WARN("uftrace or gcc is not installed (scripts/setup --tests installs them): skipped");
-    return;
+    VT_SKIP("uftrace or gcc is missing (scripts/setup --tests installs them)");
   }
   Sandbox s;
   s.write_file(
