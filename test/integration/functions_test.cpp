@@ -66,7 +66,9 @@ std::string nesting_problem(std::vector<Call> calls) {
     });
     std::vector<const Call*> open;
     for (const Call& c : list) {
-      while (!open.empty() && open.back()->ts + open.back()->dur <= c.ts) open.pop_back();
+      // ts and dur are decimal microseconds: a call that starts where the last one ended may
+      // seem to start a bit before its end.
+      while (!open.empty() && open.back()->ts + open.back()->dur <= c.ts + 1e-6) open.pop_back();
       if (!open.empty() && c.ts + c.dur > open.back()->ts + open.back()->dur + 0.0015) {
         auto at = [](const Call& x) {
           return x.name + " [" + std::to_string(x.ts) + " +" + std::to_string(x.dur) + "]";
