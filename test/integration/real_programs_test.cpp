@@ -115,11 +115,15 @@ TEST_CASE("go build: the static toolchain's compile, asm and link appear as stra
   Report rep = s.report();
   auto go = rep.named("go");
   REQUIRE(!go.empty());
-  std::map<std::string, int> seen;
+  // A run first seen between fork and exec and next only once it had ended (a busy machine)
+  // is reported with its name alone: /proc no longer has its argv or exe. It may have been a
+  // version query or real work, so it may stand for either.
+  std::map<std::string, int> seen, unknown_args;
   for (const char* tool : {"compile", "asm", "link"}) {
     for (const auto& p : rep.named(tool)) {
       bool version = std::find(p.argv.begin(), p.argv.end(), "-V=full") != p.argv.end();
-      ++seen[version ? std::string(tool) + " -V=full" : tool];
+      if (p.exe.empty() && p.argv.size() == 1) ++unknown_args[tool];
+      else ++seen[version ? std::string(tool) + " -V=full" : tool];
       CHECK_FALSE(p.traced);
       const Process* parent = rep.parent_of(p);
       REQUIRE(parent);
@@ -127,9 +131,14 @@ TEST_CASE("go build: the static toolchain's compile, asm and link appear as stra
     }
   }
   for (const auto& [run, count] : expected) {
-    INFO(run);
-    if (run.find("-V=full") != std::string::npos) CHECK(seen[run] >= 1);
-    else CHECK(seen[run] == count);
+    int by_name = unknown_args[run.substr(0, run.find(' '))];
+    INFO(run << ": " << seen[run] << " seen with argv, " << by_name << " of its tool by name only");
+    if (run.find("-V=full") != std::string::npos) {
+      CHECK(seen[run] + by_name >= 1);
+    } else {
+      CHECK(seen[run] <= count);
+      CHECK(seen[run] + by_name >= count);
+    }
   }
   auto hello = rep.named("hello");
   REQUIRE(hello.size() == 1);
