@@ -17,10 +17,10 @@ inline bool& skipped() {
 }  // namespace vt_test
 
 // Marks the running test skipped with a reason (what it ran so far still has to pass).
-#define VT_MARK_SKIPPED(why)                  \
-  do {                                        \
-    WARN("SKIPPED: " << why);                 \
-    ::vt_test::skipped() = true;              \
+#define VT_MARK_SKIPPED(why)     \
+  do {                           \
+    WARN("SKIPPED: " << why);    \
+    ::vt_test::skipped() = true; \
   } while (false)
 
 // Skips the rest of the running test.

@@ -155,8 +155,7 @@ TEST_CASE("bash completion offers every subcommand and option, and reports by ex
   std::filesystem::create_directory(s.path("sub"));
   auto outputs = complete(s, {"viztrace", "run", "-o", ""});
   std::sort(outputs.begin(), outputs.end());
-  CHECK(outputs ==
-        std::vector<std::string>{"a.json", "b.json.gz", "c.pftrace", "d.html", "sub/"});
+  CHECK(outputs == std::vector<std::string>{"a.json", "b.json.gz", "c.pftrace", "d.html", "sub/"});
   auto inputs = complete(s, {"viztrace", "stats", ""});
   std::sort(inputs.begin(), inputs.end());
   CHECK(inputs == std::vector<std::string>{"a.json", "b.json.gz", "sub/"});

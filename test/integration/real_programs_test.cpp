@@ -122,8 +122,10 @@ TEST_CASE("go build: the static toolchain's compile, asm and link appear as stra
   for (const char* tool : {"compile", "asm", "link"}) {
     for (const auto& p : rep.named(tool)) {
       bool version = std::find(p.argv.begin(), p.argv.end(), "-V=full") != p.argv.end();
-      if (p.exe.empty() && p.argv.size() == 1) ++unknown_args[tool];
-      else ++seen[version ? std::string(tool) + " -V=full" : tool];
+      if (p.exe.empty() && p.argv.size() == 1)
+        ++unknown_args[tool];
+      else
+        ++seen[version ? std::string(tool) + " -V=full" : tool];
       CHECK_FALSE(p.traced);
       const Process* parent = rep.parent_of(p);
       REQUIRE(parent);
