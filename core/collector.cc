@@ -290,6 +290,7 @@ CollectorResult Collector::run(const Launched& target) {
     reap_children(now);
     bool children_left = true;
     if (result_.target_reaped) {
+      inject_fault("collect");  // once the command has ended: a point the tests control
       // Anything we can still wait for? (Orphans are our children: we are the subreaper.)
       siginfo_t info = {};
       children_left = waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
@@ -327,7 +328,7 @@ CollectorResult Collector::run(const Launched& target) {
       while (read(options_.wake_fd, bytes, sizeof bytes) > 0) {
       }
     }
-    if (drain_fifo()) inject_fault("collect");
+    drain_fifo();
     if (rings_ && !rings_->empty()) {
       rings_hot_ = rings_->drain() >= kHotRingRecords;
       if (now - last_clock_ns_ >= kClockIntervalNs) sample_clock();

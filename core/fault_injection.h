@@ -1,5 +1,6 @@
 // Test-only fault injection: VIZTRACE_TEST_FAULT=<phase>-<how> makes viztrace crash on purpose
-// at a given phase ("collect" while collecting, "report" while the report is half written),
+// at a given phase ("collect": in the collector's loop right after the command ended, with its
+// data partly spilled; "report": while the report is half written),
 // by abort() ("abort") or a real invalid memory access ("segv"), so the tests can prove that
 // the temp files are swept however viztrace itself dies.
 #pragma once

@@ -16,8 +16,8 @@ constexpr std::uint32_t kPacket = 1;
 }
 namespace packet {
 constexpr std::uint32_t kClockSnapshot = 6, kTimestamp = 8, kSequenceId = 10, kTrackEvent = 11,
-                        kInternedData = 12, kSequenceFlags = 13, kTimestampClockId = 58,
-                        kDefaults = 59, kTrackDescriptor = 60, kFirstOnSequence = 87;
+                        kInternedData = 12, kSequenceFlags = 13, kDefaults = 59,
+                        kTrackDescriptor = 60, kFirstOnSequence = 87;
 constexpr std::uint32_t kIncrementalStateCleared = 1;
 }  // namespace packet
 namespace defaults {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "test/skip.h"
+
 namespace vt_test {
 
 // Paths of the binaries under test, from the build (overridable with $VIZTRACE_BIN).

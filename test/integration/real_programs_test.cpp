@@ -87,8 +87,7 @@ std::map<std::string, int> toolchain_runs_by_strace(const Sandbox& s, const std:
 
 TEST_CASE("go build: the static toolchain's compile, asm and link appear as strace sees them") {
   if (!on_path("go") || !on_path("strace")) {
-    WARN("go or strace is missing (scripts/setup --tests installs them)");
-    return;
+    VT_SKIP("go or strace is missing (scripts/setup --tests installs them)");
   }
   Sandbox s;
   for (const char* dir : {"a", "b"}) {
@@ -116,11 +115,17 @@ TEST_CASE("go build: the static toolchain's compile, asm and link appear as stra
   Report rep = s.report();
   auto go = rep.named("go");
   REQUIRE(!go.empty());
-  std::map<std::string, int> seen;
+  // A run first seen between fork and exec and next only once it had ended (a busy machine)
+  // is reported with its name alone: /proc no longer has its argv or exe. It may have been a
+  // version query or real work, so it may stand for either.
+  std::map<std::string, int> seen, unknown_args;
   for (const char* tool : {"compile", "asm", "link"}) {
     for (const auto& p : rep.named(tool)) {
       bool version = std::find(p.argv.begin(), p.argv.end(), "-V=full") != p.argv.end();
-      ++seen[version ? std::string(tool) + " -V=full" : tool];
+      if (p.exe.empty() && p.argv.size() == 1)
+        ++unknown_args[tool];
+      else
+        ++seen[version ? std::string(tool) + " -V=full" : tool];
       CHECK_FALSE(p.traced);
       const Process* parent = rep.parent_of(p);
       REQUIRE(parent);
@@ -128,9 +133,14 @@ TEST_CASE("go build: the static toolchain's compile, asm and link appear as stra
     }
   }
   for (const auto& [run, count] : expected) {
-    INFO(run);
-    if (run.find("-V=full") != std::string::npos) CHECK(seen[run] >= 1);
-    else CHECK(seen[run] == count);
+    int by_name = unknown_args[run.substr(0, run.find(' '))];
+    INFO(run << ": " << seen[run] << " seen with argv, " << by_name << " of its tool by name only");
+    if (run.find("-V=full") != std::string::npos) {
+      CHECK(seen[run] + by_name >= 1);
+    } else {
+      CHECK(seen[run] <= count);
+      CHECK(seen[run] + by_name >= count);
+    }
   }
   auto hello = rep.named("hello");
   REQUIRE(hello.size() == 1);
@@ -192,8 +202,7 @@ TEST_CASE("python multiprocessing: fork, spawn and forkserver workers all appear
 
 TEST_CASE("node child_process: execSync, spawnSync and fork, each with its exit") {
   if (!on_path("node")) {
-    WARN("node is missing (scripts/setup --tests installs it)");
-    return;
+    VT_SKIP("node is missing (scripts/setup --tests installs it)");
   }
   Sandbox s;
   s.write_file("kids.js",
@@ -229,8 +238,7 @@ TEST_CASE("node child_process: execSync, spawnSync and fork, each with its exit"
 
 TEST_CASE("java ProcessBuilder: the child started through the spawn helper appears") {
   if (!on_path("javac") || !on_path("java")) {
-    WARN("java or javac is missing (scripts/setup --tests installs them)");
-    return;
+    VT_SKIP("java or javac is missing (scripts/setup --tests installs them)");
   }
   Sandbox s;
   s.write_file("Kid.java",
@@ -259,8 +267,7 @@ TEST_CASE("java ProcessBuilder: the child started through the spawn helper appea
 
 TEST_CASE("a browser: headless chromium's zygotes and the processes they fork appear") {
   if (!on_path("chromium")) {
-    WARN("chromium is missing (scripts/setup --tests installs it)");
-    return;
+    VT_SKIP("chromium is missing (scripts/setup --tests installs it)");
   }
   Sandbox s;
   std::string profile = s.path("profile");
@@ -369,8 +376,7 @@ void same_runs_as_strace(const Sandbox& s, const std::string& script,
 
 TEST_CASE("cmake and meson, each with ninja: every compiler run appears as strace sees it") {
   if (!on_path("strace") || !on_path("meson")) {
-    WARN("strace or meson is missing (scripts/setup --tests installs them)");
-    return;
+    VT_SKIP("strace or meson is missing (scripts/setup --tests installs them)");
   }
   Sandbox s;
   for (const char* dir : {"a", "b"}) {
@@ -394,8 +400,7 @@ TEST_CASE("cmake and meson, each with ninja: every compiler run appears as strac
 
 TEST_CASE("cargo build: every rustc run appears as strace sees it") {
   if (!on_path("strace") || !on_path("cargo")) {
-    WARN("strace or cargo is missing");
-    return;
+    VT_SKIP("strace or cargo is missing (scripts/setup --tests installs them)");
   }
   Sandbox s;
   for (const char* dir : {"a", "b"}) {

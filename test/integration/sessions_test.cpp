@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "harness.h"
+#include "spill/spill_format.h"
 
 using namespace vt_test;
 namespace fs = std::filesystem;
@@ -24,6 +25,20 @@ std::string slurp(const std::string& path) {
 // Starts `viztrace run -- sh -c 'echo ready; sleep 30'`-like runs that wait for a release.
 std::string waiting_script(const Sandbox& s, const std::string& gate) {
   return "echo ready; while [ ! -e " + s.path(gate) + " ]; do sleep 0.05; done";
+}
+
+// Waits until the one session dir in the temp root holds trace data (its first spill segment,
+// written once the collector runs): a viztrace killed before that leaves nothing to recover.
+void await_first_segment(const Sandbox& s, double timeout_s = 30) {
+  const std::string segment = viztrace::spill::segment_name(0);
+  for (int waited_ms = 0;; waited_ms += 10) {
+    auto left = s.temp_leftovers();
+    REQUIRE(left.size() == 1);
+    if (fs::exists(s.tmp() + "/" + left[0] + "/" + segment)) return;
+    INFO("waiting for " << left[0] << "/" << segment);
+    REQUIRE(waited_ms < timeout_s * 1000);
+    usleep(10000);
+  }
 }
 
 }  // namespace
@@ -79,7 +94,7 @@ TEST_CASE("a killed viztrace leaves its trace for recover, and the next start wo
   Sandbox s;
   auto run = s.start_viztrace({"run", "--", "sh", "-c", waiting_script(s, "go")});
   run->wait_for_out("ready");
-  REQUIRE(s.temp_leftovers().size() == 1);
+  await_first_segment(s);
   auto children = children_of(run->pid());
   run->signal(SIGKILL);
   run->finish();
@@ -166,9 +181,8 @@ TEST_CASE("sweeping never follows a symbolic link and never leaves the session d
 }
 
 TEST_CASE("Ctrl+C in a real terminal (tmux): target stopped, report written, prompt back") {
-  if (std::system("command -v tmux >/dev/null 2>&1") != 0) {
-    WARN("tmux is missing (scripts/setup --tests installs it)");
-    return;
+  if (!on_path("tmux")) {
+    VT_SKIP("tmux is missing (scripts/setup --tests installs it)");
   }
   Sandbox s;
   std::string socket = s.path("tmux.sock");

@@ -21,8 +21,7 @@ namespace {
 
 // The hand-written traces in test/fixtures/traces.
 std::string fixture_trace(const std::string& name) {
-  std::string here = __FILE__;
-  return here.substr(0, here.rfind("/unit/")) + "/fixtures/traces/" + name;
+  return std::string(FIXTURE_TRACES_DIR) + "/" + name;
 }
 
 // What a visit saw, copied out of the views.

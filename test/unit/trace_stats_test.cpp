@@ -26,8 +26,7 @@ using namespace viztrace::test;
 namespace {
 
 std::string fixture_trace(const std::string& name) {
-  std::string here = __FILE__;
-  return here.substr(0, here.rfind("/unit/")) + "/fixtures/traces/" + name;
+  return std::string(FIXTURE_TRACES_DIR) + "/" + name;
 }
 
 const NameStats& name(const TraceStatsResult& r, const std::string& n) {
