@@ -53,10 +53,13 @@ int run_command(const RunOptions& o) {
 
   std::string temp_root = spill::SessionDir::default_temp_root();
   // What killed sessions (SIGKILL, power loss) left behind: their locks are free.
-  for (auto& orphan : spill::OrphanedSession::claim_all(temp_root)) {
-    std::string problem;
-    if (orphan.sweep(&problem)) spdlog::debug("swept {}", orphan.path());
-    else spdlog::debug("cannot sweep {}: {}", orphan.path(), problem);
+  using Kind = spill::OrphanedSession::Kind;
+  for (Kind kind : {Kind::session, Kind::unfinished}) {
+    for (auto& orphan : spill::OrphanedSession::claim_all(temp_root, kind)) {
+      std::string problem;
+      if (orphan.sweep(&problem)) spdlog::debug("swept {}", orphan.path());
+      else spdlog::debug("cannot sweep {}: {}", orphan.path(), problem);
+    }
   }
   auto dir = spill::SessionDir::create(temp_root);
   dir.make_fifo();
