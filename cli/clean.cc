@@ -17,9 +17,10 @@ struct CleanOptions {
 int clean(const CleanOptions& o) {
   std::string root = spill::SessionDir::default_temp_root();
   int found = 0, failed = 0;
-  for (bool kept : {false, true}) {
-    if (kept && !o.kept) continue;
-    for (auto& s : spill::OrphanedSession::claim_all(root, kept)) {
+  using Kind = spill::OrphanedSession::Kind;
+  for (Kind kind : {Kind::session, Kind::unfinished, Kind::kept}) {
+    if (kind == Kind::kept && !o.kept) continue;
+    for (auto& s : spill::OrphanedSession::claim_all(root, kind)) {
       ++found;
       std::size_t n = s.entries();
       if (o.dry_run) {
@@ -47,8 +48,9 @@ Command add_clean_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "clean",
       "Remove what viztrace sessions that were killed (SIGKILL, power loss) left in the temp dir\n"
-      "($TMPDIR, else /tmp). Only dirs of this user whose viztrace is gone are touched; every\n"
-      "viztrace run does this at its start anyway.");
+      "($TMPDIR, else /tmp). Only dirs of this user whose viztrace is gone are touched (one\n"
+      "killed while it made its dir: once a minute old); every viztrace run does this at its\n"
+      "start anyway.");
   cmd->add_flag("-n,--dry-run", o->dry_run, "Only list what would be removed");
   cmd->add_flag("--kept", o->kept, "Also remove trace data kept with run --keep-temp");
   return {cmd, [o] { return clean(*o); }};

@@ -50,10 +50,12 @@ Command add_combine_command(CLI::App& app) {
   cmd->add_flag("-q,--quiet", o->quiet, "No summary line on stderr");
   cmd->footer(
       "A pid that an earlier input already uses becomes pid + k*10000000 (its main thread's\n"
-      "tid with it); each process gets a process_labels entry naming its file and original pid,\n"
-      "and the metadata lists the inputs, their remapped pids and their own metadata. Events\n"
-      "are otherwise copied as written; an event without tid gets its pid as tid. The output\n"
-      "appears only when complete (written under a temporary name, then renamed).\n\n"
+      "tid with it); each process gets one process_labels entry naming its file and original\n"
+      "pid (in a combined input, the label it has, with the new move before it when its pid\n"
+      "moves again), and the metadata lists the inputs, their remapped pids and their own\n"
+      "metadata. Events are otherwise copied as written; an event without tid gets its pid as\n"
+      "tid. The output appears only when complete (written under a temporary name, then\n"
+      "renamed).\n\n"
       "Examples:\n"
       "  viztrace combine before.json after.json -o both.json --align\n"
       "  viztrace combine shard-*.json.gz -o all.json.gz");

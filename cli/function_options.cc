@@ -23,6 +23,28 @@ std::optional<std::uint64_t> parse_duration(const std::string& text) {
   return static_cast<std::uint64_t>(std::llround(ns));
 }
 
+namespace {
+
+// Compiled as the command line is read, so that a typo never costs a whole run.
+void add_regex_option(CLI::App* app, const std::string& name, std::string& target,
+                      const std::string& description) {
+  app->add_option_function<std::string>(
+         name,
+         [name, &target](const std::string& text) {
+           try {
+             report::function_name_regex(text);
+           } catch (const std::regex_error& e) {
+             throw CLI::ValidationError(
+                 name, "'" + text + "' is not a valid regular expression: " + e.what());
+           }
+           target = text;
+         },
+         description)
+      ->type_name("REGEX");
+}
+
+}  // namespace
+
 void add_function_filter_options(CLI::App* app, report::FunctionFilter& filter) {
   app->add_option_function<std::string>(
          "--min-duration",
@@ -35,12 +57,10 @@ void add_function_filter_options(CLI::App* app, report::FunctionFilter& filter) 
          },
          "Functions: leave out calls shorter than this (250ns, 2us, 1.5ms, 3s)")
       ->type_name("TIME");
-  app->add_option("--include", filter.include,
-                  "Functions: only names that match this regular expression (ECMAScript)")
-      ->type_name("REGEX");
-  app->add_option("--exclude", filter.exclude,
-                  "Functions: leave out names that match this regular expression")
-      ->type_name("REGEX");
+  add_regex_option(app, "--include", filter.include,
+                   "Functions: only names that match this regular expression (ECMAScript)");
+  add_regex_option(app, "--exclude", filter.exclude,
+                   "Functions: leave out names that match this regular expression");
 }
 
 }  // namespace viztrace::cli

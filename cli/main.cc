@@ -16,6 +16,12 @@ int main(int argc, char** argv) {
       "  viztrace run -o t.json.gz -- ./test.sh\n"
       "  viztrace span build -- make     (in a traced script: a named slice)\n"};
   app.name("viztrace");
+  // A usage error is one line, as every other error: "viztrace: --linger: ... (see ...)".
+  app.failure_message([](const CLI::App* a, const CLI::Error& e) {
+    std::string help = "viztrace";
+    for (const CLI::App* sub : a->get_subcommands()) help += " " + sub->get_name();
+    return "viztrace: " + std::string(e.what()) + " (see " + help + " --help)\n";
+  });
   app.require_subcommand(1);
   app.fallthrough();  // global options such as -v also work after the subcommand
   app.set_version_flag("--version", std::string("viztrace ") + VIZTRACE_VERSION);

@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/end_like.h"
 #include "cli/function_options.h"
+#include "cli/number_options.h"
 #include "cli/output_check.h"
 #include "cli/shim_locator.h"
 #include "core/collector.h"
@@ -30,12 +31,17 @@
 namespace viztrace::cli {
 namespace {
 
+// Longer than any wait for leftover processes could be meant; a bound keeps the ns finite.
+constexpr double kMaxLingerSeconds = 3600;
+// Deeper than any real stack (a frame takes 16 bytes at least: 16 MB of stack).
+constexpr std::uint64_t kMaxStackDepth = 1'000'000;
+
 struct RunOptions {
   std::string output = "viztrace.json";
   bool quiet = false;
   bool keep_temp = false;
   double linger_s = 2.0;
-  unsigned max_stack_depth = 0;  // 0: no limit
+  std::uint64_t max_stack_depth = 0;  // 0: no limit
   std::string clock = "auto";     // function timestamps: "auto" (the TSC when usable), "monotonic"
   report::FunctionFilter filter;
   std::vector<std::string> command;
@@ -53,10 +59,13 @@ int run_command(const RunOptions& o) {
 
   std::string temp_root = spill::SessionDir::default_temp_root();
   // What killed sessions (SIGKILL, power loss) left behind: their locks are free.
-  for (auto& orphan : spill::OrphanedSession::claim_all(temp_root)) {
-    std::string problem;
-    if (orphan.sweep(&problem)) spdlog::debug("swept {}", orphan.path());
-    else spdlog::debug("cannot sweep {}: {}", orphan.path(), problem);
+  using Kind = spill::OrphanedSession::Kind;
+  for (Kind kind : {Kind::session, Kind::unfinished}) {
+    for (auto& orphan : spill::OrphanedSession::claim_all(temp_root, kind)) {
+      std::string problem;
+      if (orphan.sweep(&problem)) spdlog::debug("swept {}", orphan.path());
+      else spdlog::debug("cannot sweep {}: {}", orphan.path(), problem);
+    }
   }
   auto dir = spill::SessionDir::create(temp_root);
   dir.make_fifo();
@@ -160,13 +169,14 @@ Command add_run_command(CLI::App& app) {
   run->add_flag("-q,--quiet", o->quiet, "No summary on stderr");
   run->add_flag("--keep-temp", o->keep_temp,
                 "Keep the raw trace data and print where it is (for debugging)");
-  run->add_option("--linger", o->linger_s,
-                  "Seconds to wait for processes that outlive the command")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  run->add_option("--max-stack-depth", o->max_stack_depth,
-                  "Functions: record calls at most N deep (deeper ones cost almost nothing)")
-      ->check(CLI::PositiveNumber);
+  add_seconds_option(run, "--linger", o->linger_s, kMaxLingerSeconds,
+                     "Seconds (0 to 3600) to wait for processes that outlive the command")
+      ->default_str("2");
+  add_whole_number_option(
+      run, "--max-stack-depth", o->max_stack_depth, 1, kMaxStackDepth,
+      "Functions: record calls at most N deep (deeper ones cost almost nothing); no limit "
+      "without it",
+      "without the option: no limit");
   run->add_option("--clock", o->clock,
                   "Functions: timestamps from the TSC when it ticks at one rate on every CPU "
                   "(auto), or always from CLOCK_MONOTONIC (monotonic: ~3x the cost per call here)")

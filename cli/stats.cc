@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/number_options.h"
 #include "core/error.h"
 #include "report/stats_table.h"
 #include "report/trace_stats.h"
@@ -13,14 +14,14 @@ namespace {
 struct StatsOptions {
   std::string file;
   std::string sort = "self";
-  std::size_t top = 20;
+  std::uint64_t top = 20;
   bool json = false;
 };
 
 int stats_command(const StatsOptions& o) {
   report::StatsView view;
   view.sort = *report::parse_stats_sort(o.sort);  // CLI11 checked the word
-  view.top = o.top;
+  view.top = static_cast<std::size_t>(o.top);
   report::TraceStatsResult stats = report::TraceStats::of_file(o.file);
   std::string text =
       o.json ? report::format_stats_json(stats, view) : report::format_stats_table(stats, view);
@@ -41,7 +42,8 @@ Command add_stats_command(CLI::App& app) {
   cmd->add_option("--sort", o->sort, "Order of the slice table: self, total, count, max or name")
       ->check(CLI::IsMember({"self", "total", "count", "max", "name"}))
       ->capture_default_str();
-  cmd->add_option("--top", o->top, "Rows per table (0: all)")->capture_default_str();
+  add_whole_number_option(cmd, "--top", o->top, 0, 1'000'000, "Rows per table (0: all)")
+      ->default_str("20");
   cmd->add_flag("--json", o->json, "Print JSON for scripts instead of tables (keys below)");
   cmd->footer(
       "Reads the array and the object form, .json or .json.gz (told by content), of any size\n"

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "report/shell_words.h"
 
 namespace viztrace::report {
 namespace {
@@ -364,8 +365,11 @@ Timeline read_chrome_json(const std::string& path, ConvertStats& stats) {
   tl.origin = 0;
   for (const TimelineProcess& p : tl.processes) tl.end = std::max(tl.end, p.end);
   tl.end = std::max(tl.end, last_ts);
-  if (const Arg* cmd = find_arg(tl.metadata, "command"); cmd && cmd->kind == Arg::Kind::array)
-    for (const Arg& a : cmd->items) tl.title += (tl.title.empty() ? "" : " ") + a.text;
+  if (const Arg* cmd = find_arg(tl.metadata, "command"); cmd && cmd->kind == Arg::Kind::array) {
+    std::vector<std::string> words;
+    for (const Arg& a : cmd->items) words.push_back(a.text);
+    tl.title = shell_command(words);
+  }
   if (tl.title.empty()) {
     std::size_t slash = path.rfind('/');
     tl.title = slash == std::string::npos ? path : path.substr(slash + 1);

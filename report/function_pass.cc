@@ -34,7 +34,7 @@ std::string json_name_member(std::string_view text) {
 std::unique_ptr<std::regex> compile(const std::string& pattern, const char* option) {
   if (pattern.empty()) return nullptr;
   try {
-    return std::make_unique<std::regex>(pattern, std::regex::ECMAScript | std::regex::optimize);
+    return std::make_unique<std::regex>(function_name_regex(pattern));
   } catch (const std::regex_error& e) {
     throw Error(std::string(option) + " '" + pattern + "' is not a valid regular expression: " +
                 e.what());
@@ -42,6 +42,10 @@ std::unique_ptr<std::regex> compile(const std::string& pattern, const char* opti
 }
 
 }  // namespace
+
+std::regex function_name_regex(const std::string& pattern) {
+  return std::regex(pattern, std::regex::ECMAScript | std::regex::optimize);
+}
 
 FunctionPass::FunctionPass(const TraceModel& model, const ModuleMap& modules,
                            const std::vector<ClockSample>& clock, const FunctionFilter& filter,

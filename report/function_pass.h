@@ -37,6 +37,9 @@ struct FunctionFilter {
   std::string exclude;  // empty: none
 };
 
+// A pattern of FunctionFilter compiled as the report uses it; throws std::regex_error.
+std::regex function_name_regex(const std::string& pattern);
+
 struct FunctionSlice {
   std::uint32_t pid = 0, tid = 0;  // json pid, real tid
   std::uint64_t start = 0, end = 0;

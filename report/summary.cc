@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "report/json_writer.h"
+#include "report/shell_words.h"
 #include "report/utf8.h"
 
 namespace viztrace::report {
@@ -76,26 +77,27 @@ std::string loss_text(const LossCounts& l) {
 }  // namespace
 
 std::string printable_command(const std::vector<std::string>& argv, std::size_t columns) {
+  return shell_command(argv, columns);
+}
+
+std::string printable_text(std::string_view text, std::size_t columns) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   std::vector<std::size_t> ends;  // ends[i]: the bytes of out that show the first i+1 columns
-  for (std::size_t a = 0; a < argv.size() && ends.size() <= columns; ++a) {
-    if (a > 0) out += ' ', ends.push_back(out.size());
-    const auto* p = reinterpret_cast<const unsigned char*>(argv[a].data());
-    const std::size_t n = argv[a].size();
-    for (std::size_t i = 0; i < n && ends.size() <= columns;) {
-      std::size_t len = p[i] >= 0x20 && p[i] != 0x7f ? utf8_sequence_length(p + i, n - i) : 0;
-      if (len > 0) {
-        out.append(reinterpret_cast<const char*>(p + i), len);
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  for (std::size_t i = 0; i < n && ends.size() <= columns;) {
+    std::size_t len = printable_length(p + i, n - i);
+    if (len > 0) {
+      out.append(text.data() + i, len);
+      ends.push_back(out.size());
+      i += len;
+    } else {
+      for (char c : {'\\', 'x', kHex[p[i] >> 4], kHex[p[i] & 15]}) {
+        out += c;
         ends.push_back(out.size());
-        i += len;
-      } else {
-        for (char c : {'\\', 'x', kHex[p[i] >> 4], kHex[p[i] & 15]}) {
-          out += c;
-          ends.push_back(out.size());
-        }
-        ++i;
       }
+      ++i;
     }
   }
   if (ends.size() <= columns) return out;
@@ -157,7 +159,7 @@ std::string format_summary(const TraceModel& model, const std::string& report_pa
           "  " + std::string(self.size() < 10 ? 10 - self.size() : 0, ' ') + self + "  ";
       std::size_t room =
           kColumns > line.size() + calls.size() ? kColumns - line.size() - calls.size() : 10;
-      out += line + printable_command({t.name}, room) + calls + "\n";
+      out += line + printable_text(t.name, room) + calls + "\n";
     }
   }
   const AnnotationCounts& a = model.annotations;
@@ -199,8 +201,8 @@ std::string format_summary(const TraceModel& model, const std::string& report_pa
   const char* how = ends_with(".html")      ? "open it in any browser"
                     : ends_with(".pftrace") ? "open it in https://ui.perfetto.dev"
                                             : "open it in https://ui.perfetto.dev or chrome://tracing";
-  out += "  report: " + printable_command({report_path}, kColumns) + " (" +
-         size_text(report_bytes) + "): " + how + "\n";
+  out += "  report: " + printable_text(report_path, kColumns) + " (" + size_text(report_bytes) +
+         "): " + how + "\n";
   return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "report/trace_model.h"
 
@@ -32,8 +33,11 @@ std::string format_summary(const TraceModel& model, const std::string& report_pa
 // "850 ns", "12.345 us", "3.210 ms", "1.203 s".
 std::string duration_text(std::uint64_t ns);
 
-// argv joined by spaces, control characters and invalid UTF-8 shown as \xNN, cut to at most
-// `columns` characters (ending in "...").
+// argv as a shell would take it back (report/shell_words.h), cut to at most `columns`
+// characters (ending in "...").
 std::string printable_command(const std::vector<std::string>& argv, std::size_t columns);
+
+// A name or a path, control characters and invalid UTF-8 shown as \xNN, cut the same way.
+std::string printable_text(std::string_view text, std::size_t columns);
 
 }  // namespace viztrace::report

@@ -4,6 +4,8 @@
 #include <ctime>
 #include <unordered_map>
 
+#include "report/shell_words.h"
+
 #ifndef VIZTRACE_VERSION
 #error "VIZTRACE_VERSION must be defined (report/CMakeLists.txt)"
 #endif
@@ -245,7 +247,7 @@ Timeline timeline_from_model(const TraceModel& model) {
   const std::vector<std::string>& command = !model.session.command.empty() ? model.session.command
                                             : target ? target->images.front().argv
                                                      : model.session.command;
-  for (const std::string& a : command) tl.title += (tl.title.empty() ? "" : " ") + a;
+  tl.title = shell_command(command);
   if (target) tl.status = exit_status_text(target->status);
   tl.metadata = session_metadata(model);
   tl.lost = model.lost.total();

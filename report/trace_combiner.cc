@@ -37,7 +37,15 @@ struct Input {
   std::vector<Member> members;
   std::map<std::int64_t, std::int64_t> remap;  // original pid -> pid in the output
   std::int64_t shift = 0;                      // ns subtracted from every timestamp
+  // The labels of its own process_labels events (an earlier combine wrote them), by pid.
+  std::map<std::int64_t, std::vector<std::string>> labels;
 };
+
+constexpr std::string_view kLabelsEvent = "process_labels";
+
+bool is_labels_event(const TraceEvent& e) {
+  return e.ph == 'M' && e.name == kLabelsEvent;
+}
 
 // First pass: pids, first timestamp, top-level metadata.
 class InputSurvey final : public TraceReader::Visitor {
@@ -49,13 +57,25 @@ class InputSurvey final : public TraceReader::Visitor {
       input_.has_time = true;
       input_.first = std::min(input_.first, e.ts);
     }
+    if (e.has_pid && is_labels_event(e)) keep_labels(e);
   }
   void member(std::string_view key, std::string_view raw, std::uint64_t size) override {
     input_.members.push_back({std::string(key), std::string(raw), size});
   }
 
  private:
+  void keep_labels(const TraceEvent& e) {
+    simdjson::dom::element doc;
+    std::string_view text;
+    if (parser_.parse(simdjson::padded_string(e.text)).get(doc) != simdjson::SUCCESS ||
+        doc["args"]["labels"].get(text) != simdjson::SUCCESS || text.empty())
+      return;
+    std::vector<std::string>& kept = input_.labels[e.pid];
+    if (std::find(kept.begin(), kept.end(), text) == kept.end()) kept.emplace_back(text);
+  }
+
   Input& input_;
+  simdjson::dom::parser parser_;
 };
 
 // Second pass: each event's own text, with pid, tid and ts rewritten where needed.
@@ -65,6 +85,7 @@ class EventCopier final : public TraceReader::Visitor {
       : input_(input), align_(align), json_(json), sink_(sink) {}
 
   void event(const TraceEvent& e) override {
+    if (e.has_pid && is_labels_event(e)) return;  // folded into the one label we write
     const std::string_view text = e.text;
     struct Edit {
       std::size_t pos, len;
@@ -244,15 +265,23 @@ CombineResult TraceCombiner::run() {
       throw Error(in.path + ": changed while being combined (" + std::to_string(in.summary.events) +
                   " events, then " + std::to_string(again.events) + ")");
     result.events += copier.events();
-    // Which file each process came from, shown beside its name in chrome://tracing.
+    // Which file each process came from, shown beside its name in chrome://tracing: one label
+    // per process. One an earlier combine wrote is kept, preceded by this file and pid when the
+    // pid moves again, so that combining a combined trace never piles labels up.
     for (std::int64_t pid : in.pids) {
       auto it = in.remap.find(pid);
       const std::int64_t out_pid = it == in.remap.end() ? pid : it->second;
-      std::string label = in.path;
-      if (it != in.remap.end()) label += " (pid " + std::to_string(pid) + ")";
+      std::string moved = in.path + " (pid " + std::to_string(pid) + ")";
+      std::string label;
+      if (auto old = in.labels.find(pid); old != in.labels.end()) {
+        if (it != in.remap.end()) label = moved;
+        for (const std::string& text : old->second) label += (label.empty() ? "" : ", ") + text;
+      } else {
+        label = it != in.remap.end() ? moved : in.path;
+      }
       json.begin_object(true);
       json.member("ph", "M");
-      json.member("name", "process_labels");
+      json.member("name", kLabelsEvent);
       json.member("pid", out_pid);
       json.member("tid", out_pid);
       json.key("args");

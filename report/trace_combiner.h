@@ -3,8 +3,9 @@
 // event's own text, rewriting only what must change: a pid that an earlier input already uses
 // becomes the first free pid + k*10,000,000 (its main-thread tid with it), --align moves each
 // input to start at 0, and an event without tid gets its pid as tid (as viewers assume).
-// Each process gets a process_labels metadata event naming its file and original pid, and the
-// top-level metadata lists the inputs with their remapped pids and their own metadata.
+// Each process gets one process_labels metadata event naming its file and original pid (the
+// labels an input already has, from an earlier combine, are kept in it instead of copied), and
+// the top-level metadata lists the inputs with their remapped pids and their own metadata.
 #pragma once
 
 #include <cstdint>

@@ -28,4 +28,12 @@ inline std::size_t utf8_sequence_length(const unsigned char* p, std::size_t n) {
   return 0;
 }
 
+// Length of the printable character at p[0..n), or 0 for a byte a terminal must not be sent
+// as it is: C0 and C1 control characters (terminals obey both), DEL, and invalid UTF-8.
+inline std::size_t printable_length(const unsigned char* p, std::size_t n) {
+  if (p[0] < 0x20 || p[0] == 0x7f) return 0;
+  if (p[0] == 0xc2 && n > 1 && p[1] < 0xa0) return 0;  // U+0080..U+009F
+  return utf8_sequence_length(p, n);
+}
+
 }  // namespace viztrace::report

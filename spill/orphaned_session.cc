@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "spill/session_dir.h"
 #include "spill/spill_format.h"
 
 namespace viztrace::spill {
@@ -43,11 +44,13 @@ std::vector<std::string> list(int fd) {
 
 }  // namespace
 
-std::vector<std::string> OrphanedSession::candidates(const std::string& temp_root, bool kept) {
+std::vector<std::string> OrphanedSession::candidates(const std::string& temp_root, Kind kind) {
   std::vector<std::string> out;
   int fd = open(temp_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return out;
-  const char* prefix = kept ? "viztrace-kept-" : "viztrace-";
+  const char* prefix = kind == Kind::kept         ? SessionDir::kKeptPrefix
+                       : kind == Kind::unfinished ? SessionDir::kUnfinishedPrefix
+                                                  : SessionDir::kSessionPrefix;
   for (auto& name : list(fd))
     if (session_name(name.c_str(), prefix)) out.push_back(std::move(name));
   close(fd);
@@ -61,8 +64,9 @@ std::optional<OrphanedSession> OrphanedSession::claim(const std::string& temp_ro
   // O_NOFOLLOW: a symbolic link planted under a session's name is never followed.
   int fd = openat(root_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   struct stat st;
+  // Looked at again once locked: a dir another sweeper removed meanwhile has no links left.
   if (fd < 0 || fstat(fd, &st) != 0 || st.st_uid != geteuid() || !S_ISDIR(st.st_mode) ||
-      flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, &st) != 0 || st.st_nlink == 0) {
     if (fd >= 0) close(fd);
     close(root_fd);
     return std::nullopt;
@@ -70,11 +74,17 @@ std::optional<OrphanedSession> OrphanedSession::claim(const std::string& temp_ro
   return OrphanedSession(temp_root, name, root_fd, fd, st.st_mtime);
 }
 
-std::vector<OrphanedSession> OrphanedSession::claim_all(const std::string& temp_root,
-                                                        bool kept) {
+std::vector<OrphanedSession> OrphanedSession::claim_all(const std::string& temp_root, Kind kind) {
   std::vector<OrphanedSession> out;
-  for (const auto& name : candidates(temp_root, kept))
-    if (auto s = claim(temp_root, name)) out.push_back(std::move(*s));
+  const std::time_t now = std::time(nullptr);
+  for (const auto& name : candidates(temp_root, kind)) {
+    auto s = claim(temp_root, name);
+    if (!s) continue;
+    // A young one may be between its mkdtemp and its lock: its viztrace is alive.
+    if (kind == Kind::unfinished && now - s->modified() < SessionDir::kUnfinishedSweepSeconds)
+      continue;
+    out.push_back(std::move(*s));
+  }
   std::sort(out.begin(), out.end(),
             [](const auto& a, const auto& b) { return a.modified() > b.modified(); });
   return out;

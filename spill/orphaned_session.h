@@ -1,4 +1,5 @@
 // A session dir whose viztrace is gone (killed by SIGKILL, power loss): its flock is free.
+// Also a dir whose viztrace was killed while creating it, once it is old enough (SessionDir).
 //
 // Claiming takes that lock, so two sweepers (or a sweeper and `viztrace recover`) never work on
 // the same dir, and a live session's dir can never be claimed. Sweeping removes the entries
@@ -15,14 +16,20 @@ namespace viztrace::spill {
 
 class OrphanedSession {
  public:
-  // Names in temp_root that look like session dirs ("viztrace-XXXXXX"), or with kept=true
-  // the dirs --keep-temp left ("viztrace-kept-XXXXXX").
-  static std::vector<std::string> candidates(const std::string& temp_root, bool kept = false);
+  enum class Kind {
+    session,     // "viztrace-XXXXXX"
+    kept,        // "viztrace-kept-XXXXXX", left by --keep-temp
+    unfinished,  // "viztrace-new-XXXXXX", its creation cut short
+  };
+  // Names in temp_root of dirs of that kind.
+  static std::vector<std::string> candidates(const std::string& temp_root, Kind kind);
   // Locks temp_root/name if it is a session dir of this user whose owner is gone.
   static std::optional<OrphanedSession> claim(const std::string& temp_root,
                                               const std::string& name);
-  // Every session dir in temp_root that can be claimed, newest first.
-  static std::vector<OrphanedSession> claim_all(const std::string& temp_root, bool kept = false);
+  // Every dir of that kind in temp_root that can be claimed, newest first; unfinished ones only
+  // when SessionDir::kUnfinishedSweepSeconds old, so that none being created is taken.
+  static std::vector<OrphanedSession> claim_all(const std::string& temp_root,
+                                                Kind kind = Kind::session);
 
   OrphanedSession(OrphanedSession&& other) noexcept;
   OrphanedSession& operator=(OrphanedSession&& other) noexcept;

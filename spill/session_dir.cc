@@ -6,12 +6,14 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "core/error.h"
+#include "core/fault_injection.h"
 #include "spill/cleanup_registry.h"
 
 namespace viztrace::spill {
@@ -20,6 +22,23 @@ std::string SessionDir::default_temp_root() {
   const char* t = std::getenv("TMPDIR");
   return (t && *t) ? t : "/tmp";
 }
+
+namespace {
+
+// Renames from to to unless to exists. Filesystems without RENAME_NOREPLACE get a check first:
+// to can only be taken by a dir left from an older session, never by one being created.
+bool rename_no_replace(const std::string& from, const std::string& to) {
+  if (renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
+  if (errno != EINVAL && errno != ENOSYS) return false;
+  struct stat st;
+  if (lstat(to.c_str(), &st) == 0) {
+    errno = EEXIST;
+    return false;
+  }
+  return rename(from.c_str(), to.c_str()) == 0;
+}
+
+}  // namespace
 
 SessionDir SessionDir::create(const std::string& temp_root) {
   struct stat st;
@@ -31,25 +50,35 @@ SessionDir SessionDir::create(const std::string& temp_root) {
       ((fs.f_blocks && !fs.f_bavail) || (fs.f_files && !fs.f_favail)))
     throw Error("temp dir " + temp_root + ": No space left on device (set TMPDIR elsewhere)");
   CleanupRegistry::install_atexit();
+  std::string root = temp_root;
+  if (root.back() != '/') root += '/';
   for (int attempt = 0; attempt < 10; ++attempt) {
-    std::string templ = temp_root;
-    if (templ.back() != '/') templ += '/';
-    templ += "viztrace-XXXXXX";
+    std::string templ = root + kUnfinishedPrefix + "XXXXXX";
     std::vector<char> buf(templ.begin(), templ.end());
     buf.push_back('\0');
     if (!mkdtemp(buf.data())) throw system_error("cannot create a session dir in " + temp_root);
-    std::string path(buf.data());
-    int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    std::string unfinished(buf.data());
+    int fd = open(unfinished.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
       int err = errno;
-      rmdir(path.c_str());
-      throw system_error("cannot open session dir " + path, err);
+      if (err == ENOENT) continue;  // swept: we stalled here longer than a sweep waits
+      rmdir(unfinished.c_str());
+      throw system_error("cannot open session dir " + unfinished, err);
     }
-    // A sweeper that found the new dir unlocked may hold the lock right now: wait for it, then
-    // make sure the dir still exists (a removed dir has no links); if not, start again.
+    // A sweeper may hold the lock right now: wait for it, then make sure the dir still exists
+    // (a removed dir has no links); if not, start again.
     if (flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0 || st.st_nlink == 0) {
       close(fd);
       continue;
+    }
+    inject_fault("session");
+    std::string path = root + kSessionPrefix + unfinished.substr(templ.size() - 6);
+    if (!rename_no_replace(unfinished, path)) {
+      int err = errno;
+      rmdir(unfinished.c_str());
+      close(fd);
+      if (err == EEXIST || err == ENOTEMPTY) continue;  // an old dir has that name
+      throw system_error("cannot create session dir " + path, err);
     }
     int slot = CleanupRegistry::add_dir(fd, path.c_str());
     return SessionDir(std::move(path), fd, slot);
@@ -87,8 +116,8 @@ std::string SessionDir::keep() {
   CleanupRegistry::keep_dir(slot_);
   slot_ = -1;
   auto slash = path_.rfind('/');
-  std::string kept = path_.substr(0, slash + 1) + "viztrace-kept-" +
-                     path_.substr(slash + 1 + std::strlen("viztrace-"));
+  std::string kept = path_.substr(0, slash + 1) + kKeptPrefix +
+                     path_.substr(slash + 1 + std::strlen(kSessionPrefix));
   if (rename(path_.c_str(), kept.c_str()) == 0) path_ = kept;
   return path_;
 }

@@ -1,6 +1,10 @@
 // The private directory of one tracing session: "$TMPDIR/viztrace-XXXXXX", mode 0700, holding the
 // FIFO and the spill segments. The session keeps an exclusive flock on the dir for its whole life,
 // so a later start can tell a dead session's dir (lock free) from a live one and sweep it.
+//
+// A dir cannot be made locked: it is made as "viztrace-new-XXXXXX", a name sweeps leave alone
+// while it is young, locked, and only then renamed to its session name. So no session dir is
+// ever seen unlocked, and a viztrace killed in between leaves a "new" dir that ages into a sweep.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +27,13 @@ class SegmentDir {
 
 class SessionDir final : public SegmentDir {
  public:
+  // Names in the temp root, each followed by mkdtemp's six characters.
+  static constexpr const char* kSessionPrefix = "viztrace-";
+  static constexpr const char* kUnfinishedPrefix = "viztrace-new-";  // being created
+  static constexpr const char* kKeptPrefix = "viztrace-kept-";       // --keep-temp
+  // An unfinished dir this much older than now cannot be one that a live viztrace is creating.
+  static constexpr int kUnfinishedSweepSeconds = 60;
+
   // Creates, locks and registers a new session dir under temp_root. Throws viztrace::Error
   // naming the temp root and the reason (missing, read-only, full, ...).
   static SessionDir create(const std::string& temp_root);

@@ -339,7 +339,7 @@ TEST_CASE("the depth limit while recording, and the filters of the report") {
 
   auto bad = s.viztrace({"run", "-q", "--include", "(", "-o", "b.json", "--", "true"});
   CHECK(bad.exit_code() == 2);
-  CHECK(bad.err.find("--include '(' is not a valid regular expression") != std::string::npos);
+  CHECK(bad.err.find("--include: '(' is not a valid regular expression") != std::string::npos);
   auto bad_time = s.viztrace({"run", "--min-duration", "soon", "--", "true"});
   CHECK(bad_time.exit_code() != 0);
   CHECK(bad_time.err.find("'soon' is not a duration") != std::string::npos);

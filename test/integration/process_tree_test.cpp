@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <set>
 
 #include "harness.h"
@@ -350,7 +351,7 @@ TEST_CASE("the summary names the slowest processes and the report, and .json.gz 
   auto r = s.viztrace({"run", "-o", "trace.json.gz", "--", "sh", "-c", "sleep 0.2; sleep 0.1"});
   INFO(r.err);
   REQUIRE(r.exit_code() == 0);
-  CHECK(r.err.find("viztrace: `sh -c sleep 0.2; sleep 0.1` exited with status 0 after") == 0);
+  CHECK(r.err.find("viztrace: `sh -c 'sleep 0.2; sleep 0.1'` exited with status 0 after") == 0);
   CHECK(r.err.find("3 processes") != std::string::npos);
   CHECK(r.err.find("nothing lost") != std::string::npos);
   // Slowest first: the 0.2 s sleep before the 0.1 s one.
@@ -363,5 +364,36 @@ TEST_CASE("the summary names the slowest processes and the report, and .json.gz 
   Report rep = s.report("trace.json.gz");
   CHECK(rep.named("sleep").size() == 2);
   for (const auto& p : rep.named("sleep")) CHECK(p.exit_code == 0);
+  require_clean(s);
+}
+
+TEST_CASE("the summary shows the command quoted as a shell takes it back, bytes made visible") {
+  Sandbox s;
+  const std::vector<std::string> command = {"sh", "-c", "ls / | head -2; exit 3", "it's",
+                                            "$HOME", ""};
+  std::vector<std::string> args = {"run", "-o", "r.html", "--"};
+  args.insert(args.end(), command.begin(), command.end());
+  auto r = s.viztrace(args);
+  INFO(r.err);
+  CHECK(r.exit_code() == 3);
+  const std::string shown = "sh -c 'ls / | head -2; exit 3' 'it'\\''s' '$HOME' ''";
+  CHECK(r.err.find("viztrace: `" + shown + "` exited with status 3") == 0);
+  // The line runs the same command again: same output, same status.
+  auto again = s.command({"sh", "-c", shown});
+  auto direct = s.command(command);
+  CHECK(again.out == direct.out);
+  CHECK(again.exit_code() == 3);
+  // The HTML report's header shows it the same way.
+  std::ifstream html(s.path("r.html"), std::ios::binary);
+  std::string page{std::istreambuf_iterator<char>(html), std::istreambuf_iterator<char>()};
+  CHECK(page.find("\"title\":\"sh -c 'ls / | head -2; exit 3' 'it'\\\\''s' '$HOME' ''\"") !=
+        std::string::npos);
+
+  // A terminal control sequence or a byte that is not UTF-8 is shown, never sent.
+  auto bytes = s.viztrace({"run", "-o", "b.json", "--", "printf", "%s", "\x1b[2J\xff"});
+  INFO(bytes.err);
+  CHECK(bytes.exit_code() == 0);
+  CHECK(bytes.err.find("viztrace: `printf %s $'\\x1b[2J\\xff'` exited with status 0") == 0);
+  CHECK(bytes.err.find('\x1b') == std::string::npos);
   require_clean(s);
 }

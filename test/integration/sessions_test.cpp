@@ -73,6 +73,63 @@ TEST_CASE("sessions side by side never sweep each other") {
   require_clean(s);
 }
 
+TEST_CASE("a hundred runs started at once beside a clean loop all succeed and sweep no live dir") {
+  Sandbox s;
+  // Each start sweeps orphans, and so does every clean: neither may take a dir being created.
+  auto cleaner = s.start({"sh", "-c",
+                          "while [ ! -e stop ]; do " + viztrace_bin() +
+                              " clean >>clean.out 2>&1; done"});
+  constexpr int kRuns = 100;
+  std::vector<std::unique_ptr<Running>> runs;
+  for (int i = 0; i < kRuns; ++i) {
+    std::string n = std::to_string(i);
+    runs.push_back(
+        s.start_viztrace({"run", "-q", "-o", "r" + n + ".json", "--", "touch", "ran" + n}));
+  }
+  int failed = 0;
+  for (int i = 0; i < kRuns; ++i) {
+    Result r = runs[i]->finish(120);
+    INFO("run " << i << ": " << r.err);
+    CHECK(r.exit_code() == 0);
+    CHECK(r.err.empty());
+    CHECK(fs::exists(s.path("ran" + std::to_string(i))));
+    if (r.exit_code() != 0) ++failed;
+  }
+  CHECK(failed == 0);
+  s.write_file("stop", "");
+  CHECK(cleaner->finish().exit_code() == 0);
+  // No session was ever an orphan: clean found nothing to remove, and never failed to.
+  std::string cleaned = slurp(s.path("clean.out"));
+  CHECK(cleaned.find("nothing to clean") != std::string::npos);
+  CHECK(cleaned.find("remove") == std::string::npos);
+  CHECK(s.report("r0.json").target().exit_code == 0);
+  CHECK(s.report("r99.json").target().exit_code == 0);
+  require_clean(s);
+}
+
+TEST_CASE("a run killed while it creates its session dir leaves what a later sweep removes") {
+  Sandbox s;
+  Options o;
+  o.env["VIZTRACE_TEST_FAULT"] = "session-kill";
+  auto killed = s.viztrace({"run", "--", "touch", "ran"}, o);
+  CHECK(killed.signal() == SIGKILL);
+  CHECK_FALSE(fs::exists(s.path("ran")));
+  auto left = s.temp_leftovers();
+  REQUIRE(left.size() == 1);
+  // Unlocked, but as young as a dir another run is creating right now: left alone.
+  CHECK(s.viztrace({"run", "-q", "--", "true"}).exit_code() == 0);
+  CHECK(s.viztrace({"clean"}).out.find("nothing to clean") != std::string::npos);
+  REQUIRE(s.temp_leftovers() == left);
+  // Once it is old enough that no creation can still be under way, it goes.
+  std::string unfinished = s.tmp() + "/" + left[0];
+  fs::last_write_time(unfinished, fs::last_write_time(unfinished) - std::chrono::minutes(5));
+  auto cleaned = s.viztrace({"clean"});
+  INFO(cleaned.out << cleaned.err);
+  CHECK(cleaned.exit_code() == 0);
+  CHECK(cleaned.out == "removed " + unfinished + " (0 files)\n");
+  require_clean(s);
+}
+
 TEST_CASE("viztrace run inside a traced run runs its own session, and both reports are whole") {
   Sandbox s;
   auto r = s.viztrace({"run", "-o", "outer.json", "--", viztrace_bin(), "run", "-o", "inner.json",

@@ -300,6 +300,68 @@ TEST_CASE("combine two reports into one valid report with colliding pids remappe
   require_clean(s);
 }
 
+TEST_CASE("combine of a file with itself, and of its result, gives each process one label") {
+  Sandbox s;
+  record(s, "a.json", "ls / | wc -l >/dev/null");
+  // Each pid's process_labels texts, and the number of events.
+  struct Labels {
+    std::map<long long, std::vector<std::string>> of;
+    std::size_t events = 0;
+  };
+  auto labels = [&](const std::string& file) {
+    Report rep = s.report(file);
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    REQUIRE(parser.parse(rep.raw).get(doc) == simdjson::SUCCESS);
+    Labels out;
+    for (simdjson::dom::element e : simdjson::dom::array(doc["traceEvents"])) {
+      ++out.events;
+      std::string_view name;
+      if (e["name"].get(name) == simdjson::SUCCESS && name == "process_labels")
+        out.of[std::int64_t(e["pid"])].push_back(
+            std::string(std::string_view(e["args"]["labels"])));
+    }
+    return out;
+  };
+  auto combine = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"combine", "-q"};
+    all.insert(all.end(), args.begin(), args.end());
+    auto r = s.viztrace(all);
+    INFO(r.err);
+    REQUIRE(r.exit_code() == 0);
+  };
+  std::set<long long> pids;
+  for (const Process& p : s.report("a.json").processes) pids.insert(p.pid);
+  REQUIRE(pids.size() == 3);
+  const long long k = 10000000;
+  using Texts = std::vector<std::string>;
+
+  combine({"a.json", "a.json", "-o", "c1.json"});
+  Labels c1 = labels("c1.json");
+  CHECK(c1.of.size() == 2 * pids.size());
+  for (long long pid : pids) {
+    CHECK(c1.of[pid] == Texts{"a.json"});
+    CHECK(c1.of[pid + k] == Texts{"a.json (pid " + std::to_string(pid) + ")"});
+  }
+  // The labels of c1 are kept, not added to: a process moved again says so in its one label.
+  combine({"c1.json", "c1.json", "-o", "c2.json"});
+  Labels c2 = labels("c2.json");
+  CHECK(c2.of.size() == 4 * pids.size());
+  for (long long pid : pids) {
+    std::string p = std::to_string(pid), pk = std::to_string(pid + k);
+    CHECK(c2.of[pid] == Texts{"a.json"});
+    CHECK(c2.of[pid + k] == Texts{"a.json (pid " + p + ")"});
+    CHECK(c2.of[pid + 2 * k] == Texts{"c1.json (pid " + p + "), a.json"});
+    CHECK(c2.of[pid + 3 * k] == Texts{"c1.json (pid " + pk + "), a.json (pid " + p + ")"});
+  }
+  // A combined file alone comes out as it went in.
+  combine({"c2.json", "-o", "c3.json"});
+  Labels c3 = labels("c3.json");
+  CHECK(c3.events == c2.events);
+  CHECK(c3.of == c2.of);
+  require_clean(s);
+}
+
 TEST_CASE("combine --align starts every input at zero and failures leave no output behind") {
   Sandbox s;
   record(s, "a.json", "sleep 0.02");

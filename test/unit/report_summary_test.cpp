@@ -162,9 +162,9 @@ TEST_CASE("summary: a packed function chunk that does not unpack is left out and
 }
 
 TEST_CASE("summary: argv is made printable and shortened to fit the line") {
-  CHECK(printable_command({"a", "b c"}, 100) == "a b c");
+  CHECK(printable_command({"a", "b c"}, 100) == "a 'b c'");
   CHECK(printable_command({"esc\x1b[2J", "\xff", "caf\xc3\xa9"}, 100) ==
-        "esc\\x1b[2J \\xff caf\xc3\xa9");
+        "$'esc\\x1b[2J' $'\\xff' caf\xc3\xa9");
   CHECK(printable_command({"abcdefghij", "klmnop"}, 10) == "abcdefg...");
   CHECK(printable_command({"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"}, 4) == "\xc3\xa9...");
   CHECK(printable_command({"abcd"}, 4) == "abcd");
@@ -172,6 +172,36 @@ TEST_CASE("summary: argv is made printable and shortened to fit the line") {
   TraceModel m = make_model();
   m.processes[3].images[0].argv = {"cc1", std::string(500, 'x')};
   for (const std::string& line : lines(format_summary(m, "r.json", 1))) CHECK(line.size() <= 100);
+}
+
+TEST_CASE("summary: the command is quoted as a POSIX shell would take it back") {
+  // Bare where no character means anything to a shell.
+  CHECK(printable_command({"cc", "-O2", "--opt=1,2:3@4%5+6/7.8_9", "caf\xc3\xa9"}, 100) ==
+        "cc -O2 --opt=1,2:3@4%5+6/7.8_9 caf\xc3\xa9");
+  CHECK(printable_command({"sh", "-c", "ls / | head -2; exit 3"}, 100) ==
+        "sh -c 'ls / | head -2; exit 3'");
+  CHECK(printable_command({"echo", "it's", ""}, 100) == "echo 'it'\\''s' ''");
+  for (const char* special : {"~", "#x", "*", "a?", "[a]", "$HOME", "a\\b", "{a,b}", "!x", "a b",
+                              "x&", "(x)", "<in", "a`b`", "\"q\"", "a^b"}) {
+    INFO(special);
+    CHECK(printable_command({"echo", special}, 100).find("echo '") == 0);
+  }
+  // A first word with '=' would be taken for an assignment.
+  CHECK(printable_command({"A=b", "x=y"}, 100) == "'A=b' x=y");
+  // Bytes that cannot be shown: $'...' with \xNN (C1 controls too, which terminals obey).
+  CHECK(printable_command({"a'b\x01"}, 100) == "$'a\\'b\\x01'");
+  CHECK(printable_command({"echo", "a\tb"}, 100) == "echo $'a\\x09b'");
+  CHECK(printable_command({"\xc2\x9b" "1m"}, 100) == "$'\\xc2\\x9b1m'");
+  // Cut to the columns whatever the quoting.
+  CHECK(printable_command({"sh", "-c", "echo hello world"}, 12) == "sh -c 'ec...");
+
+  TraceModel m = make_model();
+  m.session.command = {"sh", "-c", "ls / | head -2; exit 3"};
+  m.processes[7].images[0].argv = {"grep", "a b"};
+  std::string text = format_summary(m, "r.json", 1);
+  CHECK(lines(text)[0] ==
+        "viztrace: `sh -c 'ls / | head -2; exit 3'` exited with status 0 after 3.214 s");
+  CHECK(text.find("  grep 'a b'  (pid 206)") != std::string::npos);
 }
 
 TEST_CASE("summary: write_report prints it unless quiet") {
