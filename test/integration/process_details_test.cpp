@@ -1,0 +1,231 @@
+// What the report says of each process, in every format (JSON, pftrace, HTML): its own CPU time
+// and peak memory, not its children's; where a process whose end nobody saw ends; the name it
+// has on the timeline; and an argv too long to keep.
+#include <signal.h>
+
+#include <simdjson.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "../unit/proto_decoder.h"
+#include "harness.h"
+
+using namespace vt_test;
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A process slice as any format tells it; args flattened as the pftrace decoder does
+// ("argv[0]", "argv_truncated.bytes_left_out"), every value as text.
+struct Slice {
+  std::string name;
+  double start_us = 0, end_us = 0;  // from the session start
+  std::map<std::string, std::string> args;
+
+  long long pid() const { return std::stoll(args.at("pid")); }
+  bool has(const std::string& key) const { return args.count(key) > 0; }
+  double number(const std::string& key) const { return std::stod(args.at(key)); }
+  bool flag(const std::string& key) const { return has(key) && args.at(key) == "true"; }
+};
+
+void flatten(simdjson::dom::element e, const std::string& key,
+             std::map<std::string, std::string>& out) {
+  switch (e.type()) {
+    case simdjson::dom::element_type::OBJECT:
+      for (auto [k, v] : simdjson::dom::object(e))
+        flatten(v, key.empty() ? std::string(k) : key + "." + std::string(k), out);
+      break;
+    case simdjson::dom::element_type::ARRAY: {
+      std::size_t i = 0;
+      for (simdjson::dom::element v : simdjson::dom::array(e))
+        flatten(v, key + "[" + std::to_string(i++) + "]", out);
+      break;
+    }
+    case simdjson::dom::element_type::STRING:
+      out[key] = std::string(std::string_view(e));
+      break;
+    case simdjson::dom::element_type::BOOL:
+      out[key] = bool(e) ? "true" : "false";
+      break;
+    case simdjson::dom::element_type::INT64:
+      out[key] = std::to_string(std::int64_t(e));
+      break;
+    case simdjson::dom::element_type::UINT64:
+      out[key] = std::to_string(std::uint64_t(e));
+      break;
+    case simdjson::dom::element_type::DOUBLE: {
+      std::ostringstream text;
+      text.precision(17);
+      text << double(e);
+      out[key] = text.str();
+      break;
+    }
+    default:
+      out[key] = "";
+  }
+}
+
+std::vector<Slice> json_processes(const std::string& text) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE(parser.parse(text).get(doc) == simdjson::SUCCESS);
+  std::vector<Slice> out;
+  for (simdjson::dom::element e : doc["traceEvents"].get_array()) {
+    std::string_view cat;
+    if (e["cat"].get(cat) != simdjson::SUCCESS || cat != "process") continue;
+    Slice s;
+    s.name = std::string(std::string_view(e["name"]));
+    s.start_us = double(e["ts"]);
+    s.end_us = s.start_us + double(e["dur"]);
+    flatten(e["args"], "", s.args);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<Slice> pftrace_processes(const std::string& bytes) {
+  viztrace::test::DecodedTrace t = viztrace::test::decode_pftrace(bytes);
+  INFO((t.problems.empty() ? "" : t.problems.front()));
+  REQUIRE(t.problems.empty());
+  std::vector<std::string> problems;
+  auto tracks = viztrace::test::slices_by_track(t, problems);
+  REQUIRE(problems.empty());
+  // Times from the session slice's start, as the JSON has them.
+  std::uint64_t origin = UINT64_MAX;
+  for (const auto& [uuid, c] : tracks)
+    for (const auto& sl : c.slices)
+      if (sl.name == "viztrace run") origin = std::min(origin, sl.start);
+  REQUIRE(origin != UINT64_MAX);
+  std::vector<Slice> out;
+  for (const auto& [uuid, c] : tracks)
+    for (const auto& sl : c.slices) {
+      if (sl.category != "process") continue;
+      Slice s;
+      s.name = sl.name;
+      s.start_us = static_cast<double>(sl.start - origin) / 1000;
+      s.end_us = static_cast<double>(sl.end - origin) / 1000;
+      s.args = sl.args;
+      out.push_back(std::move(s));
+    }
+  return out;
+}
+
+// The report of one run in every format: the JSON written by `run`, the others by `report` from
+// the same kept trace data.
+struct Reports {
+  Result run;
+  std::vector<Slice> json, pftrace;
+  std::string json_text, html;
+  double duration_us = 0;  // the session's, from the JSON's metadata
+
+  // The slices of each format in turn, with the format's name.
+  std::vector<std::pair<const char*, const std::vector<Slice>*>> formats() const {
+    return {{"json", &json}, {"pftrace", &pftrace}};
+  }
+};
+
+Reports run_in_all_formats(const Sandbox& s, std::vector<std::string> args,
+                           const Options& o = {}) {
+  Reports r;
+  args.insert(args.begin(), {"run", "-q", "--keep-temp", "-o", "r.json"});
+  r.run = s.viztrace(args, o);
+  const std::string marker = "kept the trace data in ";
+  std::size_t at = r.run.err.find(marker);
+  INFO(r.run.err);
+  REQUIRE(at != std::string::npos);
+  at += marker.size();
+  const std::string kept = r.run.err.substr(at, r.run.err.find(' ', at) - at);
+  for (const char* out : {"r.pftrace", "r.html"}) {
+    Result rep = s.viztrace({"report", kept, "-q", "-o", out});
+    INFO(rep.err);
+    REQUIRE(rep.exit_code() == 0);
+  }
+  REQUIRE(s.viztrace({"clean", "--kept"}).exit_code() == 0);
+  r.json_text = slurp(s.path("r.json"));
+  r.json = json_processes(r.json_text);
+  r.pftrace = pftrace_processes(slurp(s.path("r.pftrace")));
+  r.html = slurp(s.path("r.html"));
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE(parser.parse(r.json_text).get(doc) == simdjson::SUCCESS);
+  r.duration_us = double(doc["metadata"]["duration_ms"]) * 1000;
+  return r;
+}
+
+// The one slice whose args satisfy pred; fails the test when there is not exactly one.
+template <class Pred>
+const Slice& only(const std::vector<Slice>& slices, Pred pred, const char* what) {
+  const Slice* found = nullptr;
+  int n = 0;
+  for (const Slice& s : slices)
+    if (pred(s)) found = &s, ++n;
+  INFO(what);
+  REQUIRE(n == 1);
+  return *found;
+}
+
+double cpu_ms(const Slice& s) { return s.number("utime_ms") + s.number("stime_ms"); }
+
+}  // namespace
+
+TEST_CASE("a parent that waited for a busy child shows its own CPU time, not the child's") {
+  Sandbox s;
+  // The child burns CPU in a shell loop; the parent only waits for it. In the second run the
+  // parent is killed before it could tell its own usage: only the reaper's count is left, which
+  // includes the child's.
+  for (const char* end : {"exit 0", "kill -9 $$"}) {
+    INFO(end);
+    const std::string burn = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done";
+    Reports r = run_in_all_formats(
+        s, {"sh", "-c", "sh -c '" + burn + "; exit 5'; " + std::string(end)});
+    for (auto [format, slices] : r.formats()) {
+      INFO(format);
+      const Slice& parent = only(*slices, [](const Slice& x) { return x.flag("target"); }, "parent");
+      const Slice& child = only(
+          *slices, [](const Slice& x) { return x.has("exit_code") && x.number("exit_code") == 5; },
+          "child");
+      CHECK(child.args.at("ppid") == parent.args.at("pid"));
+      REQUIRE(child.has("utime_ms"));
+      CHECK(cpu_ms(child) > 100);
+      REQUIRE(parent.has("utime_ms"));
+      CHECK(cpu_ms(parent) < cpu_ms(child) / 4);
+      // The subtree's total is there too, labelled as such.
+      REQUIRE(parent.has("utime_ms_with_children"));
+      CHECK(parent.number("utime_ms_with_children") + parent.number("stime_ms_with_children") >=
+            cpu_ms(child));
+      CHECK_FALSE(child.has("utime_ms_with_children"));  // it waited for nobody
+    }
+    CHECK(r.html.find("utime_ms_with_children") != std::string::npos);
+  }
+  require_clean(s);
+}
+
+TEST_CASE("a parent that reaped a child using 64 MB does not show the child's peak memory") {
+  Sandbox s;
+  for (const char* end : {"exit 0", "kill -9 $$"}) {
+    INFO(end);
+    Reports r = run_in_all_formats(
+        s, {"sh", "-c", "/usr/bin/python3 -c 'b = b\"x\" * (64 << 20)'; " + std::string(end)});
+    for (auto [format, slices] : r.formats()) {
+      INFO(format);
+      const Slice& parent = only(*slices, [](const Slice& x) { return x.flag("target"); }, "parent");
+      const Slice& child = only(*slices, [](const Slice& x) { return x.name == "python3"; }, "child");
+      REQUIRE(child.has("max_rss_kb"));
+      CHECK(child.number("max_rss_kb") >= 64 * 1024);
+      // Its own peak, or nothing when only a count that includes the child's is known.
+      if (parent.has("max_rss_kb")) CHECK(parent.number("max_rss_kb") < 16 * 1024);
+      if (std::string(end) == "exit 0") CHECK(parent.has("max_rss_kb"));
+    }
+  }
+  require_clean(s);
+}
