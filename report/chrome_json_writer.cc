@@ -168,12 +168,18 @@ void ChromeJsonWriter::write_processes(const TraceModel& model) {
       json_.member("pid", p.pid);
       if (last) {
         exit_status_members(p.status);
-        if (p.usage) {
+        if (p.cpu) {
           json_.key("utime_ms");
-          json_.fixed3(p.usage->utime_ns / 1000);
+          json_.fixed3(p.cpu->user_ns / 1000);
           json_.key("stime_ms");
-          json_.fixed3(p.usage->stime_ns / 1000);
-          if (p.usage->maxrss_kb) json_.member("max_rss_kb", p.usage->maxrss_kb);
+          json_.fixed3(p.cpu->system_ns / 1000);
+        }
+        if (p.max_rss_kb) json_.member("max_rss_kb", *p.max_rss_kb);
+        if (p.cpu_with_children) {
+          json_.key("utime_ms_with_children");
+          json_.fixed3(p.cpu_with_children->user_ns / 1000);
+          json_.key("stime_ms_with_children");
+          json_.fixed3(p.cpu_with_children->system_ns / 1000);
         }
       }
       json_.member("started_by", im.started_by);

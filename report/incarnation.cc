@@ -291,10 +291,9 @@ std::optional<Incarnation> resolve_incarnation(std::uint32_t pid,
     p.status = ExitStatus::from_wait_status(*p.wait_status);
   else if (k.exit)
     p.status = ExitStatus::from_exit_code(static_cast<int>(k.exit->aux));
-  if (k.reap && k.reap->usage)
-    p.usage = k.reap->usage;
-  else if (k.exit && k.exit->usage)
-    p.usage = k.exit->usage;
+  inc.reaped = k.reap != nullptr;
+  if (k.reap && k.reap->usage) inc.reaped_usage = k.reap->usage;
+  if (k.exit && k.exit->usage) inc.exit_usage = k.exit->usage;
 
   // Traced: the shim announced the image, or wrote from inside it. A stream whose first record
   // is the EXEC that began an image was written by the program before it.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "report/incarnation.h"
 
@@ -15,10 +16,124 @@ using PidIndex = std::unordered_map<std::uint32_t, std::vector<std::size_t>>;  /
 
 constexpr std::uint32_t kPidReuseStride = 4194304;  // PID_MAX_LIMIT: json pids never collide
 
+// What a process and its reaper counted of its CPU time and peak memory (Incarnation).
+struct UsageFacts {
+  std::optional<Usage> at_exit, reaped;
+  bool reaped_at_all = false;
+};
+
+CpuTime cpu_of(const Usage& u) { return {u.utime_ns, u.stime_ns}; }
+
+// Makes each process's own CPU time and peak memory out of what it said at exit and what its
+// reaper counted. The reaper's count (wait4's rusage) includes every child the process waited
+// for, and theirs, so without the process's own word its CPU time is that count less its
+// waited children's counts; its peak memory is then known only when it waited for none.
+// usage[i] belongs to processes[i].
+void attribute_usage(std::vector<Process>& processes, const std::vector<UsageFacts>& usage,
+                     const std::unordered_map<std::uint32_t, std::vector<Fact>>& all_facts) {
+  PidIndex by_pid;
+  for (std::size_t i = 0; i < processes.size(); ++i) by_pid[processes[i].pid].push_back(i);
+  // The incarnation of pid that had begun at ts (the latest such), if any.
+  auto at = [&](std::uint32_t pid, std::uint64_t ts) -> std::optional<std::size_t> {
+    auto it = by_pid.find(pid);
+    if (it == by_pid.end()) return std::nullopt;
+    std::optional<std::size_t> found;
+    for (std::size_t i : it->second)
+      if (processes[i].start <= ts && (!found || processes[i].start >= processes[*found].start))
+        found = i;
+    return found;
+  };
+
+  // The children each process waited for: the REAP records it wrote, with the reaped child's
+  // count when the wait gave one.
+  struct Waited {
+    std::optional<std::size_t> child;
+    std::optional<Usage> usage;
+  };
+  std::vector<std::vector<Waited>> waited(processes.size());
+  for (const auto& [pid, facts] : all_facts)
+    for (const Fact& f : facts) {
+      if (f.kind != Kind::reap || f.from_collector) continue;
+      std::optional<std::size_t> reaper = at(f.writer, f.ts);
+      if (!reaper || f.ts > processes[*reaper].end) continue;
+      waited[*reaper].push_back({at(pid, f.ts), f.usage});
+    }
+  // A program the shim was not in (or a Go program: raw system calls) reaps unseen: its
+  // children that ended before it and that no one else was seen reaping were its to wait for.
+  PidIndex by_ppid;
+  for (std::size_t i = 0; i < processes.size(); ++i) by_ppid[processes[i].ppid].push_back(i);
+  for (std::size_t i = 0; i < processes.size(); ++i) {
+    const Process& p = processes[i];
+    bool reaps_unseen = false;
+    for (const Image& im : p.images) reaps_unseen |= !im.traced || (im.exe_flags & VT_EXE_GO);
+    auto children = by_ppid.find(p.pid);
+    if (!reaps_unseen || children == by_ppid.end()) continue;
+    for (std::size_t c : children->second) {
+      const Process& child = processes[c];
+      if (child.start < p.start || child.start > p.end || child.end_unknown ||
+          child.end > p.end || usage[c].reaped_at_all)
+        continue;
+      waited[i].push_back({c, std::nullopt});
+    }
+  }
+
+  // A process's count with its waited children's: the reaper's, else its own plus theirs.
+  enum : std::uint8_t { kTodo, kBusy, kDone };
+  std::vector<std::uint8_t> state(processes.size(), kTodo);
+  std::vector<std::optional<CpuTime>> totals(processes.size());
+  std::function<std::optional<CpuTime>(std::size_t)> total;
+  // The sum of what the children process i waited for counted; nullopt when one is unknown.
+  auto children_total = [&](std::size_t i) -> std::optional<CpuTime> {
+    CpuTime sum;
+    for (const Waited& w : waited[i]) {
+      std::optional<CpuTime> t;
+      if (w.usage) t = cpu_of(*w.usage);
+      else if (w.child) t = total(*w.child);
+      if (!t) return std::nullopt;
+      sum.user_ns += t->user_ns;
+      sum.system_ns += t->system_ns;
+    }
+    return sum;
+  };
+  total = [&](std::size_t i) -> std::optional<CpuTime> {
+    if (state[i] == kDone) return totals[i];
+    if (state[i] == kBusy) return std::nullopt;  // a cycle: only from a damaged trace
+    state[i] = kBusy;
+    if (usage[i].reaped) {
+      totals[i] = cpu_of(*usage[i].reaped);
+    } else if (usage[i].at_exit) {
+      if (std::optional<CpuTime> children = children_total(i)) {
+        const CpuTime own = cpu_of(*usage[i].at_exit);
+        totals[i] = CpuTime{own.user_ns + children->user_ns, own.system_ns + children->system_ns};
+      }
+    }
+    state[i] = kDone;
+    return totals[i];
+  };
+
+  for (std::size_t i = 0; i < processes.size(); ++i) {
+    Process& p = processes[i];
+    const UsageFacts& u = usage[i];
+    if (u.at_exit) {
+      p.cpu = cpu_of(*u.at_exit);
+      if (u.at_exit->maxrss_kb) p.max_rss_kb = u.at_exit->maxrss_kb;
+    } else if (u.reaped) {
+      if (std::optional<CpuTime> children = children_total(i)) {
+        auto less = [](std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; };
+        p.cpu = CpuTime{less(u.reaped->utime_ns, children->user_ns),
+                        less(u.reaped->stime_ns, children->system_ns)};
+      }
+      if (waited[i].empty() && u.reaped->maxrss_kb) p.max_rss_kb = u.reaped->maxrss_kb;
+    }
+    if (!waited[i].empty()) p.cpu_with_children = total(i);
+  }
+}
+
 // Every pid's facts and streams, split where the pid was reused, resolved into processes.
 void resolve_processes(const std::unordered_map<std::uint32_t, std::vector<Fact>>& all_facts,
                        const StreamsByPid& streams, const Session& session,
                        std::vector<Process>& processes, std::vector<Instant>& instants) {
+  std::vector<UsageFacts> usage;  // of processes[i]
   std::vector<std::uint32_t> pids;
   for (const auto& [pid, facts] : all_facts) pids.push_back(pid);
   for (const auto& [pid, spans] : streams)
@@ -58,9 +173,11 @@ void resolve_processes(const std::unordered_map<std::uint32_t, std::vector<Fact>
       auto inc = resolve_incarnation(pid, groups[g], group_streams[g], session);
       if (!inc) continue;
       processes.push_back(std::move(inc->process));
+      usage.push_back({inc->exit_usage, inc->reaped_usage, inc->reaped});
       for (Instant& in : inc->instants) instants.push_back(std::move(in));
     }
   }
+  attribute_usage(processes, usage, all_facts);
 }
 
 // processes are sorted by start: the k-th process with a pid gets pid + k * stride.

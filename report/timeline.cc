@@ -49,13 +49,16 @@ Args image_args(const Process& p, const Image& im) {
   args.push_back(Arg::of("pid", p.pid));
   if (last) {
     exit_status_args(p.status, args);
-    if (p.usage) {
-      args.push_back(
-          Arg::real_of("utime_ms", static_cast<double>(p.usage->utime_ns / 1000) / 1000));
-      args.push_back(
-          Arg::real_of("stime_ms", static_cast<double>(p.usage->stime_ns / 1000) / 1000));
-      if (p.usage->maxrss_kb)
-        args.push_back(Arg::of("max_rss_kb", static_cast<std::int64_t>(p.usage->maxrss_kb)));
+    auto ms = [](std::uint64_t ns) { return static_cast<double>(ns / 1000) / 1000; };
+    if (p.cpu) {
+      args.push_back(Arg::real_of("utime_ms", ms(p.cpu->user_ns)));
+      args.push_back(Arg::real_of("stime_ms", ms(p.cpu->system_ns)));
+    }
+    if (p.max_rss_kb)
+      args.push_back(Arg::of("max_rss_kb", static_cast<std::int64_t>(*p.max_rss_kb)));
+    if (p.cpu_with_children) {
+      args.push_back(Arg::real_of("utime_ms_with_children", ms(p.cpu_with_children->user_ns)));
+      args.push_back(Arg::real_of("stime_ms_with_children", ms(p.cpu_with_children->system_ns)));
     }
   }
   args.push_back(Arg::of("started_by", im.started_by));

@@ -40,8 +40,13 @@ struct Thread {
   bool end_unknown = false;
 };
 
+// CPU time and peak memory as getrusage or wait4 tell them.
 struct Usage {
   std::uint64_t utime_ns = 0, stime_ns = 0, maxrss_kb = 0;
+};
+
+struct CpuTime {
+  std::uint64_t user_ns = 0, system_ns = 0;
 };
 
 struct Process {
@@ -56,7 +61,11 @@ struct Process {
   std::vector<Thread> threads;  // the non-main threads, by start
   ExitStatus status;
   std::optional<int> wait_status;  // raw, when a reaper or a pidfd told
-  std::optional<Usage> usage;
+  // Its own CPU time and peak memory, never its children's; and, when it waited for children,
+  // the CPU time of it and them (theirs included), as the kernel counts it for its reaper.
+  std::optional<CpuTime> cpu;
+  std::optional<std::uint64_t> max_rss_kb;
+  std::optional<CpuTime> cpu_with_children;
 
   // The last image's name, else "pid N".
   std::string name() const;

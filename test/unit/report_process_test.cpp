@@ -66,8 +66,8 @@ TEST_CASE("report: a fork+exec tree resolves the same in any arrival order") {
   child.exec(T0 + 1'500'000, "/usr/bin/make", {"make", "-j2"});
   Stream make(2001, 2001, 0xb);
   make.proc_start(T0 + 1'600'000, 2000, {"make", "-j2"}, "/usr/bin/make", "/work/sub");
-  make.exit(T0 + 7'900'000, 2, vt_usage{9'000'000, 9'000'000, 1});
-  vt_usage usage{3'000'000, 1'250'000, 4096};
+  make.exit(T0 + 7'900'000, 2, vt_usage{2'000'000, 1'000'000, 2048});
+  vt_usage usage{3'000'000, 1'250'000, 4096};  // with children make waited for
   sh.reap(T0 + 8'000'000, 2001, 2 << 8, &usage);
   sh.exit(T0 + 8'500'000, 0);
   c.reap(T0 + 9'000'000, 2000, 0);
@@ -111,9 +111,16 @@ TEST_CASE("report: a fork+exec tree resolves the same in any arrival order") {
     CHECK(R::str(make_image["args"], "cwd") == "/work/sub");
     CHECK(R::num(make_image["args"], "ppid") == 2000);
     CHECK(R::num(make_image["args"], "exit_code") == 2);  // the reaper's word
-    CHECK(make_image["args"]["utime_ms"].get_double().value() == Approx(3.0));
-    CHECK(make_image["args"]["stime_ms"].get_double().value() == Approx(1.25));
-    CHECK(R::num(make_image["args"], "max_rss_kb") == 4096);
+    // Its own word, not the reaper's count (which includes its children's).
+    CHECK(make_image["args"]["utime_ms"].get_double().value() == Approx(2.0));
+    CHECK(make_image["args"]["stime_ms"].get_double().value() == Approx(1.0));
+    CHECK(R::num(make_image["args"], "max_rss_kb") == 2048);
+    // sh waited for make: its own figures are zero, its subtree's are make's count.
+    CHECK(s["args"]["utime_ms"].get_double().value() == Approx(0.0));
+    CHECK_FALSE(R::has(s["args"], "max_rss_kb"));
+    CHECK(s["args"]["utime_ms_with_children"].get_double().value() == Approx(3.0));
+    CHECK(s["args"]["stime_ms_with_children"].get_double().value() == Approx(1.25));
+    CHECK_FALSE(R::has(make_image["args"], "utime_ms_with_children"));
 
     CHECK(run->metadata_name("process_name", 2000, 2000) == "sh");
     CHECK(run->metadata_name("process_name", 2001, 2001) == "make");
@@ -230,6 +237,75 @@ TEST_CASE("report: processes seen through /proc and ended through a pidfd") {
   CHECK(R::dur(assembler[0]) == Approx(900.0));
   CHECK_FALSE(R::has(assembler[0]["args"], "exit_code"));
   CHECK_FALSE(R::has(assembler[0]["args"], "end_unknown"));
+}
+
+TEST_CASE("report: without its own word, a process's CPU is its reaper's count less its waited children's") {
+  auto ms = [](simdjson::dom::element e, const char* key) {
+    return e["args"][key].get_double().value();
+  };
+  SECTION("a traced parent killed before it could tell") {
+    Stream c = collector();
+    open_session(c, 3000, {"sh", "-c", "busy; kill -9 $$"}, "/bin/sh");
+    Stream sh(3000, 3000, 1);
+    sh.proc_start(T0 + 200'000, kViztrace, {"sh", "-c", "busy; kill -9 $$"}, "/bin/sh", "/");
+    sh.fork(T0 + 300'000, 3001);
+    Stream busy(3001, 3001, 2);
+    busy.proc_start(T0 + 400'000, 3000, {"busy"}, "/bin/busy", "/");
+    busy.exit(T0 + 5'000'000, 0, vt_usage{390'000'000, 10'000'000, 70000});
+    const vt_usage busy_count{390'500'000, 10'000'000, 70000};
+    sh.reap(T0 + 5'100'000, 3001, 0, &busy_count);
+    const vt_usage sh_count{396'000'000, 12'500'000, 70000};
+    c.reap(T0 + 5'200'000, 3000, SIGKILL, &sh_count);
+    Run run(interleave({&c, &sh, &busy}, 4));
+    auto parent = run->find("X", "process", 3000);
+    REQUIRE(parent.size() == 1);
+    CHECK(ms(parent[0], "utime_ms") == Approx(5.5));
+    CHECK(ms(parent[0], "stime_ms") == Approx(2.5));
+    CHECK_FALSE(R::has(parent[0]["args"], "max_rss_kb"));  // the count is the child's peak
+    CHECK(ms(parent[0], "utime_ms_with_children") == Approx(396.0));
+    auto child = run->find("X", "process", 3001);
+    REQUIRE(child.size() == 1);
+    CHECK(ms(child[0], "utime_ms") == Approx(390.0));
+    CHECK(R::num(child[0]["args"], "max_rss_kb") == 70000);
+  }
+  SECTION("a program the shim is not in, whose children it reaped unseen") {
+    Stream c = collector();
+    open_session(c, 4000, {"builder"}, "/opt/builder");
+    c.spawn(T0 + 100'000, 4000, "/opt/builder", {"builder"}, VT_EXE_STATIC);
+    c.observed(T0 + 1'000'000, 4001, 4000, {"cc"}, "/usr/bin/cc");
+    Stream cc(4001, 4001, 1);
+    cc.proc_start(T0 + 1'100'000, 4000, {"cc"}, "/usr/bin/cc", "/");
+    cc.exit(T0 + 2'000'000, 0, vt_usage{100'000'000, 0, 5000});
+    c.ended(T0 + 2'100'000, 4001, 0);
+    const vt_usage builder_count{130'000'000, 5'000'000, 9000};
+    c.reap(T0 + 3'000'000, 4000, 0, &builder_count);
+    Run run(interleave({&c, &cc}, 2));
+    auto builder = run->find("X", "process", 4000);
+    REQUIRE(builder.size() == 1);
+    CHECK_FALSE(builder[0]["args"]["traced"].get_bool().value());
+    CHECK(ms(builder[0], "utime_ms") == Approx(30.0));
+    CHECK(ms(builder[0], "stime_ms") == Approx(5.0));
+    CHECK_FALSE(R::has(builder[0]["args"], "max_rss_kb"));
+    CHECK(ms(builder[0], "utime_ms_with_children") == Approx(130.0));
+    auto compiler = run->find("X", "process", 4001);
+    REQUIRE(compiler.size() == 1);
+    CHECK(ms(compiler[0], "utime_ms") == Approx(100.0));
+  }
+  SECTION("a program that reaped children nobody can count has no CPU of its own") {
+    Stream c = collector();
+    open_session(c, 5000, {"builder"}, "/opt/builder");
+    c.spawn(T0 + 100'000, 5000, "/opt/builder", {"builder"}, VT_EXE_STATIC);
+    c.observed(T0 + 1'000'000, 5001, 5000, {"tool"}, "/opt/tool");  // static too: no word
+    c.ended(T0 + 2'000'000, 5001, 0);
+    const vt_usage builder_count{130'000'000, 5'000'000, 9000};
+    c.reap(T0 + 3'000'000, 5000, 0, &builder_count);
+    Run run(interleave({&c}, 0));
+    auto builder = run->find("X", "process", 5000);
+    REQUIRE(builder.size() == 1);
+    CHECK_FALSE(R::has(builder[0]["args"], "utime_ms"));
+    CHECK_FALSE(R::has(builder[0]["args"], "max_rss_kb"));
+    CHECK(ms(builder[0], "utime_ms_with_children") == Approx(130.0));
+  }
 }
 
 TEST_CASE("report: a reused pid becomes a second process with its own json pid") {
