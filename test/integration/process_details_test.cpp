@@ -229,3 +229,80 @@ TEST_CASE("a parent that reaped a child using 64 MB does not show the child's pe
   }
   require_clean(s);
 }
+
+TEST_CASE("a daemon left running past --linger lasts to the end of the run, marked unfinished") {
+  Sandbox s;
+  Reports r = run_in_all_formats(s, {"--linger", "0.3", "sh", "-c", "(sleep 30 &); exit 0"});
+  CHECK(r.run.exit_code() == 0);
+  long long daemon_pid = 0;
+  for (auto [format, slices] : r.formats()) {
+    INFO(format);
+    const Slice& sh = only(*slices, [](const Slice& x) { return x.flag("target"); }, "target");
+    const Slice& daemon = only(*slices, [](const Slice& x) { return x.name == "sleep"; }, "daemon");
+    daemon_pid = daemon.pid();
+    CHECK(daemon.flag("unfinished"));
+    CHECK_FALSE(sh.flag("unfinished"));
+    // viztrace waited --linger for it after the command ended: the run ended then, and so
+    // does what is known of the daemon.
+    CHECK(daemon.end_us - sh.end_us >= 250'000);
+    CHECK(daemon.end_us == Approx(r.duration_us).margin(1));
+  }
+  CHECK(r.html.find("unfinished: true") != std::string::npos);
+  REQUIRE(daemon_pid > 0);
+  kill(static_cast<pid_t>(daemon_pid), SIGKILL);
+  await_exit(static_cast<pid_t>(daemon_pid));
+  require_clean(s);
+}
+
+TEST_CASE("a process alive when viztrace was killed ends at its last call in recover's report") {
+  Sandbox s;
+  s.write_file("late.c",
+               "#include <stdio.h>\n#include <time.h>\n#include <unistd.h>\n"
+               "static volatile long sink;\n"
+               "__attribute__((noinline)) void before(long i) { sink += i; }\n"
+               "__attribute__((noinline)) void after_kill(long i) {\n"
+               "  struct timespec t = {0, 100000}; nanosleep(&t, 0); sink -= i; }\n"
+               "int main(void) {\n"
+               "  pid_t parent = getppid();\n"
+               "  for (long i = 0; i < 10; i++) before(i);\n"
+               "  puts(\"ready\"); fflush(stdout);\n"
+               "  while (getppid() == parent) usleep(1000);\n"
+               "  for (long i = 0; i < 300; i++) after_kill(i);\n"
+               "  return 0; }\n");
+  auto cc = s.command({"gcc", "-O1", "-finstrument-functions", "-o", "late", "late.c"});
+  INFO(cc.err);
+  REQUIRE(cc.exit_code() == 0);
+  auto run = s.start_viztrace({"run", "--", "./late"});
+  run->wait_for_out("ready\n");
+  // Wait until the modules the ring announced are in the spill, so the calls can be placed.
+  auto spilled = s.command({"sh", "-c",
+                            "for i in $(seq 1000); do grep -qs libc.so \"$0\"/viztrace-*/spill-* "
+                            "&& exit 0; sleep 0.01; done; exit 1",
+                            s.tmp()});
+  REQUIRE(spilled.exit_code() == 0);
+  auto children = children_of(run->pid());
+  REQUIRE(children.size() == 1);
+  run->signal(SIGKILL);
+  run->finish();
+  await_exit(children[0], 30);
+  auto r = s.viztrace({"recover", "-q", "-o", "r.json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  std::string text = slurp(s.path("r.json"));
+  const Slice& late = only(json_processes(text), [](const Slice& x) { return x.name == "late"; },
+                           "late");
+  CHECK(late.flag("unfinished"));
+  // Its calls after the kill took 300 x 0.1 ms at least, and the process holds them all.
+  double last_call_end = 0, first_call = 1e300;
+  simdjson::dom::parser parser;
+  for (simdjson::dom::element e : parser.parse(text)["traceEvents"].get_array()) {
+    std::string_view cat;
+    if (e["cat"].get(cat) != simdjson::SUCCESS || cat != "function") continue;
+    if (std::string_view(e["name"]) != "after_kill") continue;
+    first_call = std::min(first_call, double(e["ts"]));
+    last_call_end = std::max(last_call_end, double(e["ts"]) + double(e["dur"]));
+  }
+  REQUIRE(last_call_end - first_call >= 30'000);
+  CHECK(late.end_us >= last_call_end);
+  require_clean(s);
+}
