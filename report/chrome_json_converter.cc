@@ -353,6 +353,9 @@ Timeline read_chrome_json(const std::string& path, ConvertStats& stats) {
         if (const Arg* a = find_arg(s.args, "signal_name"); a && a->kind == Arg::Kind::text)
           tp.status = a->text;
         if (find_arg(s.args, "target")) tp.is_target = true;
+        if (const Arg* a = find_arg(s.args, "unfinished");
+            a && a->kind == Arg::Kind::boolean && a->integer && tp.status.empty())
+          tp.status = "unfinished";
       }
     }
     // Without our args, a pid beyond Linux's pid range is a viztrace pid reuse: the real pid.

@@ -186,7 +186,10 @@ void ChromeJsonWriter::write_processes(const TraceModel& model) {
       if (im.exe_flags) json_.member("exe_kind", exe_flag_names(im.exe_flags));
       json_.member("traced", im.traced);
       if (&im == &p.images.front() && p.start_unknown) json_.member("start_unknown", true);
-      if (last && p.end_unknown) json_.member("end_unknown", true);
+      if (last && p.end_unknown) {  // its slice ends at the last thing known, or the run's end
+        json_.member("end_unknown", true);
+        json_.member("unfinished", true);
+      }
       if (last && p.is_target) json_.member("target", true);
       json_.end_object();
       json_.end_object();
@@ -202,6 +205,7 @@ void ChromeJsonWriter::write_processes(const TraceModel& model) {
       json_.begin_object();
       json_.member("tid", t.tid);
       if (t.end_unknown) json_.member("end_unknown", true);
+      if (t.end_unknown && p.end_unknown && t.end == p.end) json_.member("unfinished", true);
       json_.end_object();
       json_.end_object();
     }

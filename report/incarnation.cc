@@ -274,6 +274,7 @@ std::optional<Incarnation> resolve_incarnation(std::uint32_t pid,
     end = k.reap->ts;
   else {
     end = k.has_own() ? k.own_last : start;
+    if (session.end) end = std::max(end, *session.end);  // it was still running then
     p.end_unknown = true;
   }
   if (k.has_own()) end = std::max(end, k.own_last);

@@ -235,6 +235,21 @@ std::optional<std::size_t> find_target(std::vector<Process>& processes, const Pi
 
 }  // namespace
 
+void end_unfinished_after(const std::vector<FunctionRecordTime>& records, TraceModel& model) {
+  PidIndex by_pid;
+  for (std::size_t i = 0; i < model.processes.size(); ++i)
+    by_pid[model.processes[i].pid].push_back(i);
+  for (const FunctionRecordTime& r : records) {
+    const Process* at = process_at(model.processes, by_pid, r.pid, r.ts);
+    if (!at || !at->end_unknown || r.ts <= at->end) continue;
+    Process& p = model.processes[static_cast<std::size_t>(at - model.processes.data())];
+    for (Thread& t : p.threads)  // those that lived until the process's end
+      if (t.end_unknown && t.end == p.end) t.end = r.ts;
+    p.end = p.images.back().end = r.ts;
+    model.end = std::max(model.end, r.ts);
+  }
+}
+
 void ProcessTable::add(std::uint32_t subject, Fact&& fact) {
   if (subject == 0) return;
   fact.order = order_++;
@@ -374,7 +389,9 @@ void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
     }
     case VT_REC_STATS: {
       vt_stats st;
-      if (record_payload(rec, st)) stats_ = st;
+      if (!record_payload(rec, st)) return;
+      stats_ = st;
+      session_.end = rec.ts;
       return;
     }
     default:
@@ -397,9 +414,12 @@ TraceModel ProcessTable::resolve(const RecordDecoder& decoder,
     if (!info.collector) streams[key.pid].push_back({key.tid, info.first_ts, info.last_ts});
   });
   m.origin = session_.known ? session_.ts : (first_ts == UINT64_MAX ? 0 : first_ts);
+  // The collector's counts handed over in memory: it ended the run, though its STATS record
+  // may not have reached the spill. Its own last record is then the nearest to that end.
+  if (stats_ && !m.session.end && last_ts > 0) m.session.end = last_ts;
 
   std::vector<Instant> exec_failures;
-  resolve_processes(facts_, streams, session_, m.processes, exec_failures);
+  resolve_processes(facts_, streams, m.session, m.processes, exec_failures);
   std::stable_sort(m.processes.begin(), m.processes.end(), [](const Process& a, const Process& b) {
     return a.start != b.start ? a.start < b.start : a.pid < b.pid;
   });

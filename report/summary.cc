@@ -127,7 +127,10 @@ std::string format_summary(const TraceModel& model, const std::string& report_pa
   for (std::size_t i = 0; i < shown; ++i) {
     const Process& p = *slowest[i];
     std::string dur = seconds(p.end - p.start);
-    std::string pid = "  (pid " + std::to_string(p.pid) + ")";
+    std::string pid =
+        "  (pid " + std::to_string(p.pid) + (!p.end_unknown           ? ""
+                                           : model.session.end ? ", still running at the end"
+                                                               : ", end not seen") + ")";
     std::string line = "  " + std::string(dur.size() < 10 ? 10 - dur.size() : 0, ' ') + dur + "  ";
     const std::vector<std::string>& argv = p.images.back().argv;
     std::size_t room =

@@ -65,7 +65,10 @@ Args image_args(const Process& p, const Image& im) {
   if (im.exe_flags) args.push_back(Arg::of("exe_kind", exe_flag_names(im.exe_flags)));
   args.push_back(Arg::of("traced", im.traced));
   if (&im == &p.images.front() && p.start_unknown) args.push_back(Arg::of("start_unknown", true));
-  if (last && p.end_unknown) args.push_back(Arg::of("end_unknown", true));
+  if (last && p.end_unknown) {  // its slice ends at the last thing known, or the run's end
+    args.push_back(Arg::of("end_unknown", true));
+    args.push_back(Arg::of("unfinished", true));
+  }
   if (last && p.is_target) args.push_back(Arg::of("target", true));
   return args;
 }
@@ -274,6 +277,7 @@ Timeline timeline_from_model(const TraceModel& model) {
     tp.end = clamp(p.end);
     tp.argv = p.images.back().argv;
     tp.status = exit_status_text(p.status);
+    if (tp.status.empty() && p.end_unknown) tp.status = "unfinished";
     tp.is_target = p.is_target;
     tp.threads.reserve(1 + p.threads.size());
     TimelineThread& main = tp.threads.emplace_back();
@@ -300,6 +304,8 @@ Timeline timeline_from_model(const TraceModel& model) {
       s.kind = SliceKind::thread;
       s.args.push_back(Arg::of("tid", t.tid));
       if (t.end_unknown) s.args.push_back(Arg::of("end_unknown", true));
+      if (t.end_unknown && p.end_unknown && t.end == p.end)
+        s.args.push_back(Arg::of("unfinished", true));
     }
   }
 

@@ -55,7 +55,8 @@ struct Process {
   std::uint32_t ppid = 0;      // 0: unknown
   std::uint64_t start = 0, end = 0;
   bool start_unknown = false;   // no record announced its start
-  bool end_unknown = false;     // no record announced its end
+  bool end_unknown = false;     // no record announced its end: it ends at the end of the run
+                                // (Session::end), else at the last thing known of it
   bool is_target = false;       // the command viztrace launched
   std::vector<Image> images;    // never empty; consecutive images touch
   std::vector<Thread> threads;  // the non-main threads, by start
@@ -117,6 +118,9 @@ struct Session {
   std::uint32_t target_pid = 0, viztrace_pid = 0;
   std::vector<std::string> command;
   std::string cwd;
+  // When viztrace ended the run (its final STATS record); unknown when it was killed. A
+  // process whose end nobody told was still running then.
+  std::optional<std::uint64_t> end;
 };
 
 struct LossCounts {

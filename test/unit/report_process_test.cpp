@@ -308,6 +308,51 @@ TEST_CASE("report: without its own word, a process's CPU is its reaper's count l
   }
 }
 
+TEST_CASE("report: a process whose end nobody told ends at the run's end, else its last record") {
+  // The target ended; its child was still running: no EXIT, REAP or ENDED of it.
+  auto streams = [](Stream& c, Stream& sh, Stream& daemon) {
+    open_session(c, 6000, {"sh"}, "/bin/sh");
+    sh.proc_start(T0 + 200'000, kViztrace, {"sh"}, "/bin/sh", "/");
+    sh.fork(T0 + 300'000, 6001);
+    daemon.proc_start(T0 + 400'000, 6000, {"daemon"}, "/bin/daemon", "/");
+    daemon.thread_name(T0 + 500'000, 6001, "daemon");
+    sh.exit(T0 + 1'000'000, 0);
+    c.reap(T0 + 1'100'000, 6000, 0);
+  };
+  SECTION("viztrace ended the run: the process was running then") {
+    Stream c = collector(), sh(6000, 6000, 1), daemon(6001, 6001, 2);
+    streams(c, sh, daemon);
+    c.stats(T0 + 9'000'000, vt_stats{});
+    Run run(interleave({&c, &sh, &daemon}, 1));
+    auto d = run->find("X", "process", 6001);
+    REQUIRE(d.size() == 1);
+    CHECK(R::ts(d[0]) + R::dur(d[0]) == Approx(9000.0));
+    CHECK(d[0]["args"]["unfinished"].get_bool().value());
+    CHECK_FALSE(R::has(run->find("X", "process", 6000)[0]["args"], "unfinished"));
+  }
+  SECTION("viztrace was killed: the last record of it, function calls included") {
+    Stream c = collector(), sh(6000, 6000, 1), daemon(6001, 6001, 2);
+    streams(c, sh, daemon);
+    std::vector<Stream::Chunk> chunks = interleave({&c, &sh, &daemon}, 2);
+    chunks.push_back(packed_function_chunk(
+        6001, 6001, 2, {{T0 + 600'000, 0x1000}, {(T0 + 4'000'000) | VT_FN_EXIT, 0x1000}}));
+    Run run(chunks);
+    auto d = run->find("X", "process", 6001);
+    REQUIRE(d.size() == 1);
+    CHECK(R::ts(d[0]) + R::dur(d[0]) == Approx(4000.0));
+    CHECK(d[0]["args"]["unfinished"].get_bool().value());
+  }
+  SECTION("without function calls: its last lifecycle record") {
+    Stream c = collector(), sh(6000, 6000, 1), daemon(6001, 6001, 2);
+    streams(c, sh, daemon);
+    Run run(interleave({&c, &sh, &daemon}, 3));
+    auto d = run->find("X", "process", 6001);
+    REQUIRE(d.size() == 1);
+    CHECK(R::ts(d[0]) + R::dur(d[0]) == Approx(500.0));
+    CHECK(d[0]["args"]["unfinished"].get_bool().value());
+  }
+}
+
 TEST_CASE("report: a reused pid becomes a second process with its own json pid") {
   Stream c = collector();
   open_session(c, 2000, {"sh"}, "/bin/sh");
