@@ -2,7 +2,6 @@
 // and peak memory, not its children's; where a process whose end nobody saw ends; the name it
 // has on the timeline; and an argv too long to keep.
 #include <signal.h>
-
 #include <simdjson.h>
 
 #include <catch2/catch.hpp>
@@ -134,8 +133,7 @@ struct Reports {
   }
 };
 
-Reports run_in_all_formats(const Sandbox& s, std::vector<std::string> args,
-                           const Options& o = {}) {
+Reports run_in_all_formats(const Sandbox& s, std::vector<std::string> args, const Options& o = {}) {
   Reports r;
   args.insert(args.begin(), {"run", "-q", "--keep-temp", "-o", "r.json"});
   r.run = s.viztrace(args, o);
@@ -174,7 +172,9 @@ const Slice& only(const std::vector<Slice>& slices, Pred pred, const char* what)
   return *found;
 }
 
-double cpu_ms(const Slice& s) { return s.number("utime_ms") + s.number("stime_ms"); }
+double cpu_ms(const Slice& s) {
+  return s.number("utime_ms") + s.number("stime_ms");
+}
 
 }  // namespace
 
@@ -186,11 +186,12 @@ TEST_CASE("a parent that waited for a busy child shows its own CPU time, not the
   for (const char* end : {"exit 0", "kill -9 $$"}) {
     INFO(end);
     const std::string burn = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done";
-    Reports r = run_in_all_formats(
-        s, {"sh", "-c", "sh -c '" + burn + "; exit 5'; " + std::string(end)});
+    Reports r =
+        run_in_all_formats(s, {"sh", "-c", "sh -c '" + burn + "; exit 5'; " + std::string(end)});
     for (auto [format, slices] : r.formats()) {
       INFO(format);
-      const Slice& parent = only(*slices, [](const Slice& x) { return x.flag("target"); }, "parent");
+      const Slice& parent = only(
+          *slices, [](const Slice& x) { return x.flag("target"); }, "parent");
       const Slice& child = only(
           *slices, [](const Slice& x) { return x.has("exit_code") && x.number("exit_code") == 5; },
           "child");
@@ -218,8 +219,10 @@ TEST_CASE("a parent that reaped a child using 64 MB does not show the child's pe
         s, {"sh", "-c", "/usr/bin/python3 -c 'b = b\"x\" * (64 << 20)'; " + std::string(end)});
     for (auto [format, slices] : r.formats()) {
       INFO(format);
-      const Slice& parent = only(*slices, [](const Slice& x) { return x.flag("target"); }, "parent");
-      const Slice& child = only(*slices, [](const Slice& x) { return x.name == "python3"; }, "child");
+      const Slice& parent = only(
+          *slices, [](const Slice& x) { return x.flag("target"); }, "parent");
+      const Slice& child = only(
+          *slices, [](const Slice& x) { return x.name == "python3"; }, "child");
       REQUIRE(child.has("max_rss_kb"));
       CHECK(child.number("max_rss_kb") >= 64 * 1024);
       // Its own peak, or nothing when only a count that includes the child's is known.
@@ -237,8 +240,10 @@ TEST_CASE("a daemon left running past --linger lasts to the end of the run, mark
   long long daemon_pid = 0;
   for (auto [format, slices] : r.formats()) {
     INFO(format);
-    const Slice& sh = only(*slices, [](const Slice& x) { return x.flag("target"); }, "target");
-    const Slice& daemon = only(*slices, [](const Slice& x) { return x.name == "sleep"; }, "daemon");
+    const Slice& sh = only(
+        *slices, [](const Slice& x) { return x.flag("target"); }, "target");
+    const Slice& daemon = only(
+        *slices, [](const Slice& x) { return x.name == "sleep"; }, "daemon");
     daemon_pid = daemon.pid();
     CHECK(daemon.flag("unfinished"));
     CHECK_FALSE(sh.flag("unfinished"));
@@ -289,8 +294,9 @@ TEST_CASE("a process alive when viztrace was killed ends at its last call in rec
   INFO(r.err);
   REQUIRE(r.exit_code() == 0);
   std::string text = slurp(s.path("r.json"));
-  const Slice& late = only(json_processes(text), [](const Slice& x) { return x.name == "late"; },
-                           "late");
+  const std::vector<Slice> processes = json_processes(text);
+  const Slice& late = only(
+      processes, [](const Slice& x) { return x.name == "late"; }, "late");
   CHECK(late.flag("unfinished"));
   // Its calls after the kill took 300 x 0.1 ms at least, and the process holds them all.
   double last_call_end = 0, first_call = 1e300;
@@ -304,5 +310,47 @@ TEST_CASE("a process alive when viztrace was killed ends at its last call in rec
   }
   REQUIRE(last_call_end - first_call >= 30'000);
   CHECK(late.end_us >= last_call_end);
+  require_clean(s);
+}
+
+TEST_CASE(
+    "a script is named after itself as the kernel names it, and binaries and sh -c keep their "
+    "names") {
+  Sandbox s;
+  s.write_file("my-tool", "#!/bin/sh\necho tool\n", true);
+  s.write_file("my-py-tool", "#!/usr/bin/python3\nprint('py')\n", true);
+  Reports r = run_in_all_formats(
+      s, {"sh", "-c", "./my-tool && ./my-py-tool && /bin/true && ls / >/dev/null; exit 4"});
+  CHECK(r.run.out == "tool\npy\n");
+  for (auto [format, slices] : r.formats()) {
+    INFO(format);
+    const Slice& sh = only(
+        *slices, [](const Slice& x) { return x.flag("target"); }, "target");
+    CHECK(sh.name == "sh");
+    // argv stays as the kernel passed it: the interpreter, then the script.
+    auto runs = [](const char* script) {
+      return [script](const Slice& x) {
+        return x.args.count("argv[1]") && x.args.at("argv[1]") == script;
+      };
+    };
+    const Slice& tool = only(*slices, runs("./my-tool"), "my-tool");
+    CHECK(tool.name == "my-tool");
+    CHECK(tool.args.at("argv[0]") == "/bin/sh");
+    const Slice& py = only(*slices, runs("./my-py-tool"), "my-py-tool");
+    CHECK(py.name == "my-py-tool");
+    CHECK(py.args.at("argv[0]") == "/usr/bin/python3");
+    only(
+        *slices, [](const Slice& x) { return x.name == "true"; }, "true");
+    only(
+        *slices, [](const Slice& x) { return x.name == "ls"; }, "ls");
+  }
+  // The command viztrace runs, and the name of its process's track.
+  Result direct = s.viztrace({"run", "-q", "-o", "direct.json", "--", "./my-tool"});
+  CHECK(direct.exit_code() == 0);
+  Report rep = s.report("direct.json");
+  CHECK(rep.target().name == "my-tool");
+  CHECK(rep.raw.find(R"("name":"process_name","pid":)" + std::to_string(rep.target().pid) +
+                     R"(,"tid":)" + std::to_string(rep.target().pid) +
+                     R"(,"args":{"name":"my-tool"})") != std::string::npos);
   require_clean(s);
 }
