@@ -21,6 +21,13 @@ std::string basename_of(std::string_view path) {
 }
 
 std::string Image::name() const {
+  // The shim's exe is the file exec'd as the exec call named it (AT_EXECFN); /proc's is the
+  // interpreter of a script. A descriptor's path (fexecve) names no file.
+  auto names_a_file = [](std::string_view p) {
+    return !p.empty() && !p.starts_with("/dev/fd/") && !p.starts_with("/proc/self/fd/");
+  };
+  if (confirmed && names_a_file(exe)) return basename_of(exe);
+  if (names_a_file(path)) return basename_of(path);
   if (!argv.empty() && !argv[0].empty()) return basename_of(argv[0]);
   if (!exe.empty()) return basename_of(exe);
   if (!path.empty()) return basename_of(path);

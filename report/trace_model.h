@@ -29,7 +29,9 @@ struct Image {
   bool traced = false;               // the shim ran inside it
   std::uint32_t exec_tid = 0;        // the thread whose EXEC began it (0: none did)
 
-  // basename(argv[0]), else of exe, else of path; empty when nothing is known.
+  // The name ps and top give it, the kernel's comm: the base name of the file that was exec'd
+  // (for a "#!" script, the script; argv[0] is then its interpreter), else of argv[0], else of
+  // exe; empty when nothing is known.
   std::string name() const;
 };
 
