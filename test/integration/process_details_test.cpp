@@ -3,6 +3,7 @@
 // has on the timeline; and an argv too long to keep.
 #include <signal.h>
 #include <simdjson.h>
+#include <sys/resource.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -125,6 +126,7 @@ struct Reports {
   Result run;
   std::vector<Slice> json, pftrace;
   std::string json_text, html;
+  std::string summary;     // what `viztrace report` printed
   double duration_us = 0;  // the session's, from the JSON's metadata
 
   // The slices of each format in turn, with the format's name.
@@ -144,9 +146,10 @@ Reports run_in_all_formats(const Sandbox& s, std::vector<std::string> args, cons
   at += marker.size();
   const std::string kept = r.run.err.substr(at, r.run.err.find(' ', at) - at);
   for (const char* out : {"r.pftrace", "r.html"}) {
-    Result rep = s.viztrace({"report", kept, "-q", "-o", out});
+    Result rep = s.viztrace({"report", kept, "-o", out});
     INFO(rep.err);
     REQUIRE(rep.exit_code() == 0);
+    r.summary = rep.err;
   }
   REQUIRE(s.viztrace({"clean", "--kept"}).exit_code() == 0);
   r.json_text = slurp(s.path("r.json"));
@@ -352,5 +355,73 @@ TEST_CASE(
   CHECK(rep.raw.find(R"("name":"process_name","pid":)" + std::to_string(rep.target().pid) +
                      R"(,"tid":)" + std::to_string(rep.target().pid) +
                      R"(,"args":{"name":"my-tool"})") != std::string::npos);
+  require_clean(s);
+}
+
+TEST_CASE("an argv too long to keep is cut where it fits, and the cut is told") {
+  Sandbox s;
+  // 20,000 arguments of 100 bytes (NULs included) are more than the 2 MB execve allows with
+  // the usual 8 MB stack limit: a larger one lets the kernel take them (ARG_MAX is a quarter).
+  struct rlimit old;
+  REQUIRE(getrlimit(RLIMIT_STACK, &old) == 0);
+  struct rlimit big = old;
+  big.rlim_cur = 32u << 20;
+  if (old.rlim_max != RLIM_INFINITY && old.rlim_max < big.rlim_cur) {
+    WARN("the stack limit cannot be raised to 32 MB: skipped");
+    return;
+  }
+  REQUIRE(setrlimit(RLIMIT_STACK, &big) == 0);
+  struct Restore {
+    rlimit limit;
+    ~Restore() { setrlimit(RLIMIT_STACK, &limit); }
+  } restore{old};
+
+  std::vector<std::string> args;
+  for (int i = 0; i < 20000; ++i) {
+    std::string a = std::to_string(i) + ":";
+    args.push_back(a + std::string(99 - a.size(), 'x'));
+  }
+  SECTION("the command viztrace runs keeps every argument") {
+    std::vector<std::string> cmd = {"run", "-q", "--", "/bin/true"};
+    cmd.insert(cmd.end(), args.begin(), args.end());
+    Result r = s.viztrace(cmd);
+    INFO(r.err.substr(0, 2000));
+    REQUIRE(r.exit_code() == 0);
+    Report rep = s.report();
+    const Process target = rep.target();
+    REQUIRE(target.argv.size() == args.size() + 1);
+    CHECK(std::equal(args.begin(), args.end(), target.argv.begin() + 1));
+    CHECK(rep.raw.find("argv_truncated") == std::string::npos);
+  }
+  SECTION("a program run by a traced one keeps what fits, and says what was left out") {
+    std::vector<std::string> cmd = {"sh", "-c", "/bin/true \"$@\"; exit 0", "sh"};
+    cmd.insert(cmd.end(), args.begin(), args.end());
+    Reports r = run_in_all_formats(s, cmd);
+    INFO(r.run.err.substr(0, 2000));
+    REQUIRE(r.run.exit_code() == 0);
+    for (auto [format, slices] : r.formats()) {
+      INFO(format);
+      const Slice& sh = only(
+          *slices, [](const Slice& x) { return x.flag("target"); }, "sh");
+      CHECK(sh.has("argv[20003]"));  // the command, whole
+      CHECK_FALSE(sh.has("argv_truncated.arguments_left_out"));
+      const Slice& t = only(
+          *slices, [](const Slice& x) { return x.name == "true"; }, "true");
+      std::size_t kept = 0;
+      while (t.has("argv[" + std::to_string(kept) + "]")) ++kept;
+      REQUIRE(kept > 1000);  // what fits: about 1 MB of it
+      REQUIRE(kept < args.size());
+      CHECK(t.args.at("argv[0]") == "/bin/true");
+      for (std::size_t i = 1; i < kept; ++i)
+        if (t.args.at("argv[" + std::to_string(i) + "]") != args[i - 1]) FAIL("argv " << i);
+      REQUIRE(t.has("argv_truncated.arguments_left_out"));
+      CHECK(t.number("argv_truncated.arguments_left_out") == double(args.size() + 1 - kept));
+      CHECK(t.number("argv_truncated.bytes_left_out") == double((args.size() + 1 - kept) * 100));
+    }
+    CHECK(r.html.find("argv_truncated") != std::string::npos);
+    // The summary does not say that nothing was lost.
+    CHECK(r.summary.find("nothing lost") == std::string::npos);
+    CHECK(r.summary.find("argv") != std::string::npos);
+  }
   require_clean(s);
 }
