@@ -379,7 +379,7 @@ Timeline read_chrome_json(const std::string& path, ConvertStats& stats) {
     if (const Arg* a = find_arg(st->items, "signal_name")) tl.status = a->text;
   }
   if (const Arg* lost = find_arg(tl.metadata, "lost"); lost && lost->kind == Arg::Kind::dict)
-    for (const char* key : {"dropped_records", "seq_gaps", "bad_chunks", "spill_lost"})
+    for (const char* key : {"dropped_records", "seq_gaps", "bad_chunks", "spill_lost", "argv_cut"})
       if (const Arg* a = find_arg(lost->items, key))
         tl.lost += static_cast<std::uint64_t>(std::max<std::int64_t>(0, a->integer));
   // The metadata on a slice over the whole trace, as viztrace's own reports carry it.

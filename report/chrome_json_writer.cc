@@ -161,6 +161,13 @@ void ChromeJsonWriter::write_processes(const TraceModel& model) {
       else
         argv_member({});
       if (im.argv.empty()) json_.member("argv_unknown", true);
+      if (im.argv_cut) {
+        json_.key("argv_truncated");
+        json_.begin_object();
+        json_.member("arguments_left_out", im.argv_cut->arguments);
+        json_.member("bytes_left_out", im.argv_cut->bytes);
+        json_.end_object();
+      }
       if (!im.exe.empty()) json_.member("exe", im.exe);
       if (!im.path.empty() && im.path != im.exe) json_.member("path", im.path);
       if (!im.cwd.empty()) json_.member("cwd", im.cwd);
@@ -309,6 +316,8 @@ void ChromeJsonWriter::end(const TraceModel& model) {
   json_.member("bad_bytes", model.lost.bad_bytes);
   json_.member("spill_lost", model.lost.spill_lost);
   json_.member("damaged_bytes", model.lost.damaged_bytes);
+  json_.member("argv_cut", model.lost.argv_cut);
+  json_.member("argv_arguments_left_out", model.lost.argv_arguments_left_out);
   json_.end_object();
   const AnnotationCounts& a = model.annotations;
   json_.key("annotations");

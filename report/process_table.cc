@@ -216,6 +216,7 @@ void inherit_fork_argv(std::vector<Process>& processes, const PidIndex& by_pid) 
     for (const Image& im : parent->images)
       if (im.start <= p.start) running = &im;
     first.argv = running->argv;
+    first.argv_cut = running->argv_cut;
     if (first.exe.empty()) first.exe = running->exe;
     if (first.cwd.empty()) first.cwd = running->cwd;
   }
@@ -287,6 +288,7 @@ void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
       f.parent = chunk.pid;
       f.path = strings.get(VT_STR_PATH);
       f.argv = std::move(argv);
+      f.argv_cut = argv_cut_of(strings.get(VT_STR_ARGV_CUT), strings.has(VT_STR_ARGV_CUT));
       return add(static_cast<std::uint32_t>(s.pid), std::move(f));
     }
     case VT_REC_PROC_START: {
@@ -295,6 +297,7 @@ void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
       f.kind = Kind::proc_start;
       f.parent = ps.ppid;
       f.argv = split_argv(strings.get(VT_STR_ARGV));
+      f.argv_cut = argv_cut_of(strings.get(VT_STR_ARGV_CUT), strings.has(VT_STR_ARGV_CUT));
       f.exe = strings.get(VT_STR_EXE);
       f.cwd = strings.get(VT_STR_CWD);
       if (collector) return;
@@ -306,6 +309,7 @@ void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
       f.kind = Kind::exec;
       f.path = strings.get(VT_STR_PATH);
       f.argv = split_argv(strings.get(VT_STR_ARGV));
+      f.argv_cut = argv_cut_of(strings.get(VT_STR_ARGV_CUT), strings.has(VT_STR_ARGV_CUT));
       return add(chunk.pid, std::move(f));
     }
     case VT_REC_EXEC_FAILED:
@@ -478,6 +482,12 @@ TraceModel ProcessTable::resolve(const RecordDecoder& decoder,
     m.lost.dropped_records = c.dropped_records;
     m.lost.seq_gaps = c.seq_gaps;
   }
+  for (const Process& p : m.processes)
+    for (const Image& im : p.images)
+      if (im.argv_cut) {
+        ++m.lost.argv_cut;
+        m.lost.argv_arguments_left_out += im.argv_cut->arguments;
+      }
   m.lost.damaged_bytes = spill_damaged_bytes + c.damaged_bytes;
   m.lost.damaged_spots = c.damaged_chunks + (spill_damaged_bytes > 0 ? 1 : 0);
 

@@ -42,6 +42,12 @@ Args image_args(const Process& p, const Image& im) {
   if (argv.empty() && !im.path.empty()) argv = {im.path};
   args.push_back(Arg::array_of("argv", argv));
   if (im.argv.empty()) args.push_back(Arg::of("argv_unknown", true));
+  if (im.argv_cut) {
+    auto n = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+    args.push_back(Arg::dict_of("argv_truncated",
+                                {Arg::of("arguments_left_out", n(im.argv_cut->arguments)),
+                                 Arg::of("bytes_left_out", n(im.argv_cut->bytes))}));
+  }
   if (!im.exe.empty()) args.push_back(Arg::of("exe", im.exe));
   if (!im.path.empty() && im.path != im.exe) args.push_back(Arg::of("path", im.path));
   if (!im.cwd.empty()) args.push_back(Arg::of("cwd", im.cwd));
@@ -106,7 +112,10 @@ Args session_metadata(const TraceModel& model) {
                                        Arg::of("bad_chunks", n(model.lost.bad_chunks)),
                                        Arg::of("bad_bytes", n(model.lost.bad_bytes)),
                                        Arg::of("spill_lost", n(model.lost.spill_lost)),
-                                       Arg::of("damaged_bytes", n(model.lost.damaged_bytes))}));
+                                       Arg::of("damaged_bytes", n(model.lost.damaged_bytes)),
+                                       Arg::of("argv_cut", n(model.lost.argv_cut)),
+                                       Arg::of("argv_arguments_left_out",
+                                               n(model.lost.argv_arguments_left_out))}));
   const AnnotationCounts& a = model.annotations;
   meta.push_back(Arg::dict_of("annotations",
                               {Arg::of("spans", n(a.spans)),

@@ -1,5 +1,7 @@
 #include "report/trace_model.h"
 
+#include <cstring>
+
 namespace viztrace::report {
 std::string exe_flag_names(std::uint32_t flags) {
   static constexpr std::pair<std::uint32_t, const char*> kNames[] = {
@@ -43,6 +45,13 @@ std::uint64_t TraceModel::thread_count() const {
   std::uint64_t n = 0;
   for (const Process& p : processes) n += 1 + p.threads.size();
   return n;
+}
+
+std::optional<ArgvCut> argv_cut_of(std::string_view bytes, bool present) {
+  vt_argv_cut cut;
+  if (!present || bytes.size() < sizeof cut) return std::nullopt;
+  std::memcpy(&cut, bytes.data(), sizeof cut);
+  return ArgvCut{cut.arguments, cut.bytes};
 }
 
 std::vector<std::string> split_argv(std::string_view bytes) {

@@ -16,10 +16,16 @@
 
 namespace viztrace::report {
 
+// What an argv cut to fit left out (the shim keeps the first MiB of an argv).
+struct ArgvCut {
+  std::uint64_t arguments = 0, bytes = 0;  // bytes: each argument's NUL included
+};
+
 // One program a process ran: the first one, then a new one after each exec.
 struct Image {
   std::uint64_t start = 0, end = 0;
   std::vector<std::string> argv;
+  std::optional<ArgvCut> argv_cut;  // argv is the first part only
   std::string exe;   // as the kernel resolved it (from the shim or /proc)
   std::string path;  // as given to exec/spawn
   std::string cwd;
@@ -133,10 +139,12 @@ struct LossCounts {
   std::uint64_t spill_lost = 0;       // chunks the collector could not write to the spill
   std::uint64_t damaged_bytes = 0;    // spill bytes unreadable (torn tail, malformed records)
   std::uint64_t damaged_spots = 0;    // places where damaged bytes were found
+  std::uint64_t argv_cut = 0;         // process images whose argv was cut to fit
+  std::uint64_t argv_arguments_left_out = 0;  // the arguments those cuts left out
 
-  // Records and chunks lost plus damaged spots: 0 means nothing was lost.
+  // Records and chunks lost, damaged spots and cut argvs: 0 means nothing was lost.
   std::uint64_t total() const {
-    return dropped_records + seq_gaps + bad_chunks + spill_lost + damaged_spots +
+    return dropped_records + seq_gaps + bad_chunks + spill_lost + damaged_spots + argv_cut +
            (bad_bytes > 0 && bad_chunks == 0 ? 1 : 0);
   }
 };
@@ -165,5 +173,7 @@ std::string exe_flag_names(std::uint32_t flags);
 
 // Splits an ARGV string (each element NUL-terminated; a last element may lack it).
 std::vector<std::string> split_argv(std::string_view bytes);
+// What an ARGV_CUT string says was left out of the ARGV before it; nullopt without one.
+std::optional<ArgvCut> argv_cut_of(std::string_view bytes, bool present);
 
 }  // namespace viztrace::report

@@ -353,6 +353,39 @@ TEST_CASE("report: a process whose end nobody told ends at the run's end, else i
   }
 }
 
+TEST_CASE("report: an argv the shim cut is marked, and the launcher's whole copy wins") {
+  const std::vector<std::string> whole = {"tool", "a", "b", "c", "d"};
+  const std::vector<std::string> cut = {"tool", "a"};
+  auto cut_string = [](Stream& s, std::uint64_t ts, std::uint64_t arguments, std::uint64_t bytes) {
+    const vt_argv_cut c{arguments, bytes};
+    s.builder().string(VT_STR_ARGV_CUT, std::string(reinterpret_cast<const char*>(&c), sizeof c),
+                       ts);
+  };
+  Stream c = collector();
+  open_session(c, 7000, whole, "/bin/tool");
+  Stream tool(7000, 7000, 1);
+  cut_string(tool, T0 + 200'000, 3, 6);  // strings gather until their record
+  tool.proc_start(T0 + 200'000, kViztrace, cut, "/bin/tool", "/");
+  cut_string(tool, T0 + 300'000, 3, 6);
+  tool.exec(T0 + 300'000, "/bin/other", {"other", "a"});
+  Stream other(7000, 7000, 2);
+  cut_string(other, T0 + 400'000, 3, 6);
+  other.proc_start(T0 + 400'000, kViztrace, {"other", "a"}, "/bin/other", "/");
+  other.exit(T0 + 500'000, 0);
+  c.reap(T0 + 600'000, 7000, 0);
+  Run run(interleave({&c, &tool, &other}, 0));
+  auto images = run->find("X", "process", 7000);
+  REQUIRE(images.size() == 2);
+  CHECK(args_argv(images[0]) == whole);
+  CHECK_FALSE(R::has(images[0]["args"], "argv_truncated"));
+  CHECK(args_argv(images[1]) == std::vector<std::string>{"other", "a"});
+  CHECK(R::num(images[1]["args"]["argv_truncated"], "arguments_left_out") == 3);
+  CHECK(R::num(images[1]["args"]["argv_truncated"], "bytes_left_out") == 6);
+  CHECK(R::num(run->metadata()["lost"], "argv_cut") == 1);
+  CHECK(R::num(run->metadata()["lost"], "argv_arguments_left_out") == 3);
+  CHECK(run.result.lost == 1);
+}
+
 TEST_CASE("report: a reused pid becomes a second process with its own json pid") {
   Stream c = collector();
   open_session(c, 2000, {"sh"}, "/bin/sh");
