@@ -36,7 +36,10 @@ void confirm(Image& im, const Fact& f) {
     im.argv = f.argv;
     im.argv_cut = f.argv_cut;
   }
-  if (!f.exe.empty()) im.exe = f.exe;
+  if (!f.exe.empty()) {
+    im.exe = f.exe;
+    im.exe_as_execed = true;
+  }
   if (!f.cwd.empty()) im.cwd = f.cwd;
   im.confirmed = true;
 }

@@ -203,21 +203,26 @@ const Process* process_at(const std::vector<Process>& processes, const PidIndex&
   return found;
 }
 
-// A fork child runs its parent's program until it execs: when its own announcement is
-// missing, take argv from the parent's image of that moment (parents start first, so theirs
-// is already filled in).
+// A fork child runs its parent's program until it execs: it has that program's file (and so
+// its name), and when its own announcement is missing, argv from the parent's image of that
+// moment (parents start first, so theirs is already filled in).
 void inherit_fork_argv(std::vector<Process>& processes, const PidIndex& by_pid) {
   for (Process& p : processes) {
     Image& first = p.images.front();
-    if (!first.argv.empty() || std::strcmp(first.started_by, "fork") != 0) continue;
+    if (std::strcmp(first.started_by, "fork") != 0) continue;
     const Process* parent = process_at(processes, by_pid, p.ppid, p.start);
     if (!parent || parent == &p) continue;
     const Image* running = &parent->images.front();
     for (const Image& im : parent->images)
       if (im.start <= p.start) running = &im;
+    if (first.exe.empty() && first.path.empty()) {
+      first.exe = running->exe;
+      first.path = running->path;
+      first.exe_as_execed = running->exe_as_execed;
+    }
+    if (!first.argv.empty()) continue;
     first.argv = running->argv;
     first.argv_cut = running->argv_cut;
-    if (first.exe.empty()) first.exe = running->exe;
     if (first.cwd.empty()) first.cwd = running->cwd;
   }
 }

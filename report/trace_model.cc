@@ -28,7 +28,7 @@ std::string Image::name() const {
   auto names_a_file = [](std::string_view p) {
     return !p.empty() && !p.starts_with("/dev/fd/") && !p.starts_with("/proc/self/fd/");
   };
-  if (confirmed && names_a_file(exe)) return basename_of(exe);
+  if (exe_as_execed && names_a_file(exe)) return basename_of(exe);
   if (names_a_file(path)) return basename_of(path);
   if (!argv.empty() && !argv[0].empty()) return basename_of(argv[0]);
   if (!exe.empty()) return basename_of(exe);

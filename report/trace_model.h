@@ -27,6 +27,7 @@ struct Image {
   std::vector<std::string> argv;
   std::optional<ArgvCut> argv_cut;  // argv is the first part only
   std::string exe;   // as the kernel resolved it (from the shim or /proc)
+  bool exe_as_execed = false;  // exe is the file as the exec named it (the shim's), not /proc's
   std::string path;  // as given to exec/spawn
   std::string cwd;
   const char* started_by = "spawn";  // "fork" | "spawn" | "exec" | "observed" | "launch"
