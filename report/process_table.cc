@@ -22,7 +22,9 @@ struct UsageFacts {
   bool reaped_at_all = false;
 };
 
-CpuTime cpu_of(const Usage& u) { return {u.utime_ns, u.stime_ns}; }
+CpuTime cpu_of(const Usage& u) {
+  return {u.utime_ns, u.stime_ns};
+}
 
 // Makes each process's own CPU time and peak memory out of what it said at exit and what its
 // reaper counted. The reaper's count (wait4's rusage) includes every child the process waited
@@ -70,8 +72,8 @@ void attribute_usage(std::vector<Process>& processes, const std::vector<UsageFac
     if (!reaps_unseen || children == by_ppid.end()) continue;
     for (std::size_t c : children->second) {
       const Process& child = processes[c];
-      if (child.start < p.start || child.start > p.end || child.end_unknown ||
-          child.end > p.end || usage[c].reaped_at_all)
+      if (child.start < p.start || child.start > p.end || child.end_unknown || child.end > p.end ||
+          usage[c].reaped_at_all)
         continue;
       waited[i].push_back({c, std::nullopt});
     }
@@ -87,8 +89,10 @@ void attribute_usage(std::vector<Process>& processes, const std::vector<UsageFac
     CpuTime sum;
     for (const Waited& w : waited[i]) {
       std::optional<CpuTime> t;
-      if (w.usage) t = cpu_of(*w.usage);
-      else if (w.child) t = total(*w.child);
+      if (w.usage)
+        t = cpu_of(*w.usage);
+      else if (w.child)
+        t = total(*w.child);
       if (!t) return std::nullopt;
       sum.user_ns += t->user_ns;
       sum.system_ns += t->system_ns;

@@ -10,8 +10,8 @@
 #include "core/error.h"
 #include "core/fault_injection.h"
 #include "report/chrome_json_writer.h"
-#include "report/gzip_sink.h"
 #include "report/function_pass.h"
+#include "report/gzip_sink.h"
 #include "report/html_writer.h"
 #include "report/output_file.h"
 #include "report/perfetto_writer.h"
@@ -90,8 +90,7 @@ class PerfettoCalls final : public FunctionEvents {
 // Processes whose end nobody told last at least until their last function record: one more
 // pass over the spill, taking the last record of each function chunk of those processes only.
 void end_unfinished_after_calls(const std::string& spill_dir,
-                                const std::vector<ClockSample>& clock_samples,
-                                TraceModel& model) {
+                                const std::vector<ClockSample>& clock_samples, TraceModel& model) {
   std::unordered_set<std::uint32_t> pids;
   for (const Process& p : model.processes)
     if (p.end_unknown) pids.insert(p.pid);

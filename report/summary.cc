@@ -133,8 +133,8 @@ std::string format_summary(const TraceModel& model, const std::string& report_pa
     std::string pid = "  (pid " + std::to_string(p.pid);
     if (p.end_unknown) pid += model.session.end ? ", still running at the end" : ", end not seen";
     if (p.images.back().argv_cut)
-      pid += ", " + count(p.images.back().argv_cut->arguments, "argument", "arguments") +
-             " not kept";
+      pid +=
+          ", " + count(p.images.back().argv_cut->arguments, "argument", "arguments") + " not kept";
     pid += ")";
     std::string line = "  " + std::string(dur.size() < 10 ? 10 - dur.size() : 0, ' ') + dur + "  ";
     const std::vector<std::string>& argv = p.images.back().argv;

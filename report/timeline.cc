@@ -44,9 +44,9 @@ Args image_args(const Process& p, const Image& im) {
   if (im.argv.empty()) args.push_back(Arg::of("argv_unknown", true));
   if (im.argv_cut) {
     auto n = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
-    args.push_back(Arg::dict_of("argv_truncated",
-                                {Arg::of("arguments_left_out", n(im.argv_cut->arguments)),
-                                 Arg::of("bytes_left_out", n(im.argv_cut->bytes))}));
+    args.push_back(
+        Arg::dict_of("argv_truncated", {Arg::of("arguments_left_out", n(im.argv_cut->arguments)),
+                                        Arg::of("bytes_left_out", n(im.argv_cut->bytes))}));
   }
   if (!im.exe.empty()) args.push_back(Arg::of("exe", im.exe));
   if (!im.path.empty() && im.path != im.exe) args.push_back(Arg::of("path", im.path));
@@ -107,15 +107,16 @@ Args session_metadata(const TraceModel& model) {
   meta.push_back(Arg::of("threads", static_cast<std::int64_t>(model.thread_count())));
   meta.push_back(Arg::of("events", static_cast<std::int64_t>(model.events)));
   auto n = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
-  meta.push_back(Arg::dict_of("lost", {Arg::of("dropped_records", n(model.lost.dropped_records)),
-                                       Arg::of("seq_gaps", n(model.lost.seq_gaps)),
-                                       Arg::of("bad_chunks", n(model.lost.bad_chunks)),
-                                       Arg::of("bad_bytes", n(model.lost.bad_bytes)),
-                                       Arg::of("spill_lost", n(model.lost.spill_lost)),
-                                       Arg::of("damaged_bytes", n(model.lost.damaged_bytes)),
-                                       Arg::of("argv_cut", n(model.lost.argv_cut)),
+  const LossCounts& l = model.lost;
+  meta.push_back(Arg::dict_of("lost", {Arg::of("dropped_records", n(l.dropped_records)),
+                                       Arg::of("seq_gaps", n(l.seq_gaps)),
+                                       Arg::of("bad_chunks", n(l.bad_chunks)),
+                                       Arg::of("bad_bytes", n(l.bad_bytes)),
+                                       Arg::of("spill_lost", n(l.spill_lost)),
+                                       Arg::of("damaged_bytes", n(l.damaged_bytes)),
+                                       Arg::of("argv_cut", n(l.argv_cut)),
                                        Arg::of("argv_arguments_left_out",
-                                               n(model.lost.argv_arguments_left_out))}));
+                                               n(l.argv_arguments_left_out))}));
   const AnnotationCounts& a = model.annotations;
   meta.push_back(Arg::dict_of("annotations",
                               {Arg::of("spans", n(a.spans)),

@@ -239,7 +239,9 @@ TEST_CASE("report: processes seen through /proc and ended through a pidfd") {
   CHECK_FALSE(R::has(assembler[0]["args"], "end_unknown"));
 }
 
-TEST_CASE("report: without its own word, a process's CPU is its reaper's count less its waited children's") {
+TEST_CASE(
+    "report: without its own word, a process's CPU is its reaper's count less its waited "
+    "children's") {
   auto ms = [](simdjson::dom::element e, const char* key) {
     return e["args"][key].get_double().value();
   };
