@@ -115,6 +115,7 @@ enum {
   VT_STR_NAME = 5,    /* a thread's name, or an annotation's */
   VT_STR_COMMAND = 6, /* the command viztrace runs, argv-style */
   VT_STR_ARGS = 7,    /* args of an annotation: "key=value" items, each NUL-terminated */
+  VT_STR_ARGV_CUT = 8, /* after an ARGV cut short to fit: a vt_argv_cut, what it left out */
 };
 #define VT_STR_FINAL 0x100u
 #define VT_STR_AUX(field, final, len) \
@@ -212,6 +213,13 @@ typedef struct vt_reap {
   vt_usage usage;
 } vt_reap;
 
+/* The bytes of a VT_STR_ARGV_CUT string: the arguments an ARGV string left out, and their
+ * bytes (each with its NUL, as execve counts them). */
+typedef struct vt_argv_cut {
+  uint64_t arguments;
+  uint64_t bytes;
+} vt_argv_cut;
+
 typedef struct vt_module {
   uint64_t bias;      /* load bias: runtime address - link-time address */
   uint64_t low, high; /* runtime range of its executable segments */
@@ -270,6 +278,7 @@ static_assert(sizeof(vt_stats) == 88, "vt_stats layout");
 static_assert(sizeof(vt_fn_record) == 16, "vt_fn_record layout");
 static_assert(sizeof(vt_fn_ring) == 80, "vt_fn_ring layout");
 static_assert(sizeof(vt_module) == 24, "vt_module layout");
+static_assert(sizeof(vt_argv_cut) == 16, "vt_argv_cut layout");
 static_assert(sizeof(vt_counter) == 8, "vt_counter layout");
 #else
 _Static_assert(sizeof(vt_chunk_header) == 32, "chunk header layout");

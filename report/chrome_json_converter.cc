@@ -354,6 +354,9 @@ Timeline read_chrome_json(const std::string& path, ConvertStats& stats) {
         if (const Arg* a = find_arg(s.args, "signal_name"); a && a->kind == Arg::Kind::text)
           tp.status = a->text;
         if (find_arg(s.args, "target")) tp.is_target = true;
+        if (const Arg* a = find_arg(s.args, "unfinished");
+            a && a->kind == Arg::Kind::boolean && a->integer && tp.status.empty())
+          tp.status = "unfinished";
       }
     }
     // Without our args, a pid beyond Linux's pid range is a viztrace pid reuse: the real pid.
@@ -380,8 +383,8 @@ Timeline read_chrome_json(const std::string& path, ConvertStats& stats) {
     if (const Arg* a = find_arg(st->items, "signal_name")) tl.status = a->text;
   }
   if (const Arg* lost = find_arg(tl.metadata, "lost"); lost && lost->kind == Arg::Kind::dict)
-    for (const char* key :
-         {"dropped_records", "seq_gaps", "bad_chunks", "spill_lost", "no_space_threads"})
+    for (const char* key : {"dropped_records", "seq_gaps", "bad_chunks", "spill_lost",
+                            "no_space_threads", "argv_cut"})
       if (const Arg* a = find_arg(lost->items, key))
         tl.lost += static_cast<std::uint64_t>(std::max<std::int64_t>(0, a->integer));
   // The metadata on a slice over the whole trace, as viztrace's own reports carry it.

@@ -161,6 +161,13 @@ void ChromeJsonWriter::write_processes(const TraceModel& model) {
       else
         argv_member({});
       if (im.argv.empty()) json_.member("argv_unknown", true);
+      if (im.argv_cut) {
+        json_.key("argv_truncated");
+        json_.begin_object();
+        json_.member("arguments_left_out", im.argv_cut->arguments);
+        json_.member("bytes_left_out", im.argv_cut->bytes);
+        json_.end_object();
+      }
       if (!im.exe.empty()) json_.member("exe", im.exe);
       if (!im.path.empty() && im.path != im.exe) json_.member("path", im.path);
       if (!im.cwd.empty()) json_.member("cwd", im.cwd);
@@ -168,19 +175,28 @@ void ChromeJsonWriter::write_processes(const TraceModel& model) {
       json_.member("pid", p.pid);
       if (last) {
         exit_status_members(p.status);
-        if (p.usage) {
+        if (p.cpu) {
           json_.key("utime_ms");
-          json_.fixed3(p.usage->utime_ns / 1000);
+          json_.fixed3(p.cpu->user_ns / 1000);
           json_.key("stime_ms");
-          json_.fixed3(p.usage->stime_ns / 1000);
-          if (p.usage->maxrss_kb) json_.member("max_rss_kb", p.usage->maxrss_kb);
+          json_.fixed3(p.cpu->system_ns / 1000);
+        }
+        if (p.max_rss_kb) json_.member("max_rss_kb", *p.max_rss_kb);
+        if (p.cpu_with_children) {
+          json_.key("utime_ms_with_children");
+          json_.fixed3(p.cpu_with_children->user_ns / 1000);
+          json_.key("stime_ms_with_children");
+          json_.fixed3(p.cpu_with_children->system_ns / 1000);
         }
       }
       json_.member("started_by", im.started_by);
       if (im.exe_flags) json_.member("exe_kind", exe_flag_names(im.exe_flags));
       json_.member("traced", im.traced);
       if (&im == &p.images.front() && p.start_unknown) json_.member("start_unknown", true);
-      if (last && p.end_unknown) json_.member("end_unknown", true);
+      if (last && p.end_unknown) {  // its slice ends at the last thing known, or the run's end
+        json_.member("end_unknown", true);
+        json_.member("unfinished", true);
+      }
       if (last && p.is_target) json_.member("target", true);
       json_.end_object();
       json_.end_object();
@@ -196,6 +212,7 @@ void ChromeJsonWriter::write_processes(const TraceModel& model) {
       json_.begin_object();
       json_.member("tid", t.tid);
       if (t.end_unknown) json_.member("end_unknown", true);
+      if (t.end_unknown && p.end_unknown && t.end == p.end) json_.member("unfinished", true);
       json_.end_object();
       json_.end_object();
     }
@@ -301,6 +318,8 @@ void ChromeJsonWriter::end(const TraceModel& model) {
   json_.member("damaged_bytes", model.lost.damaged_bytes);
   json_.member("no_space_records", model.lost.no_space_records);
   json_.member("no_space_threads", model.lost.no_space_threads);
+  json_.member("argv_cut", model.lost.argv_cut);
+  json_.member("argv_arguments_left_out", model.lost.argv_arguments_left_out);
   json_.end_object();
   const AnnotationCounts& a = model.annotations;
   json_.key("annotations");

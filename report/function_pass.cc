@@ -55,8 +55,12 @@ FunctionPass::FunctionPass(const TraceModel& model, const ModuleMap& modules,
       filter_(filter),
       include_(compile(filter.include, "--include")),
       exclude_(compile(filter.exclude, "--exclude")),
-      sink_(std::move(sink)) {
-  // The first and the last pair span the run: their slope is the TSC's rate.
+      sink_(std::move(sink)),
+      clock_(clock) {}
+
+FunctionPass::~FunctionPass() = default;
+
+RecordClock::RecordClock(const std::vector<ClockSample>& clock) {
   if (clock.size() >= 2) {
     auto [first, last] = std::minmax_element(
         clock.begin(), clock.end(),
@@ -76,18 +80,23 @@ FunctionPass::FunctionPass(const TraceModel& model, const ModuleMap& modules,
   }
 }
 
-FunctionPass::~FunctionPass() = default;
-
-__attribute__((always_inline)) inline std::uint64_t FunctionPass::to_ns(std::uint64_t raw,
-                                                                        std::uint8_t clock) {
-  if (clock == VT_CLOCK_MONOTONIC) return raw;
-  if (!tsc_mapped_) return 0;
-  const bool before = raw < tsc0_;  // calls before the first sample: map backwards
-  const std::uint64_t ticks = before ? tsc0_ - raw : raw - tsc0_;
-  const auto delta =
-      static_cast<std::uint64_t>((static_cast<unsigned __int128>(ticks) * mult_ + (1ull << 31)) >> 32);
-  if (before) return delta < ns0_ ? ns0_ - delta : 0;
-  return ns0_ + delta;
+std::uint64_t last_record_ns(const vt_chunk_header& h, const unsigned char* body,
+                             const RecordClock& clock) {
+  std::uint64_t last = 0;
+  auto take = [&](const vt_fn_record& r) {
+    last = std::max(last, clock.to_ns(r.ts & ~VT_FN_EXIT, h.reserved));
+  };
+  if (h.kind == VT_KIND_FUNCTIONS_PACKED) {
+    spill::for_each_packed(body, h.length - sizeof h, h.nrec, take);
+  } else if (h.kind == VT_KIND_FUNCTIONS) {
+    for (std::size_t i = 0; i < h.nrec && (i + 1) * sizeof(vt_fn_record) <= h.length - sizeof h;
+         ++i) {
+      vt_fn_record r;
+      std::memcpy(&r, body + i * sizeof r, sizeof r);
+      take(r);
+    }
+  }
+  return last;
 }
 
 // The process incarnation that ran this stream: the one with its pid alive at the stream's
@@ -185,7 +194,7 @@ void FunctionPass::chunk(const vt_chunk_header& h, const unsigned char* body) {
 
 __attribute__((always_inline)) inline void FunctionPass::record(Stream& s, const vt_fn_record& r,
                                                               std::uint8_t clock) {
-  std::uint64_t ts = to_ns(r.ts & ~VT_FN_EXIT, clock);
+  std::uint64_t ts = clock_.to_ns(r.ts & ~VT_FN_EXIT, clock);
   if (ts == 0) {
     ++counts_.unmapped;
     return;

@@ -30,6 +30,36 @@ struct ClockSample {
   std::uint64_t tsc;  // the TSC at the same moment
 };
 
+// Maps the time of a function record (VT_CLOCK_*) onto CLOCK_MONOTONIC ns, through the
+// collector's (CLOCK_MONOTONIC, TSC) pairs: the first and the last span the run, their slope is
+// the TSC's rate. ns = ns0 + ((tsc - tsc0) * mult) >> 32, in integers (a long double per event
+// costs more than the rest of the event).
+class RecordClock {
+ public:
+  explicit RecordClock(const std::vector<ClockSample>& samples);
+  // 0 when it cannot be mapped (TSC ticks without two samples).
+  __attribute__((always_inline)) std::uint64_t to_ns(std::uint64_t raw, std::uint8_t clock) const {
+    if (clock == VT_CLOCK_MONOTONIC) return raw;
+    if (!tsc_mapped_) return 0;
+    const bool before = raw < tsc0_;  // calls before the first sample: map backwards
+    const std::uint64_t ticks = before ? tsc0_ - raw : raw - tsc0_;
+    const auto delta = static_cast<std::uint64_t>(
+        (static_cast<unsigned __int128>(ticks) * mult_ + (1ull << 31)) >> 32);
+    if (before) return delta < ns0_ ? ns0_ - delta : 0;
+    return ns0_ + delta;
+  }
+
+ private:
+  bool tsc_mapped_ = false;
+  std::uint64_t ns0_ = 0, tsc0_ = 0;
+  std::uint64_t mult_ = 0;
+};
+
+// The time of the latest record of a VT_KIND_FUNCTIONS or VT_KIND_FUNCTIONS_PACKED chunk;
+// 0 when none can be placed.
+std::uint64_t last_record_ns(const vt_chunk_header& h, const unsigned char* body,
+                             const RecordClock& clock);
+
 // Which calls the report shows (they still count in their callers' self time).
 struct FunctionFilter {
   std::uint64_t min_duration_ns = 0;
@@ -157,7 +187,6 @@ class FunctionPass {
     std::uint64_t count = 0, total_ns = 0, self_ns = 0;
   };
 
-  std::uint64_t to_ns(std::uint64_t raw, std::uint8_t clock);
   void resolve(Stream& s);
   // The name of the function at addr, entered at ts.
   std::uint32_t name_of(const Stream& s, std::uint64_t addr, std::uint64_t ts);
@@ -175,11 +204,7 @@ class FunctionPass {
   Sink sink_;
   FunctionEvents* events_ = nullptr;
   Symbolizer symbolizer_;
-  // TSC -> ns: ns = ns0 + ((tsc - tsc0) * mult) >> 32, in integers (a long double per event
-  // costs more than the rest of the event).
-  bool tsc_mapped_ = false;
-  std::uint64_t ns0_ = 0, tsc0_ = 0;
-  std::uint64_t mult_ = 0;
+  RecordClock clock_;
   // Recent (image, address, era) -> name lookups, direct-mapped in front of addr_names_. The
   // era tells apart the modules an address held in turn (ImageModules::era).
   struct CacheEntry {

@@ -24,9 +24,22 @@ bool announces(const Fact& f, const Image& im) {
   return true;
 }
 
+// Whether argv is the whole of which cut is the first part: the collector's record of the
+// command it launched holds all of an argv the shim had to cut.
+bool completes(const std::vector<std::string>& argv, bool argv_cut,
+               const std::vector<std::string>& cut) {
+  return !argv_cut && argv.size() > cut.size() && std::equal(cut.begin(), cut.end(), argv.begin());
+}
+
 void confirm(Image& im, const Fact& f) {
-  if (!f.argv.empty()) im.argv = f.argv;
-  if (!f.exe.empty()) im.exe = f.exe;
+  if (!f.argv.empty() && !(f.argv_cut && completes(im.argv, im.argv_cut.has_value(), f.argv))) {
+    im.argv = f.argv;
+    im.argv_cut = f.argv_cut;
+  }
+  if (!f.exe.empty()) {
+    im.exe = f.exe;
+    im.exe_as_execed = true;
+  }
   if (!f.cwd.empty()) im.cwd = f.cwd;
   im.confirmed = true;
 }
@@ -117,6 +130,7 @@ Image first_image(const KeyFacts& k, std::uint64_t start) {
     first.started_by = k.spawn->from_collector ? "launch" : "spawn";
     first.path = k.spawn->path;
     first.argv = k.spawn->argv;
+    first.argv_cut = k.spawn->argv_cut;
     first.exe_flags = k.spawn->aux;
   } else if (k.fork || (k.first_start && (k.first_start->aux & VT_PROC_FORKED))) {
     first.started_by = "fork";
@@ -125,11 +139,13 @@ Image first_image(const KeyFacts& k, std::uint64_t start) {
   } else if (k.lead_exec) {  // vfork + exec: a spawn, seen from the child only
     first.path = k.lead_exec->path;
     first.argv = k.lead_exec->argv;
+    first.argv_cut = k.lead_exec->argv_cut;
     first.exe_flags = k.lead_exec->aux;
     first.exec_tid = k.lead_exec->tid;
   }
   if (k.observed && !k.spawn) {
     first.argv = k.observed->argv;
+    first.argv_cut.reset();
     first.exe = k.observed->exe;
   }
   return first;
@@ -210,6 +226,7 @@ std::optional<Incarnation> resolve_incarnation(std::uint32_t pid,
         Image im = exec_image(*f, p.images.back());
         im.path = f->path;
         im.argv = f->argv;  // provisional, until the image's PROC_START
+        im.argv_cut = f->argv_cut;
         im.exe_flags = f->aux;
         p.images.push_back(std::move(im));
         break;
@@ -274,6 +291,7 @@ std::optional<Incarnation> resolve_incarnation(std::uint32_t pid,
     end = k.reap->ts;
   else {
     end = k.has_own() ? k.own_last : start;
+    if (session.end) end = std::max(end, *session.end);  // it was still running then
     p.end_unknown = true;
   }
   if (k.has_own()) end = std::max(end, k.own_last);
@@ -291,10 +309,9 @@ std::optional<Incarnation> resolve_incarnation(std::uint32_t pid,
     p.status = ExitStatus::from_wait_status(*p.wait_status);
   else if (k.exit)
     p.status = ExitStatus::from_exit_code(static_cast<int>(k.exit->aux));
-  if (k.reap && k.reap->usage)
-    p.usage = k.reap->usage;
-  else if (k.exit && k.exit->usage)
-    p.usage = k.exit->usage;
+  inc.reaped = k.reap != nullptr;
+  if (k.reap && k.reap->usage) inc.reaped_usage = k.reap->usage;
+  if (k.exit && k.exit->usage) inc.exit_usage = k.exit->usage;
 
   // Traced: the shim announced the image, or wrote from inside it. A stream whose first record
   // is the EXEC that began an image was written by the program before it.

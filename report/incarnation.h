@@ -18,8 +18,13 @@ struct StreamSpan {
 };
 
 struct Incarnation {
-  Process process;                // json_pid is still the real pid
+  Process process;                // json_pid is still the real pid; no cpu or memory yet
   std::vector<Instant> instants;  // failed execs; pid is the real one
+  // What the process and its reaper counted; the reaper's count includes every child the
+  // process waited for. ProcessTable makes the process's own figures out of them.
+  std::optional<Usage> exit_usage;    // RUSAGE_SELF when it called exit (the shim's EXIT)
+  std::optional<Usage> reaped_usage;  // from the wait4 or wait3 that reaped it
+  bool reaped = false;                // a REAP record tells its end (with usage or not)
 };
 
 // facts: sorted by (ts, arrival). Empty when they say nothing about the process itself (a lone

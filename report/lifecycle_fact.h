@@ -37,6 +37,7 @@ struct LifecycleFact {
   int status = -1;           // reap: wait status; ended: wait status or -1
   std::optional<Usage> usage;
   std::vector<std::string> argv;
+  std::optional<ArgvCut> argv_cut;  // argv is the first part only
   std::string exe, cwd, path, name;
 
   // A start announcement: after the pid was reaped or ended it means a new process.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "report/incarnation.h"
 
@@ -15,10 +16,128 @@ using PidIndex = std::unordered_map<std::uint32_t, std::vector<std::size_t>>;  /
 
 constexpr std::uint32_t kPidReuseStride = 4194304;  // PID_MAX_LIMIT: json pids never collide
 
+// What a process and its reaper counted of its CPU time and peak memory (Incarnation).
+struct UsageFacts {
+  std::optional<Usage> at_exit, reaped;
+  bool reaped_at_all = false;
+};
+
+CpuTime cpu_of(const Usage& u) {
+  return {u.utime_ns, u.stime_ns};
+}
+
+// Makes each process's own CPU time and peak memory out of what it said at exit and what its
+// reaper counted. The reaper's count (wait4's rusage) includes every child the process waited
+// for, and theirs, so without the process's own word its CPU time is that count less its
+// waited children's counts; its peak memory is then known only when it waited for none.
+// usage[i] belongs to processes[i].
+void attribute_usage(std::vector<Process>& processes, const std::vector<UsageFacts>& usage,
+                     const std::unordered_map<std::uint32_t, std::vector<Fact>>& all_facts) {
+  PidIndex by_pid;
+  for (std::size_t i = 0; i < processes.size(); ++i) by_pid[processes[i].pid].push_back(i);
+  // The incarnation of pid that had begun at ts (the latest such), if any.
+  auto at = [&](std::uint32_t pid, std::uint64_t ts) -> std::optional<std::size_t> {
+    auto it = by_pid.find(pid);
+    if (it == by_pid.end()) return std::nullopt;
+    std::optional<std::size_t> found;
+    for (std::size_t i : it->second)
+      if (processes[i].start <= ts && (!found || processes[i].start >= processes[*found].start))
+        found = i;
+    return found;
+  };
+
+  // The children each process waited for: the REAP records it wrote, with the reaped child's
+  // count when the wait gave one.
+  struct Waited {
+    std::optional<std::size_t> child;
+    std::optional<Usage> usage;
+  };
+  std::vector<std::vector<Waited>> waited(processes.size());
+  for (const auto& [pid, facts] : all_facts)
+    for (const Fact& f : facts) {
+      if (f.kind != Kind::reap || f.from_collector) continue;
+      std::optional<std::size_t> reaper = at(f.writer, f.ts);
+      if (!reaper || f.ts > processes[*reaper].end) continue;
+      waited[*reaper].push_back({at(pid, f.ts), f.usage});
+    }
+  // A program the shim was not in (or a Go program: raw system calls) reaps unseen: its
+  // children that ended before it and that no one else was seen reaping were its to wait for.
+  PidIndex by_ppid;
+  for (std::size_t i = 0; i < processes.size(); ++i) by_ppid[processes[i].ppid].push_back(i);
+  for (std::size_t i = 0; i < processes.size(); ++i) {
+    const Process& p = processes[i];
+    bool reaps_unseen = false;
+    for (const Image& im : p.images) reaps_unseen |= !im.traced || (im.exe_flags & VT_EXE_GO);
+    auto children = by_ppid.find(p.pid);
+    if (!reaps_unseen || children == by_ppid.end()) continue;
+    for (std::size_t c : children->second) {
+      const Process& child = processes[c];
+      if (child.start < p.start || child.start > p.end || child.end_unknown || child.end > p.end ||
+          usage[c].reaped_at_all)
+        continue;
+      waited[i].push_back({c, std::nullopt});
+    }
+  }
+
+  // A process's count with its waited children's: the reaper's, else its own plus theirs.
+  enum : std::uint8_t { kTodo, kBusy, kDone };
+  std::vector<std::uint8_t> state(processes.size(), kTodo);
+  std::vector<std::optional<CpuTime>> totals(processes.size());
+  std::function<std::optional<CpuTime>(std::size_t)> total;
+  // The sum of what the children process i waited for counted; nullopt when one is unknown.
+  auto children_total = [&](std::size_t i) -> std::optional<CpuTime> {
+    CpuTime sum;
+    for (const Waited& w : waited[i]) {
+      std::optional<CpuTime> t;
+      if (w.usage)
+        t = cpu_of(*w.usage);
+      else if (w.child)
+        t = total(*w.child);
+      if (!t) return std::nullopt;
+      sum.user_ns += t->user_ns;
+      sum.system_ns += t->system_ns;
+    }
+    return sum;
+  };
+  total = [&](std::size_t i) -> std::optional<CpuTime> {
+    if (state[i] == kDone) return totals[i];
+    if (state[i] == kBusy) return std::nullopt;  // a cycle: only from a damaged trace
+    state[i] = kBusy;
+    if (usage[i].reaped) {
+      totals[i] = cpu_of(*usage[i].reaped);
+    } else if (usage[i].at_exit) {
+      if (std::optional<CpuTime> children = children_total(i)) {
+        const CpuTime own = cpu_of(*usage[i].at_exit);
+        totals[i] = CpuTime{own.user_ns + children->user_ns, own.system_ns + children->system_ns};
+      }
+    }
+    state[i] = kDone;
+    return totals[i];
+  };
+
+  for (std::size_t i = 0; i < processes.size(); ++i) {
+    Process& p = processes[i];
+    const UsageFacts& u = usage[i];
+    if (u.at_exit) {
+      p.cpu = cpu_of(*u.at_exit);
+      if (u.at_exit->maxrss_kb) p.max_rss_kb = u.at_exit->maxrss_kb;
+    } else if (u.reaped) {
+      if (std::optional<CpuTime> children = children_total(i)) {
+        auto less = [](std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; };
+        p.cpu = CpuTime{less(u.reaped->utime_ns, children->user_ns),
+                        less(u.reaped->stime_ns, children->system_ns)};
+      }
+      if (waited[i].empty() && u.reaped->maxrss_kb) p.max_rss_kb = u.reaped->maxrss_kb;
+    }
+    if (!waited[i].empty()) p.cpu_with_children = total(i);
+  }
+}
+
 // Every pid's facts and streams, split where the pid was reused, resolved into processes.
 void resolve_processes(const std::unordered_map<std::uint32_t, std::vector<Fact>>& all_facts,
                        const StreamsByPid& streams, const Session& session,
                        std::vector<Process>& processes, std::vector<Instant>& instants) {
+  std::vector<UsageFacts> usage;  // of processes[i]
   std::vector<std::uint32_t> pids;
   for (const auto& [pid, facts] : all_facts) pids.push_back(pid);
   for (const auto& [pid, spans] : streams)
@@ -58,9 +177,11 @@ void resolve_processes(const std::unordered_map<std::uint32_t, std::vector<Fact>
       auto inc = resolve_incarnation(pid, groups[g], group_streams[g], session);
       if (!inc) continue;
       processes.push_back(std::move(inc->process));
+      usage.push_back({inc->exit_usage, inc->reaped_usage, inc->reaped});
       for (Instant& in : inc->instants) instants.push_back(std::move(in));
     }
   }
+  attribute_usage(processes, usage, all_facts);
 }
 
 // processes are sorted by start: the k-th process with a pid gets pid + k * stride.
@@ -86,20 +207,26 @@ const Process* process_at(const std::vector<Process>& processes, const PidIndex&
   return found;
 }
 
-// A fork child runs its parent's program until it execs: when its own announcement is
-// missing, take argv from the parent's image of that moment (parents start first, so theirs
-// is already filled in).
+// A fork child runs its parent's program until it execs: it has that program's file (and so
+// its name), and when its own announcement is missing, argv from the parent's image of that
+// moment (parents start first, so theirs is already filled in).
 void inherit_fork_argv(std::vector<Process>& processes, const PidIndex& by_pid) {
   for (Process& p : processes) {
     Image& first = p.images.front();
-    if (!first.argv.empty() || std::strcmp(first.started_by, "fork") != 0) continue;
+    if (std::strcmp(first.started_by, "fork") != 0) continue;
     const Process* parent = process_at(processes, by_pid, p.ppid, p.start);
     if (!parent || parent == &p) continue;
     const Image* running = &parent->images.front();
     for (const Image& im : parent->images)
       if (im.start <= p.start) running = &im;
+    if (first.exe.empty() && first.path.empty()) {
+      first.exe = running->exe;
+      first.path = running->path;
+      first.exe_as_execed = running->exe_as_execed;
+    }
+    if (!first.argv.empty()) continue;
     first.argv = running->argv;
-    if (first.exe.empty()) first.exe = running->exe;
+    first.argv_cut = running->argv_cut;
     if (first.cwd.empty()) first.cwd = running->cwd;
   }
 }
@@ -117,6 +244,21 @@ std::optional<std::size_t> find_target(std::vector<Process>& processes, const Pi
 }
 
 }  // namespace
+
+void end_unfinished_after(const std::vector<FunctionRecordTime>& records, TraceModel& model) {
+  PidIndex by_pid;
+  for (std::size_t i = 0; i < model.processes.size(); ++i)
+    by_pid[model.processes[i].pid].push_back(i);
+  for (const FunctionRecordTime& r : records) {
+    const Process* at = process_at(model.processes, by_pid, r.pid, r.ts);
+    if (!at || !at->end_unknown || r.ts <= at->end) continue;
+    Process& p = model.processes[static_cast<std::size_t>(at - model.processes.data())];
+    for (Thread& t : p.threads)  // those that lived until the process's end
+      if (t.end_unknown && t.end == p.end) t.end = r.ts;
+    p.end = p.images.back().end = r.ts;
+    model.end = std::max(model.end, r.ts);
+  }
+}
 
 void ProcessTable::add(std::uint32_t subject, Fact&& fact) {
   if (subject == 0) return;
@@ -155,6 +297,7 @@ void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
       f.parent = chunk.pid;
       f.path = strings.get(VT_STR_PATH);
       f.argv = std::move(argv);
+      f.argv_cut = argv_cut_of(strings.get(VT_STR_ARGV_CUT), strings.has(VT_STR_ARGV_CUT));
       return add(static_cast<std::uint32_t>(s.pid), std::move(f));
     }
     case VT_REC_PROC_START: {
@@ -163,6 +306,7 @@ void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
       f.kind = Kind::proc_start;
       f.parent = ps.ppid;
       f.argv = split_argv(strings.get(VT_STR_ARGV));
+      f.argv_cut = argv_cut_of(strings.get(VT_STR_ARGV_CUT), strings.has(VT_STR_ARGV_CUT));
       f.exe = strings.get(VT_STR_EXE);
       f.cwd = strings.get(VT_STR_CWD);
       if (collector) return;
@@ -174,6 +318,7 @@ void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
       f.kind = Kind::exec;
       f.path = strings.get(VT_STR_PATH);
       f.argv = split_argv(strings.get(VT_STR_ARGV));
+      f.argv_cut = argv_cut_of(strings.get(VT_STR_ARGV_CUT), strings.has(VT_STR_ARGV_CUT));
       return add(chunk.pid, std::move(f));
     }
     case VT_REC_EXEC_FAILED:
@@ -257,7 +402,9 @@ void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
     }
     case VT_REC_STATS: {
       vt_stats st;
-      if (record_payload(rec, st)) stats_ = st;
+      if (!record_payload(rec, st)) return;
+      stats_ = st;
+      session_.end = rec.ts;
       return;
     }
     default:
@@ -280,9 +427,12 @@ TraceModel ProcessTable::resolve(const RecordDecoder& decoder,
     if (!info.collector) streams[key.pid].push_back({key.tid, info.first_ts, info.last_ts});
   });
   m.origin = session_.known ? session_.ts : (first_ts == UINT64_MAX ? 0 : first_ts);
+  // The collector's counts handed over in memory: it ended the run, though its STATS record
+  // may not have reached the spill. Its own last record is then the nearest to that end.
+  if (stats_ && !m.session.end && last_ts > 0) m.session.end = last_ts;
 
   std::vector<Instant> exec_failures;
-  resolve_processes(facts_, streams, session_, m.processes, exec_failures);
+  resolve_processes(facts_, streams, m.session, m.processes, exec_failures);
   std::stable_sort(m.processes.begin(), m.processes.end(), [](const Process& a, const Process& b) {
     return a.start != b.start ? a.start < b.start : a.pid < b.pid;
   });
@@ -343,6 +493,12 @@ TraceModel ProcessTable::resolve(const RecordDecoder& decoder,
     m.lost.dropped_records = c.dropped_records;
     m.lost.seq_gaps = c.seq_gaps;
   }
+  for (const Process& p : m.processes)
+    for (const Image& im : p.images)
+      if (im.argv_cut) {
+        ++m.lost.argv_cut;
+        m.lost.argv_arguments_left_out += im.argv_cut->arguments;
+      }
   m.lost.damaged_bytes = spill_damaged_bytes + c.damaged_bytes;
   m.lost.damaged_spots = c.damaged_chunks + (spill_damaged_bytes > 0 ? 1 : 0);
 

@@ -19,6 +19,16 @@
 
 namespace viztrace::report {
 
+// A function record's time: the latest of a chunk of process pid's records.
+struct FunctionRecordTime {
+  std::uint32_t pid;
+  std::uint64_t ts;
+};
+
+// Processes whose end is unknown end no earlier than their last function record (a thread's
+// ring keeps what it wrote after the process's last lifecycle record reached viztrace).
+void end_unfinished_after(const std::vector<FunctionRecordTime>& records, TraceModel& model);
+
 class ProcessTable final : public RecordVisitor {
  public:
   void record(const vt_chunk_header& chunk, const vt_record& record,

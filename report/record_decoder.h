@@ -18,7 +18,7 @@ namespace viztrace::report {
 // The strings that preceded a record in its stream, by VT_STR_* field.
 class RecordStrings {
  public:
-  static constexpr std::uint32_t kFields = 8;  // VT_STR_* values are below this
+  static constexpr std::uint32_t kFields = 16;  // VT_STR_* values are below this
 
   bool has(std::uint32_t field) const { return field < kFields && (present_ >> field & 1u); }
   std::string_view get(std::uint32_t field) const {

@@ -5,12 +5,13 @@
 #include <algorithm>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "core/fault_injection.h"
 #include "report/chrome_json_writer.h"
-#include "report/gzip_sink.h"
 #include "report/function_pass.h"
+#include "report/gzip_sink.h"
 #include "report/html_writer.h"
 #include "report/output_file.h"
 #include "report/perfetto_writer.h"
@@ -86,6 +87,27 @@ class PerfettoCalls final : public FunctionEvents {
   const FunctionPass& pass_;
 };
 
+// Processes whose end nobody told last at least until their last function record: one more
+// pass over the spill, taking the last record of each function chunk of those processes only.
+void end_unfinished_after_calls(const std::string& spill_dir,
+                                const std::vector<ClockSample>& clock_samples, TraceModel& model) {
+  std::unordered_set<std::uint32_t> pids;
+  for (const Process& p : model.processes)
+    if (p.end_unknown) pids.insert(p.pid);
+  if (pids.empty()) return;
+  const RecordClock clock(clock_samples);
+  std::vector<FunctionRecordTime> last;
+  spill::SpillReader reader(spill_dir);
+  reader.for_each([&](const vt_chunk_header& chunk) {
+    if ((chunk.kind != VT_KIND_FUNCTIONS && chunk.kind != VT_KIND_FUNCTIONS_PACKED) ||
+        !pids.count(chunk.pid))
+      return;
+    const auto* body = reinterpret_cast<const unsigned char*>(&chunk) + sizeof chunk;
+    if (std::uint64_t ts = last_record_ns(chunk, body, clock)) last.push_back({chunk.pid, ts});
+  });
+  end_unfinished_after(last, model);
+}
+
 }  // namespace
 
 ReportFormat report_format(const std::string& path) {
@@ -127,6 +149,8 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
   reader.for_each([&](const vt_chunk_header& chunk) { decoder.decode(chunk, table); });
   if (options.collector_stats) table.set_collector_stats(*options.collector_stats);
   TraceModel model = table.resolve(decoder, reader.damaged_bytes());
+  if (decoder.counts().function_chunks > 0)
+    end_unfinished_after_calls(spill_dir, table.clock_samples(), model);
 
   // Function calls: a second pass over the spill, streamed into the JSON writer and onto the
   // Perfetto report's thread tracks (after the rest of the timeline); the HTML writer takes them

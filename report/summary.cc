@@ -68,6 +68,9 @@ std::string loss_text(const LossCounts& l) {
       what += "the calls of " + count(l.no_space_threads, "thread", "threads");
     parts.push_back(what + " not recorded: the temp filesystem was full");
   }
+  if (l.argv_cut)
+    parts.push_back(count(l.argv_arguments_left_out, "argument", "arguments") + " of " +
+                    count(l.argv_cut, "argv", "argvs") + " too long to keep");
   if (parts.empty()) return "nothing lost";
   std::string out = "lost: ";
   for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? ", " : "") + parts[i];
@@ -139,7 +142,12 @@ std::string format_summary(const TraceModel& model, const std::string& report_pa
   for (std::size_t i = 0; i < shown; ++i) {
     const Process& p = *slowest[i];
     std::string dur = seconds(p.end - p.start);
-    std::string pid = "  (pid " + std::to_string(p.pid) + ")";
+    std::string pid = "  (pid " + std::to_string(p.pid);
+    if (p.end_unknown) pid += model.session.end ? ", still running at the end" : ", end not seen";
+    if (p.images.back().argv_cut)
+      pid +=
+          ", " + count(p.images.back().argv_cut->arguments, "argument", "arguments") + " not kept";
+    pid += ")";
     std::string line = "  " + std::string(dur.size() < 10 ? 10 - dur.size() : 0, ' ') + dur + "  ";
     const std::vector<std::string>& argv = p.images.back().argv;
     std::size_t room =

@@ -44,6 +44,12 @@ Args image_args(const Process& p, const Image& im) {
   if (argv.empty() && !im.path.empty()) argv = {im.path};
   args.push_back(Arg::array_of("argv", argv));
   if (im.argv.empty()) args.push_back(Arg::of("argv_unknown", true));
+  if (im.argv_cut) {
+    auto n = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+    args.push_back(
+        Arg::dict_of("argv_truncated", {Arg::of("arguments_left_out", n(im.argv_cut->arguments)),
+                                        Arg::of("bytes_left_out", n(im.argv_cut->bytes))}));
+  }
   if (!im.exe.empty()) args.push_back(Arg::of("exe", im.exe));
   if (!im.path.empty() && im.path != im.exe) args.push_back(Arg::of("path", im.path));
   if (!im.cwd.empty()) args.push_back(Arg::of("cwd", im.cwd));
@@ -51,20 +57,26 @@ Args image_args(const Process& p, const Image& im) {
   args.push_back(Arg::of("pid", p.pid));
   if (last) {
     exit_status_args(p.status, args);
-    if (p.usage) {
-      args.push_back(
-          Arg::real_of("utime_ms", static_cast<double>(p.usage->utime_ns / 1000) / 1000));
-      args.push_back(
-          Arg::real_of("stime_ms", static_cast<double>(p.usage->stime_ns / 1000) / 1000));
-      if (p.usage->maxrss_kb)
-        args.push_back(Arg::of("max_rss_kb", static_cast<std::int64_t>(p.usage->maxrss_kb)));
+    auto ms = [](std::uint64_t ns) { return static_cast<double>(ns / 1000) / 1000; };
+    if (p.cpu) {
+      args.push_back(Arg::real_of("utime_ms", ms(p.cpu->user_ns)));
+      args.push_back(Arg::real_of("stime_ms", ms(p.cpu->system_ns)));
+    }
+    if (p.max_rss_kb)
+      args.push_back(Arg::of("max_rss_kb", static_cast<std::int64_t>(*p.max_rss_kb)));
+    if (p.cpu_with_children) {
+      args.push_back(Arg::real_of("utime_ms_with_children", ms(p.cpu_with_children->user_ns)));
+      args.push_back(Arg::real_of("stime_ms_with_children", ms(p.cpu_with_children->system_ns)));
     }
   }
   args.push_back(Arg::of("started_by", im.started_by));
   if (im.exe_flags) args.push_back(Arg::of("exe_kind", exe_flag_names(im.exe_flags)));
   args.push_back(Arg::of("traced", im.traced));
   if (&im == &p.images.front() && p.start_unknown) args.push_back(Arg::of("start_unknown", true));
-  if (last && p.end_unknown) args.push_back(Arg::of("end_unknown", true));
+  if (last && p.end_unknown) {  // its slice ends at the last thing known, or the run's end
+    args.push_back(Arg::of("end_unknown", true));
+    args.push_back(Arg::of("unfinished", true));
+  }
   if (last && p.is_target) args.push_back(Arg::of("target", true));
   return args;
 }
@@ -97,14 +109,18 @@ Args session_metadata(const TraceModel& model) {
   meta.push_back(Arg::of("threads", static_cast<std::int64_t>(model.thread_count())));
   meta.push_back(Arg::of("events", static_cast<std::int64_t>(model.events)));
   auto n = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
-  meta.push_back(Arg::dict_of("lost", {Arg::of("dropped_records", n(model.lost.dropped_records)),
-                                       Arg::of("seq_gaps", n(model.lost.seq_gaps)),
-                                       Arg::of("bad_chunks", n(model.lost.bad_chunks)),
-                                       Arg::of("bad_bytes", n(model.lost.bad_bytes)),
-                                       Arg::of("spill_lost", n(model.lost.spill_lost)),
-                                       Arg::of("damaged_bytes", n(model.lost.damaged_bytes)),
-                                       Arg::of("no_space_records", n(model.lost.no_space_records)),
-                                       Arg::of("no_space_threads", n(model.lost.no_space_threads))}));
+  const LossCounts& l = model.lost;
+  meta.push_back(Arg::dict_of("lost", {Arg::of("dropped_records", n(l.dropped_records)),
+                                       Arg::of("seq_gaps", n(l.seq_gaps)),
+                                       Arg::of("bad_chunks", n(l.bad_chunks)),
+                                       Arg::of("bad_bytes", n(l.bad_bytes)),
+                                       Arg::of("spill_lost", n(l.spill_lost)),
+                                       Arg::of("damaged_bytes", n(l.damaged_bytes)),
+                                       Arg::of("no_space_records", n(l.no_space_records)),
+                                       Arg::of("no_space_threads", n(l.no_space_threads)),
+                                       Arg::of("argv_cut", n(l.argv_cut)),
+                                       Arg::of("argv_arguments_left_out",
+                                               n(l.argv_arguments_left_out))}));
   const AnnotationCounts& a = model.annotations;
   meta.push_back(Arg::dict_of("annotations",
                               {Arg::of("spans", n(a.spans)),
@@ -275,6 +291,7 @@ Timeline timeline_from_model(const TraceModel& model) {
     tp.end = clamp(p.end);
     tp.argv = p.images.back().argv;
     tp.status = exit_status_text(p.status);
+    if (tp.status.empty() && p.end_unknown) tp.status = "unfinished";
     tp.is_target = p.is_target;
     tp.threads.reserve(1 + p.threads.size());
     TimelineThread& main = tp.threads.emplace_back();
@@ -301,6 +318,8 @@ Timeline timeline_from_model(const TraceModel& model) {
       s.kind = SliceKind::thread;
       s.args.push_back(Arg::of("tid", t.tid));
       if (t.end_unknown) s.args.push_back(Arg::of("end_unknown", true));
+      if (t.end_unknown && p.end_unknown && t.end == p.end)
+        s.args.push_back(Arg::of("unfinished", true));
     }
   }
 

@@ -1,5 +1,7 @@
 #include "report/trace_model.h"
 
+#include <cstring>
+
 namespace viztrace::report {
 std::string exe_flag_names(std::uint32_t flags) {
   static constexpr std::pair<std::uint32_t, const char*> kNames[] = {
@@ -21,6 +23,13 @@ std::string basename_of(std::string_view path) {
 }
 
 std::string Image::name() const {
+  // The shim's exe is the file exec'd as the exec call named it (AT_EXECFN); /proc's is the
+  // interpreter of a script. A descriptor's path (fexecve) names no file.
+  auto names_a_file = [](std::string_view p) {
+    return !p.empty() && !p.starts_with("/dev/fd/") && !p.starts_with("/proc/self/fd/");
+  };
+  if (exe_as_execed && names_a_file(exe)) return basename_of(exe);
+  if (names_a_file(path)) return basename_of(path);
   if (!argv.empty() && !argv[0].empty()) return basename_of(argv[0]);
   if (!exe.empty()) return basename_of(exe);
   if (!path.empty()) return basename_of(path);
@@ -36,6 +45,13 @@ std::uint64_t TraceModel::thread_count() const {
   std::uint64_t n = 0;
   for (const Process& p : processes) n += 1 + p.threads.size();
   return n;
+}
+
+std::optional<ArgvCut> argv_cut_of(std::string_view bytes, bool present) {
+  vt_argv_cut cut;
+  if (!present || bytes.size() < sizeof cut) return std::nullopt;
+  std::memcpy(&cut, bytes.data(), sizeof cut);
+  return ArgvCut{cut.arguments, cut.bytes};
 }
 
 std::vector<std::string> split_argv(std::string_view bytes) {

@@ -16,11 +16,18 @@
 
 namespace viztrace::report {
 
+// What an argv cut to fit left out (the shim keeps the first MiB of an argv).
+struct ArgvCut {
+  std::uint64_t arguments = 0, bytes = 0;  // bytes: each argument's NUL included
+};
+
 // One program a process ran: the first one, then a new one after each exec.
 struct Image {
   std::uint64_t start = 0, end = 0;
   std::vector<std::string> argv;
+  std::optional<ArgvCut> argv_cut;  // argv is the first part only
   std::string exe;   // as the kernel resolved it (from the shim or /proc)
+  bool exe_as_execed = false;  // exe is the file as the exec named it (the shim's), not /proc's
   std::string path;  // as given to exec/spawn
   std::string cwd;
   const char* started_by = "spawn";  // "fork" | "spawn" | "exec" | "observed" | "launch"
@@ -29,7 +36,9 @@ struct Image {
   bool traced = false;               // the shim ran inside it
   std::uint32_t exec_tid = 0;        // the thread whose EXEC began it (0: none did)
 
-  // basename(argv[0]), else of exe, else of path; empty when nothing is known.
+  // The name ps and top give it, the kernel's comm: the base name of the file that was exec'd
+  // (for a "#!" script, the script; argv[0] is then its interpreter), else of argv[0], else of
+  // exe; empty when nothing is known.
   std::string name() const;
 };
 
@@ -40,8 +49,13 @@ struct Thread {
   bool end_unknown = false;
 };
 
+// CPU time and peak memory as getrusage or wait4 tell them.
 struct Usage {
   std::uint64_t utime_ns = 0, stime_ns = 0, maxrss_kb = 0;
+};
+
+struct CpuTime {
+  std::uint64_t user_ns = 0, system_ns = 0;
 };
 
 struct Process {
@@ -50,13 +64,18 @@ struct Process {
   std::uint32_t ppid = 0;      // 0: unknown
   std::uint64_t start = 0, end = 0;
   bool start_unknown = false;   // no record announced its start
-  bool end_unknown = false;     // no record announced its end
+  bool end_unknown = false;     // no record announced its end: it ends at the end of the run
+                                // (Session::end), else at the last thing known of it
   bool is_target = false;       // the command viztrace launched
   std::vector<Image> images;    // never empty; consecutive images touch
   std::vector<Thread> threads;  // the non-main threads, by start
   ExitStatus status;
   std::optional<int> wait_status;  // raw, when a reaper or a pidfd told
-  std::optional<Usage> usage;
+  // Its own CPU time and peak memory, never its children's; and, when it waited for children,
+  // the CPU time of it and them (theirs included), as the kernel counts it for its reaper.
+  std::optional<CpuTime> cpu;
+  std::optional<std::uint64_t> max_rss_kb;
+  std::optional<CpuTime> cpu_with_children;
 
   // The last image's name, else "pid N".
   std::string name() const;
@@ -108,6 +127,9 @@ struct Session {
   std::uint32_t target_pid = 0, viztrace_pid = 0;
   std::vector<std::string> command;
   std::string cwd;
+  // When viztrace ended the run (its final STATS record); unknown when it was killed. A
+  // process whose end nobody told was still running then.
+  std::optional<std::uint64_t> end;
 };
 
 struct LossCounts {
@@ -122,10 +144,13 @@ struct LossCounts {
   // threads whose calls were not recorded at all.
   std::uint64_t no_space_records = 0;
   std::uint64_t no_space_threads = 0;
+  std::uint64_t argv_cut = 0;         // process images whose argv was cut to fit
+  std::uint64_t argv_arguments_left_out = 0;  // the arguments those cuts left out
 
-  // Records and chunks lost plus damaged spots: 0 means nothing was lost.
+  // Records and chunks lost, damaged spots and cut argvs: 0 means nothing was lost.
   std::uint64_t total() const {
     return dropped_records + seq_gaps + bad_chunks + spill_lost + damaged_spots + no_space_threads +
+           argv_cut +
            (bad_bytes > 0 && bad_chunks == 0 ? 1 : 0);
   }
 };
@@ -154,5 +179,7 @@ std::string exe_flag_names(std::uint32_t flags);
 
 // Splits an ARGV string (each element NUL-terminated; a last element may lack it).
 std::vector<std::string> split_argv(std::string_view bytes);
+// What an ARGV_CUT string says was left out of the ARGV before it; nullopt without one.
+std::optional<ArgvCut> argv_cut_of(std::string_view bytes, bool present);
 
 }  // namespace viztrace::report

@@ -135,6 +135,13 @@ void ChunkWriter::string_list(uint32_t field, const char* const* list, uint64_t 
   }
   if (!piece_at_) piece_open(field, ts);
   piece_close(true);
+  if (field != VT_STR_ARGV || !list || !*list) return;
+  vt_argv_cut cut = {0, 0};
+  for (; *list; ++list) {
+    ++cut.arguments;
+    cut.bytes += strlen(*list) + 1;
+  }
+  string(VT_STR_ARGV_CUT, reinterpret_cast<const char*>(&cut), sizeof cut, ts);
 }
 
 void ChunkWriter::string_words(uint32_t field, const char* text, uint64_t ts,

@@ -47,7 +47,8 @@ class ChunkWriter {
               size_t length = 0) noexcept;
   // A string record (split into pieces across chunks when long).
   void string(uint32_t field, const char* bytes, size_t length, uint64_t ts) noexcept;
-  // argv-style: every element followed by its NUL, at most max_bytes in all.
+  // argv-style: every element followed by its NUL, at most max_bytes in all. An ARGV cut short
+  // is followed by a VT_STR_ARGV_CUT string that says what it left out.
   void string_list(uint32_t field, const char* const* list, uint64_t ts,
                    size_t max_bytes = 1u << 20) noexcept;
   // Space-separated words (as in "a=1 b=2") written argv-style: each word followed by its

@@ -238,7 +238,7 @@ TEST_CASE("pftrace and JSON reports of one spill: same slices, names, nesting, o
   REQUIRE(procs5000.size() == 2);
   CHECK(procs5000[0]->uuid != procs5000[1]->uuid);
   CHECK(procs5000[0]->name == "one");
-  CHECK(procs5000[1]->name == "tool");
+  CHECK(procs5000[1]->name == "t\\xffol");  // the file exec'd, invalid byte visible
   for (const DecodedTrack& t : pf.trace.tracks)
     if (t.kind == DecodedTrack::Kind::thread && t.tid == 5001) {
       CHECK(t.parent == procs5000[1]->uuid);
@@ -248,7 +248,7 @@ TEST_CASE("pftrace and JSON reports of one spill: same slices, names, nesting, o
   // Args: the image of the reused pid, hostile argv and all, as in the JSON.
   auto tool = pf.of(5000, 5000);
   REQUIRE(tool.size() == 2);
-  const TrackContent* second = tool[0]->slices.front().name == "tool" ? tool[0] : tool[1];
+  const TrackContent* second = tool[0]->slices.front().name == "t\\xffol" ? tool[0] : tool[1];
   const auto& args = second->slices.front().args;
   auto jtool = json.find("X", "process", 5000 + kReuse).at(0);
   std::vector<std::string> jargv = R::strings(jtool["args"]["argv"].value());

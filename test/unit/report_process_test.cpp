@@ -58,16 +58,16 @@ TEST_CASE("report: a fork+exec tree resolves the same in any arrival order") {
   Stream c = collector();
   open_session(c, 2000, {"sh", "-c", "make -j2"}, "/bin/sh");
   Stream sh(2000, 2000, 0xa);
-  sh.proc_start(T0 + 200'000, kViztrace, {"sh", "-c", "make -j2"}, "/usr/bin/dash", "/work");
+  sh.proc_start(T0 + 200'000, kViztrace, {"sh", "-c", "make -j2"}, "/bin/sh", "/work");
   sh.fork(T0 + 1'234'567, 2001);  // read after the child already ran
   Stream child(2001, 2001, 0xa);
-  child.proc_start(T0 + 1'200'000, 2000, {"sh", "-c", "make -j2"}, "/usr/bin/dash", "/work",
+  child.proc_start(T0 + 1'200'000, 2000, {"sh", "-c", "make -j2"}, "/bin/sh", "/work",
                    VT_PROC_FORKED);
   child.exec(T0 + 1'500'000, "/usr/bin/make", {"make", "-j2"});
   Stream make(2001, 2001, 0xb);
   make.proc_start(T0 + 1'600'000, 2000, {"make", "-j2"}, "/usr/bin/make", "/work/sub");
-  make.exit(T0 + 7'900'000, 2, vt_usage{9'000'000, 9'000'000, 1});
-  vt_usage usage{3'000'000, 1'250'000, 4096};
+  make.exit(T0 + 7'900'000, 2, vt_usage{2'000'000, 1'000'000, 2048});
+  vt_usage usage{3'000'000, 1'250'000, 4096};  // with children make waited for
   sh.reap(T0 + 8'000'000, 2001, 2 << 8, &usage);
   sh.exit(T0 + 8'500'000, 0);
   c.reap(T0 + 9'000'000, 2000, 0);
@@ -86,7 +86,7 @@ TEST_CASE("report: a fork+exec tree resolves the same in any arrival order") {
     CHECK(R::ts(s) == Approx(100.0));
     CHECK(R::dur(s) == Approx(8400.0));
     CHECK(args_argv(s) == std::vector<std::string>{"sh", "-c", "make -j2"});
-    CHECK(R::str(s["args"], "exe") == "/usr/bin/dash");
+    CHECK(R::str(s["args"], "exe") == "/bin/sh");
     CHECK(R::num(s["args"], "ppid") == kViztrace);
     CHECK(R::num(s["args"], "pid") == 2000);
     CHECK(R::str(s["args"], "started_by") == "launch");
@@ -111,9 +111,16 @@ TEST_CASE("report: a fork+exec tree resolves the same in any arrival order") {
     CHECK(R::str(make_image["args"], "cwd") == "/work/sub");
     CHECK(R::num(make_image["args"], "ppid") == 2000);
     CHECK(R::num(make_image["args"], "exit_code") == 2);  // the reaper's word
-    CHECK(make_image["args"]["utime_ms"].get_double().value() == Approx(3.0));
-    CHECK(make_image["args"]["stime_ms"].get_double().value() == Approx(1.25));
-    CHECK(R::num(make_image["args"], "max_rss_kb") == 4096);
+    // Its own word, not the reaper's count (which includes its children's).
+    CHECK(make_image["args"]["utime_ms"].get_double().value() == Approx(2.0));
+    CHECK(make_image["args"]["stime_ms"].get_double().value() == Approx(1.0));
+    CHECK(R::num(make_image["args"], "max_rss_kb") == 2048);
+    // sh waited for make: its own figures are zero, its subtree's are make's count.
+    CHECK(s["args"]["utime_ms"].get_double().value() == Approx(0.0));
+    CHECK_FALSE(R::has(s["args"], "max_rss_kb"));
+    CHECK(s["args"]["utime_ms_with_children"].get_double().value() == Approx(3.0));
+    CHECK(s["args"]["stime_ms_with_children"].get_double().value() == Approx(1.25));
+    CHECK_FALSE(R::has(make_image["args"], "utime_ms_with_children"));
 
     CHECK(run->metadata_name("process_name", 2000, 2000) == "sh");
     CHECK(run->metadata_name("process_name", 2001, 2001) == "make");
@@ -232,6 +239,155 @@ TEST_CASE("report: processes seen through /proc and ended through a pidfd") {
   CHECK_FALSE(R::has(assembler[0]["args"], "end_unknown"));
 }
 
+TEST_CASE(
+    "report: without its own word, a process's CPU is its reaper's count less its waited "
+    "children's") {
+  auto ms = [](simdjson::dom::element e, const char* key) {
+    return e["args"][key].get_double().value();
+  };
+  SECTION("a traced parent killed before it could tell") {
+    Stream c = collector();
+    open_session(c, 3000, {"sh", "-c", "busy; kill -9 $$"}, "/bin/sh");
+    Stream sh(3000, 3000, 1);
+    sh.proc_start(T0 + 200'000, kViztrace, {"sh", "-c", "busy; kill -9 $$"}, "/bin/sh", "/");
+    sh.fork(T0 + 300'000, 3001);
+    Stream busy(3001, 3001, 2);
+    busy.proc_start(T0 + 400'000, 3000, {"busy"}, "/bin/busy", "/");
+    busy.exit(T0 + 5'000'000, 0, vt_usage{390'000'000, 10'000'000, 70000});
+    const vt_usage busy_count{390'500'000, 10'000'000, 70000};
+    sh.reap(T0 + 5'100'000, 3001, 0, &busy_count);
+    const vt_usage sh_count{396'000'000, 12'500'000, 70000};
+    c.reap(T0 + 5'200'000, 3000, SIGKILL, &sh_count);
+    Run run(interleave({&c, &sh, &busy}, 4));
+    auto parent = run->find("X", "process", 3000);
+    REQUIRE(parent.size() == 1);
+    CHECK(ms(parent[0], "utime_ms") == Approx(5.5));
+    CHECK(ms(parent[0], "stime_ms") == Approx(2.5));
+    CHECK_FALSE(R::has(parent[0]["args"], "max_rss_kb"));  // the count is the child's peak
+    CHECK(ms(parent[0], "utime_ms_with_children") == Approx(396.0));
+    auto child = run->find("X", "process", 3001);
+    REQUIRE(child.size() == 1);
+    CHECK(ms(child[0], "utime_ms") == Approx(390.0));
+    CHECK(R::num(child[0]["args"], "max_rss_kb") == 70000);
+  }
+  SECTION("a program the shim is not in, whose children it reaped unseen") {
+    Stream c = collector();
+    open_session(c, 4000, {"builder"}, "/opt/builder");
+    c.spawn(T0 + 100'000, 4000, "/opt/builder", {"builder"}, VT_EXE_STATIC);
+    c.observed(T0 + 1'000'000, 4001, 4000, {"cc"}, "/usr/bin/cc");
+    Stream cc(4001, 4001, 1);
+    cc.proc_start(T0 + 1'100'000, 4000, {"cc"}, "/usr/bin/cc", "/");
+    cc.exit(T0 + 2'000'000, 0, vt_usage{100'000'000, 0, 5000});
+    c.ended(T0 + 2'100'000, 4001, 0);
+    const vt_usage builder_count{130'000'000, 5'000'000, 9000};
+    c.reap(T0 + 3'000'000, 4000, 0, &builder_count);
+    Run run(interleave({&c, &cc}, 2));
+    auto builder = run->find("X", "process", 4000);
+    REQUIRE(builder.size() == 1);
+    CHECK_FALSE(builder[0]["args"]["traced"].get_bool().value());
+    CHECK(ms(builder[0], "utime_ms") == Approx(30.0));
+    CHECK(ms(builder[0], "stime_ms") == Approx(5.0));
+    CHECK_FALSE(R::has(builder[0]["args"], "max_rss_kb"));
+    CHECK(ms(builder[0], "utime_ms_with_children") == Approx(130.0));
+    auto compiler = run->find("X", "process", 4001);
+    REQUIRE(compiler.size() == 1);
+    CHECK(ms(compiler[0], "utime_ms") == Approx(100.0));
+  }
+  SECTION("a program that reaped children nobody can count has no CPU of its own") {
+    Stream c = collector();
+    open_session(c, 5000, {"builder"}, "/opt/builder");
+    c.spawn(T0 + 100'000, 5000, "/opt/builder", {"builder"}, VT_EXE_STATIC);
+    c.observed(T0 + 1'000'000, 5001, 5000, {"tool"}, "/opt/tool");  // static too: no word
+    c.ended(T0 + 2'000'000, 5001, 0);
+    const vt_usage builder_count{130'000'000, 5'000'000, 9000};
+    c.reap(T0 + 3'000'000, 5000, 0, &builder_count);
+    Run run(interleave({&c}, 0));
+    auto builder = run->find("X", "process", 5000);
+    REQUIRE(builder.size() == 1);
+    CHECK_FALSE(R::has(builder[0]["args"], "utime_ms"));
+    CHECK_FALSE(R::has(builder[0]["args"], "max_rss_kb"));
+    CHECK(ms(builder[0], "utime_ms_with_children") == Approx(130.0));
+  }
+}
+
+TEST_CASE("report: a process whose end nobody told ends at the run's end, else its last record") {
+  // The target ended; its child was still running: no EXIT, REAP or ENDED of it.
+  auto streams = [](Stream& c, Stream& sh, Stream& daemon) {
+    open_session(c, 6000, {"sh"}, "/bin/sh");
+    sh.proc_start(T0 + 200'000, kViztrace, {"sh"}, "/bin/sh", "/");
+    sh.fork(T0 + 300'000, 6001);
+    daemon.proc_start(T0 + 400'000, 6000, {"daemon"}, "/bin/daemon", "/");
+    daemon.thread_name(T0 + 500'000, 6001, "daemon");
+    sh.exit(T0 + 1'000'000, 0);
+    c.reap(T0 + 1'100'000, 6000, 0);
+  };
+  SECTION("viztrace ended the run: the process was running then") {
+    Stream c = collector(), sh(6000, 6000, 1), daemon(6001, 6001, 2);
+    streams(c, sh, daemon);
+    c.stats(T0 + 9'000'000, vt_stats{});
+    Run run(interleave({&c, &sh, &daemon}, 1));
+    auto d = run->find("X", "process", 6001);
+    REQUIRE(d.size() == 1);
+    CHECK(R::ts(d[0]) + R::dur(d[0]) == Approx(9000.0));
+    CHECK(d[0]["args"]["unfinished"].get_bool().value());
+    CHECK_FALSE(R::has(run->find("X", "process", 6000)[0]["args"], "unfinished"));
+  }
+  SECTION("viztrace was killed: the last record of it, function calls included") {
+    Stream c = collector(), sh(6000, 6000, 1), daemon(6001, 6001, 2);
+    streams(c, sh, daemon);
+    std::vector<Stream::Chunk> chunks = interleave({&c, &sh, &daemon}, 2);
+    chunks.push_back(packed_function_chunk(
+        6001, 6001, 2, {{T0 + 600'000, 0x1000}, {(T0 + 4'000'000) | VT_FN_EXIT, 0x1000}}));
+    Run run(chunks);
+    auto d = run->find("X", "process", 6001);
+    REQUIRE(d.size() == 1);
+    CHECK(R::ts(d[0]) + R::dur(d[0]) == Approx(4000.0));
+    CHECK(d[0]["args"]["unfinished"].get_bool().value());
+  }
+  SECTION("without function calls: its last lifecycle record") {
+    Stream c = collector(), sh(6000, 6000, 1), daemon(6001, 6001, 2);
+    streams(c, sh, daemon);
+    Run run(interleave({&c, &sh, &daemon}, 3));
+    auto d = run->find("X", "process", 6001);
+    REQUIRE(d.size() == 1);
+    CHECK(R::ts(d[0]) + R::dur(d[0]) == Approx(500.0));
+    CHECK(d[0]["args"]["unfinished"].get_bool().value());
+  }
+}
+
+TEST_CASE("report: an argv the shim cut is marked, and the launcher's whole copy wins") {
+  const std::vector<std::string> whole = {"tool", "a", "b", "c", "d"};
+  const std::vector<std::string> cut = {"tool", "a"};
+  auto cut_string = [](Stream& s, std::uint64_t ts, std::uint64_t arguments, std::uint64_t bytes) {
+    const vt_argv_cut c{arguments, bytes};
+    s.builder().string(VT_STR_ARGV_CUT, std::string(reinterpret_cast<const char*>(&c), sizeof c),
+                       ts);
+  };
+  Stream c = collector();
+  open_session(c, 7000, whole, "/bin/tool");
+  Stream tool(7000, 7000, 1);
+  cut_string(tool, T0 + 200'000, 3, 6);  // strings gather until their record
+  tool.proc_start(T0 + 200'000, kViztrace, cut, "/bin/tool", "/");
+  cut_string(tool, T0 + 300'000, 3, 6);
+  tool.exec(T0 + 300'000, "/bin/other", {"other", "a"});
+  Stream other(7000, 7000, 2);
+  cut_string(other, T0 + 400'000, 3, 6);
+  other.proc_start(T0 + 400'000, kViztrace, {"other", "a"}, "/bin/other", "/");
+  other.exit(T0 + 500'000, 0);
+  c.reap(T0 + 600'000, 7000, 0);
+  Run run(interleave({&c, &tool, &other}, 0));
+  auto images = run->find("X", "process", 7000);
+  REQUIRE(images.size() == 2);
+  CHECK(args_argv(images[0]) == whole);
+  CHECK_FALSE(R::has(images[0]["args"], "argv_truncated"));
+  CHECK(args_argv(images[1]) == std::vector<std::string>{"other", "a"});
+  CHECK(R::num(images[1]["args"]["argv_truncated"], "arguments_left_out") == 3);
+  CHECK(R::num(images[1]["args"]["argv_truncated"], "bytes_left_out") == 6);
+  CHECK(R::num(run->metadata()["lost"], "argv_cut") == 1);
+  CHECK(R::num(run->metadata()["lost"], "argv_arguments_left_out") == 3);
+  CHECK(run.result.lost == 1);
+}
+
 TEST_CASE("report: a reused pid becomes a second process with its own json pid") {
   Stream c = collector();
   open_session(c, 2000, {"sh"}, "/bin/sh");
@@ -324,7 +480,7 @@ TEST_CASE("report: a vfork child known only from its EXEC starts with the exec'd
   env.proc_start(T0 + 150'000, kViztrace, {"env", "sh", "-c", "ls; static; nope"}, "/usr/bin/env",
                  "/d");
   env.exec(T0 + 180'000, "/bin/sh", {"sh", "-c", "ls; static; nope"}, 0, kViztrace);
-  sh.proc_start(T0 + 200'000, kViztrace, {"sh", "-c", "ls; static; nope"}, "/usr/bin/dash", "/d");
+  sh.proc_start(T0 + 200'000, kViztrace, {"sh", "-c", "ls; static; nope"}, "/bin/sh", "/d");
   // dash vforks: no FORK record, the child's first word is its EXEC.
   Stream ls_child(7001, 7001, 1), ls(7001, 7001, 2);
   ls_child.exec(T0 + 1'000'000, "/usr/bin/ls", {"ls", "-l"}, 0, 7000);
@@ -372,7 +528,7 @@ TEST_CASE("report: a vfork child known only from its EXEC starts with the exec'd
     REQUIRE(failed.size() == 1);
     CHECK(R::str(failed[0], "name") == "sh");  // it ran dash's code until _exit
     CHECK(args_argv(failed[0]) == std::vector<std::string>{"sh", "-c", "ls; static; nope"});
-    CHECK(R::str(failed[0]["args"], "exe") == "/usr/bin/dash");
+    CHECK(R::str(failed[0]["args"], "exe") == "/bin/sh");
     CHECK(R::num(failed[0]["args"], "exit_code") == 127);
     auto instants = run->find("i", "", 7003);
     REQUIRE(instants.size() == 1);

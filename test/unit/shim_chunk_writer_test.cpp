@@ -383,7 +383,8 @@ TEST_CASE("ChunkWriter's string_list stops at max_bytes on an element boundary",
       w.string_list(VT_STR_ARGV, l, 1, max_bytes);
     }
     auto strs = strings_of(decode_all(cap.delivered()));
-    REQUIRE(strs.size() == 1);
+    REQUIRE(!strs.empty());
+    CHECK(strs[0].field == VT_STR_ARGV);
     return strs[0].bytes;
   };
   CHECK(run(list, 1u << 20) == std::string("one\0two\0three\0", 14));
@@ -395,6 +396,32 @@ TEST_CASE("ChunkWriter's string_list stops at max_bytes on an element boundary",
   CHECK(run(empty, 100) == "");
   const char* blanks[] = {"", "", nullptr};
   CHECK(run(blanks, 100) == std::string("\0\0", 2));
+}
+
+TEST_CASE("ChunkWriter's string_list says what an argv cut short left out", "[shim]") {
+  const char* list[] = {"one", "two", "three", "four", nullptr};
+  auto run = [&](uint32_t field, size_t max_bytes) {
+    Capture cap;
+    Stream s = make_stream();
+    {
+      vt_shim::ChunkWriterN<VT_CHUNK_MAX> w(s, Capture::sink, &cap, false);
+      w.string_list(field, list, 7, max_bytes);
+      w.record(VT_REC_EXEC, 0, 8);
+    }
+    return strings_of(decode_all(cap.delivered()));
+  };
+  auto cut = run(VT_STR_ARGV, 9);
+  REQUIRE(cut.size() == 2);
+  CHECK(cut[0].bytes == std::string("one\0two\0", 8));
+  CHECK(cut[1].field == VT_STR_ARGV_CUT);
+  CHECK(cut[1].ts == 7);
+  vt_argv_cut left;
+  REQUIRE(cut[1].bytes.size() == sizeof left);
+  std::memcpy(&left, cut[1].bytes.data(), sizeof left);
+  CHECK(left.arguments == 2);
+  CHECK(left.bytes == 6 + 5);
+  CHECK(run(VT_STR_ARGV, 19).size() == 1);  // all of it fits: nothing to say
+  CHECK(run(VT_STR_ARGS, 9).size() == 1);   // annotation args: each one chunk, no room
 }
 
 TEST_CASE("ChunkWriter's string_words writes space-separated words argv-style", "[shim]") {
