@@ -5,12 +5,27 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <string>
 
 #include "spill/spill_format.h"
 
 namespace viztrace::spill {
 namespace {
 constexpr std::size_t kBufferBytes = 1u << 20;
+// Room kept for lifecycle records once the filesystem is full: a few thousand processes.
+constexpr off_t kReserveBytes = 512 << 10;
+
+bool is_bulk(const unsigned char* chunk, std::size_t length) {
+  if (length < sizeof(vt_chunk_header)) return false;
+  vt_chunk_header h;
+  std::memcpy(&h, chunk, sizeof h);
+  return h.kind == VT_KIND_FUNCTIONS || h.kind == VT_KIND_FUNCTIONS_PACKED;
+}
+
+bool out_of_space(int err) {
+  return err == ENOSPC || err == EDQUOT;
+}
 
 bool write_all(int fd, const unsigned char* p, std::size_t n, int& err) {
   while (n > 0) {
@@ -33,30 +48,89 @@ SpillWriter::SpillWriter(SessionDir& dir, std::size_t segment_bytes)
 SpillWriter::SpillWriter(SegmentDir& dir, std::uint32_t first_segment, std::size_t segment_bytes)
     : dir_(dir), segment_bytes_(segment_bytes), segments_(first_segment) {
   buffer_.reserve(kBufferBytes);
+  hold_reserve();
 }
 
 SpillWriter::~SpillWriter() {
   flush();
   if (fd_ >= 0) ::close(fd_);
+  if (reserve_fd_ >= 0) ::close(reserve_fd_);
+}
+
+// The reserve is an unnamed file with blocks allocated past its end: nothing else can take
+// them, and the kernel frees them however viztrace ends.
+void SpillWriter::hold_reserve() {
+  int fd = ::openat(dir_.fd(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) return;  // no O_TMPFILE here: no reserve
+  if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, kReserveBytes) != 0) {
+    ::close(fd);  // already too full to hold one
+    return;
+  }
+  reserve_fd_ = fd;
+}
+
+void SpillWriter::become_scarce() {
+  scarce_ = true;
+  std::size_t kept = 0;
+  std::size_t kept_chunks = 0;
+  for (const Buffered& c : chunks_) {
+    if (c.bulk) {
+      ++lost_chunks_;
+      lost_since_flush_ = true;
+      continue;
+    }
+    std::memmove(buffer_.data() + kept, buffer_.data() + c.offset, c.length);
+    kept += c.length;
+    ++kept_chunks;
+  }
+  buffer_.resize(kept);
+  buffered_chunks_ = kept_chunks;
+  chunks_.clear();
+  if (reserve_fd_ < 0) return;
+  // The reserve becomes the next segment: what follows is written into its blocks.
+  const int reserve = reserve_fd_;
+  reserve_fd_ = -1;
+  const std::string proc = "/proc/self/fd/" + std::to_string(reserve);
+  if (segments_ < kMaxSegments && start_segment(reserve, [&](const char* name) {
+        return ::linkat(AT_FDCWD, proc.c_str(), dir_.fd(), name, AT_SYMLINK_FOLLOW);
+      }))
+    return;
+  ::close(reserve);
 }
 
 bool SpillWriter::open_segment() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
   if (segments_ >= kMaxSegments) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
     last_error_ = EFBIG;
     return false;
   }
-  // Count the segment before it exists, so no guard can miss it.
+  int fd = -1;
+  bool made = start_segment(
+      -1,
+      [&](const char* name) {
+        fd = ::openat(dir_.fd(), name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        return fd < 0 ? -1 : 0;
+      },
+      &fd);
+  return made;
+}
+
+// Names the next segment with `make` (which returns 0 or -1 with errno), then writes its
+// header into fd (or *made_fd when make opens it). The segment is counted before it exists,
+// so no guard can miss it.
+bool SpillWriter::start_segment(int fd, const std::function<int(const char*)>& make, int* made_fd) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
   dir_.set_segments(segments_ + 1);
   char name[kSegmentNameMax];
   segment_name(segments_, name);
-  int fd = ::openat(dir_.fd(), name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
+  if (make(name) != 0) {
     last_error_ = errno;
     dir_.set_segments(segments_);
     return false;
   }
+  if (made_fd) fd = *made_fd;
   ++segments_;
   SegmentHeader h{};
   std::memcpy(h.magic, kSegmentMagic, sizeof h.magic);
@@ -72,12 +146,23 @@ bool SpillWriter::open_segment() {
   return true;
 }
 
-void SpillWriter::append(const void* chunk, std::size_t length) { append({{chunk, length}}); }
+void SpillWriter::append(const void* chunk, std::size_t length) {
+  append({{chunk, length}});
+}
 
 void SpillWriter::append(std::initializer_list<Piece> chunk) {
   std::size_t length = 0;
   for (const Piece& piece : chunk) length += piece.length;
+  const bool bulk =
+      chunk.size() > 0 &&
+      is_bulk(static_cast<const unsigned char*>(chunk.begin()->data), chunk.begin()->length);
+  if (bulk && scarce_) {
+    ++lost_chunks_;
+    lost_since_flush_ = true;
+    return;
+  }
   if (buffer_.size() + length > kBufferBytes) flush();
+  chunks_.push_back({buffer_.size(), length, bulk});
   for (const Piece& piece : chunk) {
     const auto* p = static_cast<const unsigned char*>(piece.data);
     buffer_.insert(buffer_.end(), p, p + piece.length);
@@ -85,15 +170,28 @@ void SpillWriter::append(std::initializer_list<Piece> chunk) {
   ++buffered_chunks_;
 }
 
+// A filesystem that ran full is given the reserve back, and the lifecycle chunks are written
+// again without the function chunks.
+bool SpillWriter::write_buffer() {
+  int err = 0;
+  if (write_once(err)) return true;
+  if (!out_of_space(err) || scarce_) return false;
+  become_scarce();
+  return buffer_.empty() || write_once(err);
+}
+
 // Writes the buffer into the current segment, rolling over to a new one when the segment is
 // full or the file size limit says so (EFBIG). A failed write is cut back off the segment, so
 // segments only ever hold whole chunks.
-bool SpillWriter::write_buffer() {
+bool SpillWriter::write_once(int& err) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (fd_ < 0 || segment_size_ + buffer_.size() > segment_bytes_) {
-      if (!open_segment()) return false;
+      if (!open_segment()) {
+        err = last_error_;
+        return false;
+      }
     }
-    int err = 0;
+    err = 0;
     if (write_all(fd_, buffer_.data(), buffer_.size(), err)) {
       segment_size_ += buffer_.size();
       bytes_written_ += buffer_.size();
@@ -116,6 +214,7 @@ bool SpillWriter::flush() {
     }
     buffer_.clear();
     buffered_chunks_ = 0;
+    chunks_.clear();
   }
   bool ok = !lost_since_flush_;
   lost_since_flush_ = false;

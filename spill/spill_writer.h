@@ -1,10 +1,17 @@
 // Appends chunks to numbered segment files in the session dir, so the collector's memory stays
 // flat however long the run. A failed write (full disk, RLIMIT_FSIZE) loses the chunks it held,
 // counts them, and writing goes on: the collector must keep draining the FIFO regardless.
+//
+// A full filesystem costs function calls before it costs processes: the writer holds a reserve
+// of disk space (an unnamed file with blocks allocated, freed by the kernel however viztrace
+// ends). At the first ENOSPC the reserve becomes the next segment, and from then on function
+// chunks, the bulk of any trace, are dropped and counted, so that the lifecycle records
+// (processes, their argv and status, viztrace's own records) fit in the blocks kept for them.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -39,13 +46,20 @@ class SpillWriter {
 
   std::uint32_t segments() const { return segments_; }
   std::uint64_t lost_chunks() const { return lost_chunks_; }
+  // Whether the filesystem ran full and function chunks are being dropped.
+  bool scarce() const { return scarce_; }
   std::uint64_t bytes_written() const { return bytes_written_; }
   // errno of the last failure, 0 if none.
   int last_error() const { return last_error_; }
 
  private:
   bool open_segment();
+  bool start_segment(int fd, const std::function<int(const char*)>& make, int* made_fd = nullptr);
   bool write_buffer();
+  bool write_once(int& err);
+  void hold_reserve();
+  // Gives the reserve back and keeps only the lifecycle chunks of the buffer.
+  void become_scarce();
 
   SegmentDir& dir_;
   std::size_t segment_bytes_;
@@ -54,6 +68,14 @@ class SpillWriter {
   std::uint64_t segment_size_ = 0;
   std::vector<unsigned char> buffer_;
   std::size_t buffered_chunks_ = 0;
+  struct Buffered {
+    std::size_t offset;
+    std::size_t length;
+    bool bulk;  // function calls
+  };
+  std::vector<Buffered> chunks_;  // what buffer_ holds
+  int reserve_fd_ = -1;
+  bool scarce_ = false;
   std::uint64_t lost_chunks_ = 0;
   std::uint64_t bytes_written_ = 0;
   int last_error_ = 0;

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "harness.h"
@@ -12,7 +14,9 @@ using namespace vt_test;
 
 namespace {
 
-bool can_mount() { return geteuid() == 0 && on_path("unshare") && on_path("gcc"); }
+bool can_mount() {
+  return geteuid() == 0 && on_path("unshare") && on_path("gcc");
+}
 
 // An instrumented program: `threads` N CALLS runs N threads that make CALLS calls each.
 void build_threads(const Sandbox& s) {
@@ -29,8 +33,8 @@ void build_threads(const Sandbox& s) {
                "  for (int i = 0; i < n; i++) pthread_join(t[i], 0);\n"
                "  printf(\"threads done\\n\");\n"
                "  return 0; }\n");
-  auto cc = s.command(
-      {"gcc", "-O1", "-finstrument-functions", "-pthread", "-o", "threads", "threads.c"});
+  auto cc =
+      s.command({"gcc", "-O1", "-finstrument-functions", "-pthread", "-o", "threads", "threads.c"});
   INFO(cc.err);
   REQUIRE(cc.exit_code() == 0);
 }
@@ -39,8 +43,9 @@ void build_threads(const Sandbox& s) {
 // left in that tmpfs after a line "left:" and exits with viztrace's status.
 Result run_on_tmpfs(const Sandbox& s, const std::string& size, const std::string& prepare,
                     const std::string& args) {
-  const std::string script = "mount -t tmpfs -o size=" + size + " viztrace-test \"$TMPDIR\" || exit 99\n" +
-                             prepare + "\n\"" + viztrace_bin() + "\" " + args +
+  const std::string script = "mount -t tmpfs -o size=" + size +
+                             " viztrace-test \"$TMPDIR\" || exit 99\n" + prepare + "\n\"" +
+                             viztrace_bin() + "\" " + args +
                              "\nstatus=$?\necho left: $(ls -A \"$TMPDIR\")\nexit $status\n";
   return s.command({"unshare", "--mount", "--propagation", "private", "sh", "-c", script});
 }
@@ -87,5 +92,38 @@ TEST_CASE("a full temp filesystem: the program runs, and the report says what is
   CHECK(r.out.find("left: filler\n") != std::string::npos);
   CHECK(r.err.find("viztrace: `./threads 4 100000` exited with status 0") != std::string::npos);
   CHECK(r.err.find("nothing lost") == std::string::npos);
+  require_clean(s);
+}
+
+TEST_CASE("a spill that fills the temp filesystem costs function chunks, never processes") {
+  if (!can_mount()) {
+    WARN("SKIPPED: needs root, unshare and gcc");
+    return;
+  }
+  Sandbox s;
+  build_threads(s);
+  // 6 million calls pack into some 18 MB of spill, more than the filesystem: while they fill
+  // it, 100 short processes start and end, and each must be in the report with its status.
+  Result r = run_on_tmpfs(
+      s, "8m", "",
+      "run -- sh -c './threads 2 3000000 & for i in $(seq 100); do /bin/true; done; wait; exit 5'");
+  INFO(r.out);
+  INFO(r.err);
+  REQUIRE(r.exit_code() != 99);
+  CHECK(r.exit_code() == 5);
+  CHECK(r.out.find("threads done\n") != std::string::npos);
+  CHECK(r.out.find("left:\n") != std::string::npos);
+  CHECK(r.err.find("exited with status 5") != std::string::npos);
+  CHECK(r.err.find("not spilled to disk") != std::string::npos);
+  Report report = s.report();
+  CHECK(report.target().exit_code == 5);
+  int threads = 0, trues = 0;
+  for (const auto& p : report.processes) {
+    if (p.argv.empty() || p.exit_code != 0) continue;
+    threads += p.argv[0] == "./threads";
+    trues += p.argv[0] == "/bin/true";
+  }
+  CHECK(threads == 1);
+  CHECK(trues == 100);
   require_clean(s);
 }
