@@ -31,8 +31,7 @@ print('close_fds child', subprocess.run(['ls', '/proc/self/fd'],
 
 TEST_CASE("a traced program lists the descriptors it has untraced, in every process") {
   if (!on_path("python3")) {
-    WARN("SKIPPED: needs python3");
-    return;
+    VT_SKIP("needs python3");
   }
   Sandbox s;
   s.write_file("lister.py", kLister);

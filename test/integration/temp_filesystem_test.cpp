@@ -4,8 +4,6 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <map>
-#include <optional>
 #include <string>
 
 #include "harness.h"
@@ -54,8 +52,7 @@ Result run_on_tmpfs(const Sandbox& s, const std::string& size, const std::string
 
 TEST_CASE("a small temp filesystem costs function records, never the program") {
   if (!can_mount()) {
-    WARN("SKIPPED: needs root, unshare and gcc");
-    return;
+    VT_SKIP("needs root, unshare and gcc");
   }
   Sandbox s;
   build_threads(s);
@@ -76,8 +73,7 @@ TEST_CASE("a small temp filesystem costs function records, never the program") {
 
 TEST_CASE("a full temp filesystem: the program runs, and the report says what is missing") {
   if (!can_mount()) {
-    WARN("SKIPPED: needs root, unshare and gcc");
-    return;
+    VT_SKIP("needs root, unshare and gcc");
   }
   Sandbox s;
   build_threads(s);
@@ -97,8 +93,7 @@ TEST_CASE("a full temp filesystem: the program runs, and the report says what is
 
 TEST_CASE("a spill that fills the temp filesystem costs function chunks, never processes") {
   if (!can_mount()) {
-    WARN("SKIPPED: needs root, unshare and gcc");
-    return;
+    VT_SKIP("needs root, unshare and gcc");
   }
   Sandbox s;
   build_threads(s);
