@@ -33,6 +33,8 @@ constexpr int kRingIntervalMs = 1;
 // A pass that moved this many records means threads are writing fast: go again at once.
 constexpr std::uint64_t kHotRingRecords = 16384;
 constexpr std::uint64_t kClockIntervalNs = 250'000'000;
+// A detached process's argv, kept to tell its next exec by: a prefix is enough.
+constexpr std::size_t kMaxBaselineArgv = 64u << 10;
 
 vt_usage usage_of(const struct rusage& ru) {
   vt_usage u;
@@ -60,12 +62,17 @@ Collector::Collector(int fifo_fd, spill::SpillWriter& spill, CollectorOptions op
       [this](const ProcWatcher::Observed& o) {
         own_.string(VT_STR_ARGV, o.argv, o.ts);
         own_.string(VT_STR_EXE, o.exe, o.ts);
-        own_.record(VT_REC_OBSERVED, 0, o.ts, vt_observed{o.pid, o.ppid});
+        const std::uint32_t aux =
+            (o.exec ? uint32_t{VT_OBSERVED_EXEC} : 0u) | (o.fork ? uint32_t{VT_OBSERVED_FORK} : 0u);
+        own_.record(VT_REC_OBSERVED, aux, o.ts,
+                    vt_observed{o.pid, o.ppid});
         spdlog::debug("observed pid {} (parent {})", o.pid, o.ppid);
       },
       [this](const ProcWatcher::Ended& e) {
         own_.record(VT_REC_ENDED, 0, e.ts, vt_ended{e.pid, e.status});
       });
+  // Before the command starts: its execs are then known, should it switch users later.
+  watcher_->listen();
   if (options_.session_dir_fd >= 0)
     rings_ = std::make_unique<FnRings>(options_.session_dir_fd, spill_);
   // Orphaned descendants are re-parented to us, so we see how every one of them ends.
@@ -111,7 +118,11 @@ void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h) {
     std::memcpy(&r, p + off, sizeof r);
     const unsigned char* body = p + off + sizeof r;
     if (r.type == VT_REC_STRING) {
-      if (VT_STR_FIELD(r.aux) == VT_STR_PATH) {
+      if (VT_STR_FIELD(r.aux) == VT_STR_ARGV) {
+        std::size_t n = std::min<std::size_t>(VT_STR_LEN(r.aux), r.size - sizeof r);
+        std::string& argv = paths_[key].argv;
+        if (argv.size() < kMaxBaselineArgv) argv.append(reinterpret_cast<const char*>(body), n);
+      } else if (VT_STR_FIELD(r.aux) == VT_STR_PATH) {
         PendingPath& path = paths_[key];
         if (path.complete) path = PendingPath{};
         std::size_t n = std::min<std::size_t>(VT_STR_LEN(r.aux), r.size - sizeof r);
@@ -125,6 +136,13 @@ void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h) {
       r.aux = probe_for(key);
       std::memcpy(p + off, &r, sizeof r);
     }
+    if (r.type == VT_REC_DETACHED) {
+      // It can no longer say what it does: follow it, its execs and its descendants.
+      auto it = paths_.find(key);
+      watcher_->watch_subtree(static_cast<pid_t>(h.pid), r.ts, false,
+                              it == paths_.end() ? "" : it->second.argv);
+      ++result_.stats.detached;
+    }
     paths_.erase(key);  // strings belong to the record that follows them
     if (r.type == VT_REC_FN_RING && (r.aux & VT_FN_RING_NO_SPACE)) {
       ++result_.stats.no_space_threads;
@@ -135,13 +153,17 @@ void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h) {
       rings_->add(h.pid, h.tid, h.image);
     } else if (r.type == VT_REC_PROC_START && (r.aux & VT_PROC_GO)) {
       watcher_->watch_children(static_cast<pid_t>(h.pid));
+    } else if (r.type == VT_REC_EXEC && (r.aux & VT_EXE_SETUID)) {
+      // The loader drops LD_PRELOAD from its environment: no descendant loads the shim.
+      watcher_->watch_subtree(static_cast<pid_t>(h.pid), r.ts, true);
     } else if (r.type == VT_REC_EXEC && (r.aux & (VT_EXE_SHIMLESS | VT_EXE_GO))) {
       watcher_->watch_children(static_cast<pid_t>(h.pid));
     } else if (r.type == VT_REC_SPAWN && (r.aux & (VT_EXE_SHIMLESS | VT_EXE_GO)) &&
                r.size >= sizeof r + sizeof(vt_spawn)) {
       vt_spawn s;
       std::memcpy(&s, body, sizeof s);
-      if (s.pid > 0) watcher_->watch_children(s.pid);
+      if (s.pid > 0 && (r.aux & VT_EXE_SETUID)) watcher_->watch_subtree(s.pid, r.ts, true);
+      else if (s.pid > 0) watcher_->watch_children(s.pid);
     }
     off += r.size;
   }
@@ -280,7 +302,8 @@ CollectorResult Collector::run(const Launched& target) {
   own_.string(VT_STR_PATH, target.path, target.ts);
   own_.string(VT_STR_ARGV, command_argv_, target.ts);
   own_.record(VT_REC_SPAWN, target.exe_flags, target.ts, vt_spawn{target.pid, 0});
-  if (target.exe_flags & (VT_EXE_SHIMLESS | VT_EXE_GO)) watcher_->watch_children(target.pid);
+  if (target.exe_flags & VT_EXE_SETUID) watcher_->watch_subtree(target.pid, target.ts, true);
+  else if (target.exe_flags & (VT_EXE_SHIMLESS | VT_EXE_GO)) watcher_->watch_children(target.pid);
   sample_clock();
   emit_own();
 
@@ -346,6 +369,7 @@ CollectorResult Collector::run(const Launched& target) {
 
   // Every writer that is gone wrote before it went: drain what is left.
   drain_fifo();
+  watcher_->finish();
   if (rings_) {
     rings_->finish();
     const RingStats& rs = rings_->stats();

@@ -95,6 +95,7 @@ class Collector {
   struct PendingPath {
     std::string text;
     bool complete = false;
+    std::string argv;  // of a DETACHED record
   };
   std::unordered_map<StreamKey, PendingPath, StreamKeyHash> paths_;
   Launched target_;

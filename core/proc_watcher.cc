@@ -5,6 +5,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -19,6 +22,9 @@ namespace {
 
 // A fork child shows its parent's exe and cmdline until it execs; give it this long.
 constexpr std::uint64_t kExecGraceNs = 20'000'000;
+// Process events kept for a subtree that a process announces a moment after it began.
+constexpr std::uint64_t kRecentEventsNs = 2'000'000'000;
+constexpr std::size_t kRecentEvents = 65536;
 
 std::string read_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -81,6 +87,14 @@ std::string zombie_comm(pid_t pid) {
   return stat.substr(open_paren + 1, close_paren - open_paren - 1);
 }
 
+pid_t parent_of(pid_t pid) {
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  pid_t ppid = 0;
+  if (auto close_paren = stat.rfind(')'); close_paren != std::string::npos)
+    std::sscanf(stat.c_str() + close_paren + 1, " %*c %d", &ppid);
+  return ppid;
+}
+
 int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
 }  // namespace
@@ -92,6 +106,80 @@ ProcWatcher::~ProcWatcher() {
 void ProcWatcher::watch_children(pid_t pid) {
   scanned_.insert(pid);
   follow(pid);
+}
+
+void ProcWatcher::listen() {
+  if (events_tried_) return;
+  events_tried_ = true;
+  if (!events_.open())
+    spdlog::debug("no process events ({}): subtrees are polled", std::strerror(errno));
+}
+
+void ProcWatcher::watch_subtree(pid_t pid, std::uint64_t since, bool announced,
+                                const std::string& argv) {
+  listen();
+  finish();  // the events until now, before pid is a member
+  const std::string base = "/proc/" + std::to_string(pid);
+  Member& m = subtree_[pid];
+  m.argv = argv.empty() ? read_file(base + "/cmdline") : argv;
+  m.exe = read_link(base + "/exe");
+  m.ppid = parent_of(pid);
+  if (events_.fd() < 0) {
+    watch_children(pid);
+    return;
+  }
+  if (announced) m.skip_exec_from = since;
+  // What the subtree did before viztrace knew of it (the process said so a moment after).
+  for (const ProcEvents::Event& e : recent_)
+    if (e.ts >= since) on_event(e, true);
+}
+
+void ProcWatcher::on_event(const ProcEvents::Event& e, bool replayed) {
+  using Kind = ProcEvents::Event::Kind;
+  const bool ours = subtree_.count(e.kind == Kind::fork ? e.parent : e.pid);
+  if (!ours) {
+    // Kept a moment, for a subtree that turns out to have begun before this event.
+    if (replayed) return;
+    while (!recent_.empty() &&
+           (recent_.front().ts + kRecentEventsNs < e.ts || recent_.size() >= kRecentEvents))
+      recent_.pop_front();
+    recent_.push_back(e);
+    return;
+  }
+  if (e.kind == Kind::fork) {
+    auto parent = subtree_.find(e.parent);
+    if (subtree_.count(e.pid)) return;
+    known_.insert(e.pid);
+    Member child = parent->second;  // the parent's image until it execs
+    child.ppid = e.parent;
+    on_observed_({e.pid, e.parent, e.ts, child.argv, child.exe, false, true});
+    subtree_[e.pid] = std::move(child);
+    return;
+  }
+  auto it = subtree_.find(e.pid);
+  if (e.kind == Kind::exec && e.ts >= it->second.skip_exec_from) {
+    it->second.skip_exec_from = UINT64_MAX;
+    it->second.argv = read_file("/proc/" + std::to_string(e.pid) + "/cmdline");
+    return;
+  }
+  if (e.kind == Kind::exec) {
+    const std::string base = "/proc/" + std::to_string(e.pid);
+    std::string argv = read_file(base + "/cmdline");
+    // Gone already (or a zombie): its name, from stat, is all that is left.
+    if (argv.empty()) argv = zombie_comm(e.pid) + '\0';
+    it->second.argv = argv;
+    it->second.exe = read_link(base + "/exe");
+    on_observed_({e.pid, it->second.ppid, e.ts, std::move(argv), it->second.exe, true});
+    return;
+  }
+  on_ended_({e.pid, e.ts, e.status});
+  subtree_.erase(it);
+}
+
+void ProcWatcher::finish() {
+  if (events_.fd() < 0) return;
+  if (events_.drain([this](const ProcEvents::Event& e) { on_event(e, false); }))
+    events_lost_ = true;
 }
 
 void ProcWatcher::follow(pid_t pid) {
@@ -127,6 +215,12 @@ void ProcWatcher::examine(pid_t child, pid_t parent, std::uint64_t first_seen,
     on_ended_({child, now, zombie_status(child)});
     return;
   }
+  if (subtree_.count(parent)) {
+    subtree_[child] = {argv, exe, parent};
+    on_observed_({child, parent, first_seen, std::move(argv), exe});
+    watch_children(child);
+    return;
+  }
   on_observed_({child, parent, first_seen, std::move(argv), exe});
   int fd = ::open((base + "/exe").c_str(), O_RDONLY | O_CLOEXEC);
   std::uint32_t flags = VT_EXE_UNREADABLE;
@@ -136,7 +230,22 @@ void ProcWatcher::examine(pid_t child, pid_t parent, std::uint64_t first_seen,
   else follow(child);
 }
 
+// A process of a watched subtree whose cmdline changed has exec'd: a new image.
+void ProcWatcher::check_exec(pid_t pid, std::uint64_t now) {
+  auto it = subtree_.find(pid);
+  if (it == subtree_.end()) return;
+  const std::string base = "/proc/" + std::to_string(pid);
+  std::string argv = read_file(base + "/cmdline");
+  if (argv.empty() || argv == it->second.argv) return;  // a zombie, or the same image
+  it->second.argv = argv;
+  it->second.exe = read_link(base + "/exe");
+  const pid_t ppid = it->second.ppid ? it->second.ppid : parent_of(pid);
+  on_observed_({pid, ppid, now, std::move(argv), it->second.exe, true});
+}
+
 void ProcWatcher::scan(std::uint64_t now) {
+  if (events_.fd() < 0)
+    for (const auto& [pid, member] : subtree_) check_exec(pid, now);
   for (pid_t pid : std::vector<pid_t>(scanned_.begin(), scanned_.end())) {
     for (pid_t child : children_of(pid)) {
       if (known_.count(child)) continue;
@@ -147,10 +256,15 @@ void ProcWatcher::scan(std::uint64_t now) {
 }
 
 void ProcWatcher::add_pollfds(std::vector<pollfd>& fds) const {
+  if (events_.fd() >= 0) fds.push_back({events_.fd(), POLLIN, 0});
   for (const auto& [fd, pid] : pidfds_) fds.push_back({fd, POLLIN, 0});
 }
 
 void ProcWatcher::on_ready(int fd, std::uint64_t now) {
+  if (fd == events_.fd()) {
+    finish();
+    return;
+  }
   auto it = pidfds_.find(fd);
   if (it == pidfds_.end()) return;
   pid_t pid = it->second;
@@ -160,6 +274,7 @@ void ProcWatcher::on_ready(int fd, std::uint64_t now) {
   ::close(fd);
   pidfds_.erase(it);
   scanned_.erase(pid);
+  subtree_.erase(pid);
 }
 
 }  // namespace viztrace

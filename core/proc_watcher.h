@@ -4,18 +4,25 @@
 // with raw system calls past any hook. For such a process the collector polls
 // /proc/<pid>/task/<tid>/children; each new child is reported (argv from /proc/<pid>/cmdline)
 // and followed with a pidfd for the moment it ends. A child that can itself not be entered is
-// watched the same way. Processes shorter than one poll interval can be missed.
+// watched the same way. A subtree (below a set-user-ID program, whose environment the loader
+// scrubs, or a process that switched to another user or root) is watched whole: through the
+// kernel's process events when viztrace may listen to them (root), which tell every fork, exec
+// and exit; else by polling, its execs told by their cmdline changing. Polling can miss
+// processes shorter than one poll interval.
 #pragma once
 
 #include <poll.h>
 #include <sys/types.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
+
+#include "core/proc_events.h"
 
 namespace viztrace {
 
@@ -29,6 +36,8 @@ class ProcWatcher {
     std::uint64_t ts;
     std::string argv;  // NUL-separated, as /proc/<pid>/cmdline
     std::string exe;
+    bool exec = false;  // a new image of a process already reported
+    bool fork = false;  // known to be a fork child (running its parent's program)
   };
   struct Ended {
     pid_t pid;
@@ -46,6 +55,13 @@ class ProcWatcher {
 
   // Scan pid's children from now on (and follow its end).
   void watch_children(pid_t pid);
+  // Listens to the kernel's process events from now on, where viztrace may (root).
+  void listen();
+  // Follows pid, its children, theirs, and their execs, from `since` (CLOCK_MONOTONIC ns) on.
+  // announced: pid's next exec was announced already (the shim's EXEC of a set-user-ID
+  // program), not to be reported again. argv: pid's cmdline as last known (empty: take it
+  // from /proc now), for telling execs by polling.
+  void watch_subtree(pid_t pid, std::uint64_t since, bool announced, const std::string& argv = {});
   // Follow pid's end only.
   void follow(pid_t pid);
   // Whether any process is being scanned (the loop then polls every interval).
@@ -55,6 +71,10 @@ class ProcWatcher {
   // pidfds to poll; call on_ready for those that become readable.
   void add_pollfds(std::vector<pollfd>& fds) const;
   void on_ready(int fd, std::uint64_t now);
+  // Takes the last process events (once the run is over).
+  void finish();
+  // Whether some process events were lost (the kernel's queue overflowed).
+  bool events_lost() const { return events_lost_; }
 
  private:
   struct Pending {
@@ -62,10 +82,24 @@ class ProcWatcher {
     std::uint64_t first_seen;
   };
   void examine(pid_t child, pid_t parent, std::uint64_t first_seen, std::uint64_t now);
+  void check_exec(pid_t pid, std::uint64_t now);
+  // replayed: taken again from recent_ for a new subtree.
+  void on_event(const ProcEvents::Event& e, bool replayed);
 
   ObservedFn on_observed_;
   EndedFn on_ended_;
   std::unordered_set<pid_t> scanned_;           // pids whose children we look for
+  struct Member {
+    std::string argv;  // cmdline last seen
+    std::string exe;
+    pid_t ppid = 0;
+    std::uint64_t skip_exec_from = UINT64_MAX;  // the announced exec: from then on, not told
+  };
+  std::deque<ProcEvents::Event> recent_;  // of processes outside any subtree, by time
+  std::unordered_map<pid_t, Member> subtree_;  // the processes of whole subtrees
+  ProcEvents events_;
+  bool events_tried_ = false;
+  bool events_lost_ = false;
   std::unordered_map<int, pid_t> pidfds_;       // fd -> pid followed
   std::unordered_set<pid_t> followed_;
   std::unordered_set<pid_t> known_;             // children already reported

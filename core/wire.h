@@ -171,14 +171,30 @@ enum {
                               (added to the span's) */
   VT_REC_MARK = 16,        /* an instant; aux: VT_MARK_*; string NAME, optional ARGS */
   VT_REC_COUNTER = 17,     /* a sample of the counter named by string NAME; vt_counter */
+  VT_REC_DETACHED = 18,    /* the process changed its user or root, and can no longer reach the
+                              session: it and its descendants are followed through /proc from
+                              here on; aux: VT_DETACHED_*; string ARGV (of the image now) */
 
   /* Written by the collector (chunks with VT_CHUNK_COLLECTOR). */
   VT_REC_SESSION = 64,  /* vt_session; strings COMMAND, CWD. ts is the trace start */
-  VT_REC_OBSERVED = 65, /* a process seen through /proc; vt_observed; strings ARGV, EXE */
+  VT_REC_OBSERVED = 65, /* a process seen through /proc; aux: VT_OBSERVED_*; vt_observed;
+                           strings ARGV, EXE */
   VT_REC_ENDED = 66,    /* a watched process ended; vt_ended */
   VT_REC_SIGNAL = 67,   /* viztrace received a signal; aux: signal; vt_pid: who it went to */
   VT_REC_STATS = 68,    /* final counts; vt_stats */
   VT_REC_CLOCK = 69,    /* a TSC reading at ts: vt_clock (maps TSC ticks to ts) */
+};
+
+/* vt_record.aux of DETACHED: what the process changed */
+enum {
+  VT_DETACHED_CREDENTIALS = 1u << 0, /* setuid, setresuid, setgroups, ... */
+  VT_DETACHED_ROOT = 1u << 1,        /* chroot */
+};
+
+/* vt_record.aux of OBSERVED */
+enum {
+  VT_OBSERVED_EXEC = 1u << 0, /* a followed process exec'd: a new image of the same pid */
+  VT_OBSERVED_FORK = 1u << 1, /* a fork child of a followed process (the kernel said so) */
 };
 
 /* vt_record.aux of MARK */
@@ -261,6 +277,7 @@ typedef struct vt_stats {
   uint64_t fn_waited_ns;    /* how long traced threads waited for room in their rings */
   uint64_t no_space_records; /* function records dropped: the temp filesystem was full */
   uint64_t no_space_threads; /* threads with no function ring: the temp filesystem was full */
+  uint64_t detached;         /* processes that changed user or root and were followed via /proc */
 } vt_stats;
 
 #ifdef __cplusplus
@@ -274,7 +291,7 @@ static_assert(sizeof(vt_reap) == 32, "vt_reap layout");
 static_assert(sizeof(vt_session) == 16, "vt_session layout");
 static_assert(sizeof(vt_observed) == 8, "vt_observed layout");
 static_assert(sizeof(vt_ended) == 8, "vt_ended layout");
-static_assert(sizeof(vt_stats) == 88, "vt_stats layout");
+static_assert(sizeof(vt_stats) == 96, "vt_stats layout");
 static_assert(sizeof(vt_fn_record) == 16, "vt_fn_record layout");
 static_assert(sizeof(vt_fn_ring) == 80, "vt_fn_ring layout");
 static_assert(sizeof(vt_module) == 24, "vt_module layout");

@@ -308,6 +308,14 @@ void ChromeJsonWriter::end(const TraceModel& model) {
   json_.member("processes", static_cast<std::uint64_t>(model.processes.size()));
   json_.member("threads", model.thread_count());
   json_.member("events", model.events);
+  const TraceModel::NotEntered ne = model.not_entered();
+  json_.key("not_entered");
+  json_.begin_object();
+  json_.member("total", ne.total);
+  json_.member("static", ne.static_binary);
+  json_.member("setuid", ne.setuid);
+  json_.member("other", ne.other);
+  json_.end_object();
   json_.key("lost");
   json_.begin_object();
   json_.member("dropped_records", model.lost.dropped_records);

@@ -197,7 +197,7 @@ std::optional<Incarnation> resolve_incarnation(std::uint32_t pid,
   p.start = start;
 
   if (k.fork)
-    p.ppid = k.fork->writer;
+    p.ppid = k.fork->from_collector ? k.fork->parent : k.fork->writer;
   else if (k.spawn)
     p.ppid = k.spawn->from_collector ? session.viztrace_pid : k.spawn->writer;
   else if (k.first_start)
@@ -225,9 +225,10 @@ std::optional<Incarnation> resolve_incarnation(std::uint32_t pid,
         if (f == k.lead_exec) break;  // it began the first image
         Image im = exec_image(*f, p.images.back());
         im.path = f->path;
+        im.exe = f->exe;    // seen through /proc (the shim's EXEC has a path, no exe)
         im.argv = f->argv;  // provisional, until the image's PROC_START
         im.argv_cut = f->argv_cut;
-        im.exe_flags = f->aux;
+        im.exe_flags = f->from_collector ? 0 : f->aux;  // an OBSERVED record's aux is its own
         p.images.push_back(std::move(im));
         break;
       }

@@ -381,10 +381,16 @@ void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
     case VT_REC_OBSERVED: {
       vt_observed o;
       if (!record_payload(rec, o) || o.pid <= 0) return;
-      f.kind = Kind::observed;
+      // A new child, or (VT_OBSERVED_EXEC) a new image of a process followed through /proc.
+      // A fork child (VT_OBSERVED_FORK) runs its parent's program: named like one the shim saw.
+      f.kind = (rec.aux & VT_OBSERVED_EXEC)   ? Kind::exec
+               : (rec.aux & VT_OBSERVED_FORK) ? Kind::fork
+                                              : Kind::observed;
       f.parent = static_cast<std::uint32_t>(std::max(o.ppid, 0));
-      f.argv = split_argv(strings.get(VT_STR_ARGV));
-      f.exe = strings.get(VT_STR_EXE);
+      if (f.kind != Kind::fork) {
+        f.argv = split_argv(strings.get(VT_STR_ARGV));
+        f.exe = strings.get(VT_STR_EXE);
+      }
       return add(static_cast<std::uint32_t>(o.pid), std::move(f));
     }
     case VT_REC_ENDED: {

@@ -128,6 +128,17 @@ std::string format_summary(const TraceModel& model, const std::string& report_pa
   out += "  " + count(model.processes.size(), "process", "processes") + ", " +
          count(model.thread_count(), "thread", "threads") + ", " +
          count(model.events, "event", "events") + ", " + loss_text(model.lost) + "\n";
+  if (const TraceModel::NotEntered n = model.not_entered(); n.total > 0) {
+    std::vector<std::string> why;
+    if (n.static_binary) why.push_back(std::to_string(n.static_binary) + " static");
+    if (n.setuid) why.push_back(std::to_string(n.setuid) + " set-user-ID");
+    if (n.other) why.push_back(std::to_string(n.other) + " other user or root");
+    std::string reasons;
+    for (const std::string& w : why) reasons += (reasons.empty() ? "" : ", ") + w;
+    // Seen through /proc and the kernel's process events: argv, times and status only.
+    out += "  " + count(n.total, "process image", "process images") + " followed from outside (" +
+           reasons + ")\n";
+  }
 
   std::vector<const Process*> slowest;  // the target contains everything: it is the first line
   for (const Process& p : model.processes)

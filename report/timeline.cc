@@ -109,6 +109,11 @@ Args session_metadata(const TraceModel& model) {
   meta.push_back(Arg::of("threads", static_cast<std::int64_t>(model.thread_count())));
   meta.push_back(Arg::of("events", static_cast<std::int64_t>(model.events)));
   auto n = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+  const TraceModel::NotEntered ne = model.not_entered();
+  meta.push_back(Arg::dict_of("not_entered", {Arg::of("total", n(ne.total)),
+                                              Arg::of("static", n(ne.static_binary)),
+                                              Arg::of("setuid", n(ne.setuid)),
+                                              Arg::of("other", n(ne.other))}));
   const LossCounts& l = model.lost;
   meta.push_back(Arg::dict_of("lost", {Arg::of("dropped_records", n(l.dropped_records)),
                                        Arg::of("seq_gaps", n(l.seq_gaps)),

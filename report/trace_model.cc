@@ -54,6 +54,19 @@ std::optional<ArgvCut> argv_cut_of(std::string_view bytes, bool present) {
   return ArgvCut{cut.arguments, cut.bytes};
 }
 
+TraceModel::NotEntered TraceModel::not_entered() const {
+  NotEntered n;
+  for (const Process& p : processes)
+    for (const Image& im : p.images) {
+      if (im.traced) continue;
+      ++n.total;
+      if (im.exe_flags & (VT_EXE_STATIC | VT_EXE_FOREIGN)) ++n.static_binary;
+      else if (im.exe_flags & VT_EXE_SETUID) ++n.setuid;
+      else ++n.other;
+    }
+  return n;
+}
+
 std::vector<std::string> split_argv(std::string_view bytes) {
   std::vector<std::string> out;
   while (!bytes.empty()) {

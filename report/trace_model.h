@@ -169,6 +169,13 @@ struct TraceModel {
   std::optional<std::size_t> target;  // index of the launched command in processes
 
   std::uint64_t thread_count() const;  // main threads included
+  // Process images the shim did not run in (followed from outside: no threads, functions or
+  // CPU time of their own), by why: a static or foreign binary, a set-user-ID program, or
+  // anything else (an environment without the shim's variables, a change of user or root).
+  struct NotEntered {
+    std::uint64_t total = 0, static_binary = 0, setuid = 0, other = 0;
+  };
+  NotEntered not_entered() const;
 };
 
 // The last component of a path ("cc" for "/usr/bin/cc", "/" for "/").

@@ -6,6 +6,7 @@
 // shim's constructor, whichever libc entry point started it.
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <pthread.h>
 #include <spawn.h>
@@ -235,6 +236,35 @@ VT_EXPORT pid_t fork() {
   else if (child > 0 && tracing()) emit_fork(ts, child);
   return child;
 }
+
+// A change of user or root: the session may be out of reach afterwards (a dir of another user,
+// a path outside the new root). Then the process says so while it still can, and viztrace
+// follows it and its descendants through /proc. Rare calls: the lookup and the extra open cost
+// nothing that matters.
+#define VT_IDENTITY_HOOK(name, params, args, what)            \
+  VT_EXPORT int name params {                                 \
+    static decltype(&::name) real;                            \
+    if (!ensure_real(real, #name)) return errno = ENOSYS, -1; \
+    Channel before;                                           \
+    identity_changing(before);                                \
+    const int result = real args;                             \
+    const int err = errno;                                    \
+    if (result == 0) identity_changed(before, what);          \
+    else channel_close(before);                               \
+    errno = err;                                              \
+    return result;                                            \
+  }
+VT_IDENTITY_HOOK(setuid, (uid_t u), (u), VT_DETACHED_CREDENTIALS)
+VT_IDENTITY_HOOK(seteuid, (uid_t u), (u), VT_DETACHED_CREDENTIALS)
+VT_IDENTITY_HOOK(setreuid, (uid_t r, uid_t e), (r, e), VT_DETACHED_CREDENTIALS)
+VT_IDENTITY_HOOK(setresuid, (uid_t r, uid_t e, uid_t s), (r, e, s), VT_DETACHED_CREDENTIALS)
+VT_IDENTITY_HOOK(setgid, (gid_t g), (g), VT_DETACHED_CREDENTIALS)
+VT_IDENTITY_HOOK(setegid, (gid_t g), (g), VT_DETACHED_CREDENTIALS)
+VT_IDENTITY_HOOK(setregid, (gid_t r, gid_t e), (r, e), VT_DETACHED_CREDENTIALS)
+VT_IDENTITY_HOOK(setresgid, (gid_t r, gid_t e, gid_t s), (r, e, s), VT_DETACHED_CREDENTIALS)
+VT_IDENTITY_HOOK(setgroups, (size_t n, const gid_t* list), (n, list), VT_DETACHED_CREDENTIALS)
+VT_IDENTITY_HOOK(chroot, (const char* path), (path), VT_DETACHED_ROOT)
+#undef VT_IDENTITY_HOOK
 
 VT_EXPORT void _exit(int status) {
   if (tracing()) emit_exit(status);

@@ -407,6 +407,68 @@ void emit_exec(const char* path, char* const argv[], uint32_t exe_flags) noexcep
   e.w().record(VT_REC_EXEC, exe_flags, ts, &p, sizeof p);
 }
 
+namespace {
+
+// LD_PRELOAD without the shim's entry (entries are separated by colons or spaces).
+void strip_preload(const char* shim) {
+  const char* value = getenv("LD_PRELOAD");
+  if (!value || !shim) return;
+  char rest[PATH_MAX * 2];
+  size_t n = 0;
+  const size_t shim_len = strlen(shim);
+  for (const char* p = value; *p;) {
+    while (*p == ':' || *p == ' ') ++p;
+    const char* end = p;
+    while (*end && *end != ':' && *end != ' ') ++end;
+    const size_t len = static_cast<size_t>(end - p);
+    if (len > 0 && !(len == shim_len && memcmp(p, shim, len) == 0)) {
+      if (n + len + 2 > sizeof rest) return;  // leave an odd one alone
+      if (n > 0) rest[n++] = ':';
+      memcpy(rest + n, p, len);
+      n += len;
+    }
+    p = end;
+  }
+  rest[n] = '\0';
+  if (n == 0) unsetenv("LD_PRELOAD");
+  else setenv("LD_PRELOAD", rest, 1);
+}
+
+}  // namespace
+
+void identity_changing(Channel& before) noexcept {
+  if (!g.tracing || sys::getpid() != g.pid) return;
+  const int saved = errno;
+  channel_open(before, g.fifo_path);
+  errno = saved;
+}
+
+void identity_changed(Channel& before, uint32_t what) noexcept {
+  if (before.fd < 0) return;
+  const int saved = errno;
+  Channel probe;
+  if (channel_open(probe, g.fifo_path)) {  // still reachable: nothing changes
+    channel_close(probe);
+    channel_close(before);
+    errno = saved;
+    return;
+  }
+  {
+    Emission e(g.pid, &before);
+    if (e.active()) {
+      // The image it is now: viztrace tells a later exec of it from this.
+      const uint64_t ts = now_ns();
+      e.w().string_list(VT_STR_ARGV, g.argv, ts);
+      e.w().record(VT_REC_DETACHED, what, ts);
+    }
+  }
+  g.tracing = false;
+  g.have_env = false;  // exec no longer puts the shim back into an environment
+  strip_preload(g.env.shim_path);
+  debug("the session cannot be reached after a change of user or root; not tracing");
+  errno = saved;
+}
+
 void emit_exec_failed(int error) noexcept {
   Emission e;
   if (e.active()) e.w().record(VT_REC_EXEC_FAILED, static_cast<uint32_t>(error), now_ns());

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include "core/shim/channel.h"
 #include "core/shim/chunk_writer.h"
 #include "core/shim/env_doctor.h"
 
@@ -59,6 +60,12 @@ void emit_spawn(uint64_t ts, const char* path, char* const argv[], uint32_t exe_
 void emit_fork(uint64_t ts, pid_t child) noexcept;
 // The fork hook calls this in the child: a new process with a copy of our state.
 void on_fork_child() noexcept;
+// Around a change of user or root (setuid, chroot, ...): before it, a channel is opened while
+// the session can still be reached; after it succeeded, identity_changed sees whether it still
+// can, and if not says so through that channel (VT_REC_DETACHED), stops tracing, and takes
+// the shim out of LD_PRELOAD: the program's children could neither load nor use it.
+void identity_changing(Channel& before) noexcept;
+void identity_changed(Channel& before, uint32_t what) noexcept;
 void emit_exit(int status) noexcept;
 void emit_reap(pid_t pid, int wait_status, const struct rusage* usage) noexcept;
 void emit_thread_start() noexcept;

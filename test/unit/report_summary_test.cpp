@@ -25,6 +25,7 @@ Process process(std::uint32_t pid, std::uint64_t start_ms, std::uint64_t end_ms,
   im.start = p.start;
   im.end = p.end;
   im.argv = std::move(argv);
+  im.traced = true;
   p.images.push_back(im);
   return p;
 }
