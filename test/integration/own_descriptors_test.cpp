@@ -2,6 +2,7 @@
 // process and in its children, whatever the shim was doing at the time.
 #include <catch2/catch.hpp>
 #include <string>
+#include <vector>
 
 #include "harness.h"
 
@@ -57,5 +58,32 @@ TEST_CASE("a shell listing its descriptors sees its own only") {
   INFO(traced.err);
   CHECK(traced.exit_code() == 0);
   CHECK(traced.out == plain.out);
+  require_clean(s);
+}
+
+TEST_CASE("CPython's own subprocess tests of descriptors pass traced, as untraced") {
+  if (!on_path("python3")) VT_SKIP("needs python3");
+  Sandbox s;
+  // Debian ships CPython's test suite apart (libpython3.11-testsuite).
+  if (s.command({"python3", "-c", "import test.test_subprocess"}).exit_code() != 0)
+    VT_SKIP("needs CPython's test suite (test.test_subprocess)");
+  const std::vector<std::string> tests = {"python3", "-m", "test", "test_subprocess", "-m", "*fd*"};
+  Result plain = s.command(tests);
+  INFO(plain.out);
+  REQUIRE(plain.exit_code() == 0);
+  std::vector<std::string> traced_argv = {"run", "-q", "--"};
+  traced_argv.insert(traced_argv.end(), tests.begin(), tests.end());
+  Result traced = s.viztrace(traced_argv);
+  INFO(traced.out);
+  INFO(traced.err);
+  CHECK(traced.exit_code() == 0);
+  CHECK(traced.out.find("Result: SUCCESS") != std::string::npos);
+  // The same tests ran: pass_fds, close_fds, inherited and redirected descriptors.
+  auto ran = [](const std::string& out) {
+    auto at = out.find("Total tests: run=");
+    return at == std::string::npos ? std::string() : out.substr(at, out.find('\n', at) - at);
+  };
+  CHECK(!ran(plain.out).empty());
+  CHECK(ran(traced.out) == ran(plain.out));
   require_clean(s);
 }
