@@ -38,8 +38,8 @@ bool ProcEvents::open() {
   if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
   // A netlink header, a connector message, and the operation as its payload.
-  alignas(nlmsghdr) unsigned char request[NLMSG_LENGTH(sizeof(cn_msg) + sizeof(proc_cn_mcast_op))] =
-      {};
+  alignas(
+      nlmsghdr) unsigned char request[NLMSG_LENGTH(sizeof(cn_msg) + sizeof(proc_cn_mcast_op))] = {};
   auto* header = reinterpret_cast<nlmsghdr*>(request);
   header->nlmsg_len = sizeof request;
   header->nlmsg_type = NLMSG_DONE;

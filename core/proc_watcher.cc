@@ -6,16 +6,16 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 
 #include "core/shim/exe_probe.h"
-#include "spdlog/spdlog.h"
 #include "core/wire.h"
+#include "spdlog/spdlog.h"
 
 namespace viztrace {
 namespace {
@@ -95,7 +95,9 @@ pid_t parent_of(pid_t pid) {
   return ppid;
 }
 
-int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_open(pid_t pid) {
+  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
 
 }  // namespace
 
@@ -191,14 +193,14 @@ void ProcWatcher::follow(pid_t pid) {
   }
 }
 
-void ProcWatcher::examine(pid_t child, pid_t parent, std::uint64_t first_seen,
-                          std::uint64_t now) {
+void ProcWatcher::examine(pid_t child, pid_t parent, std::uint64_t first_seen, std::uint64_t now) {
   std::string base = "/proc/" + std::to_string(child);
   std::string exe = read_link(base + "/exe");
   std::string argv = read_file(base + "/cmdline");
   std::string pbase = "/proc/" + std::to_string(parent);
   // Between fork and exec a child shows its parent's exe and cmdline; during exec, none.
-  bool looks_like_parent = exe == read_link(pbase + "/exe") && argv == read_file(pbase + "/cmdline");
+  bool looks_like_parent =
+      exe == read_link(pbase + "/exe") && argv == read_file(pbase + "/cmdline");
   bool in_exec = argv.empty() && !exe.empty();
   spdlog::debug("pid {}: child {} exe {} argv {} bytes", parent, child, exe, argv.size());
   if ((looks_like_parent || in_exec) && now - first_seen < kExecGraceNs && !exe.empty()) {
@@ -226,8 +228,10 @@ void ProcWatcher::examine(pid_t child, pid_t parent, std::uint64_t first_seen,
   std::uint32_t flags = VT_EXE_UNREADABLE;
   if (fd >= 0) flags = vt_shim::probe_exe_fd(fd);
   if (fd >= 0) ::close(fd);
-  if (flags & (VT_EXE_SHIMLESS | VT_EXE_GO)) watch_children(child);
-  else follow(child);
+  if (flags & (VT_EXE_SHIMLESS | VT_EXE_GO))
+    watch_children(child);
+  else
+    follow(child);
 }
 
 // A process of a watched subtree whose cmdline changed has exec'd: a new image.

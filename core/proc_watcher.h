@@ -88,19 +88,19 @@ class ProcWatcher {
 
   ObservedFn on_observed_;
   EndedFn on_ended_;
-  std::unordered_set<pid_t> scanned_;           // pids whose children we look for
+  std::unordered_set<pid_t> scanned_;  // pids whose children we look for
   struct Member {
     std::string argv;  // cmdline last seen
     std::string exe;
     pid_t ppid = 0;
     std::uint64_t skip_exec_from = UINT64_MAX;  // the announced exec: from then on, not told
   };
-  std::deque<ProcEvents::Event> recent_;  // of processes outside any subtree, by time
+  std::deque<ProcEvents::Event> recent_;       // of processes outside any subtree, by time
   std::unordered_map<pid_t, Member> subtree_;  // the processes of whole subtrees
   ProcEvents events_;
   bool events_tried_ = false;
   bool events_lost_ = false;
-  std::unordered_map<int, pid_t> pidfds_;       // fd -> pid followed
+  std::unordered_map<int, pid_t> pidfds_;  // fd -> pid followed
   std::unordered_set<pid_t> followed_;
   std::unordered_set<pid_t> known_;             // children already reported
   std::unordered_map<pid_t, Pending> pending_;  // forked, maybe not exec'd yet

@@ -575,11 +575,7 @@ TEST_CASE("recover finds the calls a killed viztrace had not collected yet") {
   run->wait_for_out("ready\n");
   // Lifecycle records still in the FIFO die with a killed viztrace: wait until the modules the
   // ring announced are in the spill, so the calls can be named.
-  auto spilled = s.command({"sh", "-c",
-                            "for i in $(seq 1000); do grep -qs libc.so \"$0\"/viztrace-*/spill-* "
-                            "&& exit 0; sleep 0.01; done; exit 1",
-                            s.tmp()});
-  REQUIRE(spilled.exit_code() == 0);
+  await_spilled(s, "libc.so");
   auto children = children_of(run->pid());
   REQUIRE(children.size() == 1);
   run->signal(SIGKILL);

@@ -29,11 +29,19 @@ std::string viztrace_bin() {
   return env && *env ? env : VIZTRACE_BIN;
 }
 
-std::string fixture(const std::string& name) { return std::string(FIXTURE_DIR) + "/" + name; }
+std::string fixture(const std::string& name) {
+  return std::string(FIXTURE_DIR) + "/" + name;
+}
 
-bool Result::exited() const { return WIFEXITED(status); }
-int Result::exit_code() const { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
-int Result::signal() const { return WIFSIGNALED(status) ? WTERMSIG(status) : 0; }
+bool Result::exited() const {
+  return WIFEXITED(status);
+}
+int Result::exit_code() const {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+int Result::signal() const {
+  return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
 
 namespace {
 
@@ -64,8 +72,10 @@ Running::Running(const std::vector<std::string>& argv, const std::string& cwd,
     if (o.own_group) setpgid(0, 0);
     dup2(in[0], 0);
     dup2(out[1], 1);
-    if (o.close_stderr) close(2);
-    else dup2(err[1], 2);
+    if (o.close_stderr)
+      close(2);
+    else
+      dup2(err[1], 2);
     if (chdir(cwd.c_str()) != 0) _exit(126);
     setenv("TMPDIR", tmp.c_str(), 1);
     for (const auto& name : o.unset) unsetenv(name.c_str());
@@ -135,7 +145,9 @@ void Running::wait_for_err(const std::string& text, double timeout_s) {
   }
 }
 
-void Running::signal(int sig) { REQUIRE(kill(pid_, sig) == 0); }
+void Running::signal(int sig) {
+  REQUIRE(kill(pid_, sig) == 0);
+}
 
 void Running::signal_group(int sig) {
   REQUIRE(own_group_);
@@ -363,6 +375,33 @@ Report Sandbox::report(const std::string& name) const {
     }
   }
   return rep;
+}
+
+std::vector<StracedExec> strace_execs(const std::string& prefix) {
+  std::vector<StracedExec> execs;
+  const std::filesystem::path base(prefix);
+  for (const auto& entry : std::filesystem::directory_iterator(base.parent_path())) {
+    if (!entry.path().filename().string().starts_with(base.filename().string() + ".")) continue;
+    std::ifstream in(entry.path());
+    for (std::string line; std::getline(in, line);) {
+      auto at = line.find("execve(\"");
+      if (at == std::string::npos || line.find(") = 0") == std::string::npos) continue;
+      StracedExec e;
+      e.path = line.substr(at + 8, line.find('"', at + 8) - at - 8);
+      if (auto arg0 = line.find("[\"", at); arg0 != std::string::npos)
+        e.arg0 = line.substr(arg0 + 2, line.find('"', arg0 + 2) - arg0 - 2);
+      execs.push_back(std::move(e));
+    }
+  }
+  return execs;
+}
+
+void await_spilled(const Sandbox& s, const std::string& text) {
+  auto spilled = s.command({"sh", "-c",
+                            "for i in $(seq 1000); do grep -qs \"$1\" \"$0\"/viztrace-*/spill-* "
+                            "&& exit 0; sleep 0.01; done; exit 1",
+                            s.tmp(), text});
+  REQUIRE(spilled.exit_code() == 0);
 }
 
 void require_clean(const Sandbox& s) {

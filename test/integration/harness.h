@@ -82,10 +82,10 @@ struct Thread {
 };
 
 struct Report {
-  std::vector<Process> processes;  // one per process image
-  std::vector<Thread> threads;     // cat:"thread" spans
+  std::vector<Process> processes;                                       // one per process image
+  std::vector<Thread> threads;                                          // cat:"thread" spans
   std::map<std::pair<long long, long long>, std::string> thread_names;  // thread_name metadata
-  std::string raw;                 // the JSON text
+  std::string raw;                                                      // the JSON text
   // Images whose argv[0] ends with the given basename.
   std::vector<Process> named(const std::string& base) const;
   const Process* find_pid(long long pid) const;
@@ -102,9 +102,19 @@ std::vector<pid_t> children_of(pid_t pid);
 // Waits for any process (not only a child) to end, through a pidfd; fails after timeout_s.
 void await_exit(pid_t pid, double timeout_s = 30);
 
+// A successful execve in the logs of `strace -ff -o <prefix>` (one file per process, so no
+// exec is split across lines by another process's): the path exec'd and argv[0].
+struct StracedExec {
+  std::string path, arg0;
+};
+std::vector<StracedExec> strace_execs(const std::string& prefix);
+
 class Sandbox;
 // Every integration test ends with this: nothing left behind in the temp root.
 void require_clean(const Sandbox& s);
+// Waits until a session's spill (of a viztrace running with s's temp root) holds `text`: what
+// the FIFO held before is then on disk, and survives a SIGKILL of viztrace.
+void await_spilled(const Sandbox& s, const std::string& text);
 
 class Sandbox {
  public:
@@ -113,8 +123,8 @@ class Sandbox {
   Sandbox(const Sandbox&) = delete;
   Sandbox& operator=(const Sandbox&) = delete;
 
-  const std::string& tmp() const { return tmp_; }   // $TMPDIR for viztrace
-  const std::string& dir() const { return dir_; }   // working dir
+  const std::string& tmp() const { return tmp_; }  // $TMPDIR for viztrace
+  const std::string& dir() const { return dir_; }  // working dir
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
 
   // Runs viztrace with args in dir(), TMPDIR=tmp(). Fails the test on timeout.
@@ -124,13 +134,13 @@ class Sandbox {
   // Starts viztrace (or any command) in the background.
   std::unique_ptr<Running> start_viztrace(const std::vector<std::string>& args,
                                           const Options& o = {}) const;
-  std::unique_ptr<Running> start(const std::vector<std::string>& argv,
-                                 const Options& o = {}) const;
+  std::unique_ptr<Running> start(const std::vector<std::string>& argv, const Options& o = {}) const;
   // Entries left in the temp root (must be none after every run).
   std::vector<std::string> temp_leftovers() const;
   // Parses the report at path (.json or .json.gz); fails the test when it is not valid.
   Report report(const std::string& name = "viztrace.json") const;
-  void write_file(const std::string& name, const std::string& content, bool executable = false) const;
+  void write_file(const std::string& name, const std::string& content,
+                  bool executable = false) const;
 
  private:
   std::string root_, tmp_, dir_;

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 
@@ -26,18 +25,7 @@ std::string program_name(const std::string& arg0) {
 // argv[0] of every successful execve in the logs of `strace -ff -o <prefix>`, counted.
 std::map<std::string, int> strace_programs(const std::string& prefix) {
   std::map<std::string, int> counts;
-  const std::filesystem::path base(prefix);
-  for (const auto& entry : std::filesystem::directory_iterator(base.parent_path())) {
-    if (!entry.path().filename().string().starts_with(base.filename().string() + ".")) continue;
-    std::ifstream in(entry.path());
-    for (std::string line; std::getline(in, line);) {
-      auto at = line.find("execve(\"");
-      if (at == std::string::npos || line.find(") = 0") == std::string::npos) continue;
-      auto arg0 = line.find("[\"", at);
-      if (arg0 == std::string::npos) continue;
-      ++counts[program_name(line.substr(arg0 + 2, line.find('"', arg0 + 2) - arg0 - 2))];
-    }
-  }
+  for (const StracedExec& e : strace_execs(prefix)) ++counts[program_name(e.arg0)];
   return counts;
 }
 
@@ -54,8 +42,9 @@ std::map<std::string, int> report_programs(const Report& rep) {
 void same_programs_as_strace(const Sandbox& s, const std::vector<std::string>& argv,
                              int expected_status) {
   std::filesystem::create_directories(s.path("strace"));
-  std::vector<std::string> oracle_argv = {"strace", "-ff", "-qq", "-e", "trace=execve",
-                                          "-e", "signal=none", "-o", s.path("strace/log")};
+  std::vector<std::string> oracle_argv = {"strace",      "-ff",          "-qq",
+                                          "-e",          "trace=execve", "-e",
+                                          "signal=none", "-o",           s.path("strace/log")};
   oracle_argv.insert(oracle_argv.end(), argv.begin(), argv.end());
   Result oracle = s.command(oracle_argv);
   REQUIRE(oracle.exit_code() == expected_status);
@@ -108,11 +97,10 @@ bool root_with(std::initializer_list<const char*> programs) {
 TEST_CASE("after setpriv to another user, every program still appears, with its status") {
   if (!root_with({"setpriv", "strace"})) VT_SKIP("needs root, setpriv and strace");
   Sandbox s;
-  same_programs_as_strace(
-      s,
-      {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c",
-       "sleep 0.1; /bin/true; echo out; echo err >&2; sh -c 'exit 6'"},
-      6);
+  same_programs_as_strace(s,
+                          {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh",
+                           "-c", "sleep 0.1; /bin/true; echo out; echo err >&2; sh -c 'exit 6'"},
+                          6);
 }
 
 TEST_CASE("after su to another user, every program still appears, with its status") {
@@ -141,12 +129,17 @@ TEST_CASE("in a chroot the programs print what they print untraced, and all appe
   Sandbox s;
   // A root with a shell and `true` and the libraries they need, and no viztrace in it.
   const std::string root = s.path("root");
-  Result made = s.command(
-      {"sh", "-c",
-       "set -e; for p in /bin/sh /bin/true; do mkdir -p \"" + root + "$(dirname $p)\";"
-       " cp \"$(readlink -f $p)\" \"" + root + "$p\";"
-       " for lib in $(ldd $p | grep -o '/[^ ]*'); do mkdir -p \"" + root + "$(dirname $lib)\";"
-       " cp -L \"$lib\" \"" + root + "$lib\"; done; done"});
+  Result made = s.command({"sh", "-c",
+                           "set -e; for p in /bin/sh /bin/true; do mkdir -p \"" + root +
+                               "$(dirname $p)\";"
+                               " cp \"$(readlink -f $p)\" \"" +
+                               root +
+                               "$p\";"
+                               " for lib in $(ldd $p | grep -o '/[^ ]*'); do mkdir -p \"" +
+                               root +
+                               "$(dirname $lib)\";"
+                               " cp -L \"$lib\" \"" +
+                               root + "$lib\"; done; done"});
   INFO(made.err);
   REQUIRE(made.exit_code() == 0);
   same_programs_as_strace(

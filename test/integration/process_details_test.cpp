@@ -283,11 +283,7 @@ TEST_CASE("a process alive when viztrace was killed ends at its last call in rec
   auto run = s.start_viztrace({"run", "--", "./late"});
   run->wait_for_out("ready\n");
   // Wait until the modules the ring announced are in the spill, so the calls can be placed.
-  auto spilled = s.command({"sh", "-c",
-                            "for i in $(seq 1000); do grep -qs libc.so \"$0\"/viztrace-*/spill-* "
-                            "&& exit 0; sleep 0.01; done; exit 1",
-                            s.tmp()});
-  REQUIRE(spilled.exit_code() == 0);
+  await_spilled(s, "libc.so");
   auto children = children_of(run->pid());
   REQUIRE(children.size() == 1);
   run->signal(SIGKILL);

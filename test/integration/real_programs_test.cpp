@@ -1,6 +1,7 @@
 // viztrace run on real tools that start processes in their own ways: GNU make (posix_spawn,
-// parallel jobs), CMake and Meson with Ninja, Cargo, the Go toolchain (raw system calls, static tools no shim can enter), CPython
-// multiprocessing (fork, spawn, a fork server), Node (libuv) and Java (a spawn helper).
+// parallel jobs), CMake and Meson with Ninja, Cargo, the Go toolchain (raw system calls, static
+// tools no shim can enter), CPython multiprocessing (fork, spawn, a fork server), Node (libuv) and
+// Java (a spawn helper).
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -20,8 +21,9 @@ TEST_CASE("make -j2 of a generated project: every compiler run appears under mak
   constexpr int kUnits = 6;
   std::string makefile = "OBJS =";
   for (int i = 0; i < kUnits; ++i) {
-    s.write_file("u" + std::to_string(i) + ".c",
-                 "int f" + std::to_string(i) + "(int x) { return x * " + std::to_string(i) + "; }\n");
+    s.write_file(
+        "u" + std::to_string(i) + ".c",
+        "int f" + std::to_string(i) + "(int x) { return x * " + std::to_string(i) + "; }\n");
     makefile += " u" + std::to_string(i) + ".o";
   }
   s.write_file("main.c", "int main(void) { return 0; }\n");
@@ -205,14 +207,15 @@ TEST_CASE("node child_process: execSync, spawnSync and fork, each with its exit"
     VT_SKIP("node is missing (scripts/setup --tests installs it)");
   }
   Sandbox s;
-  s.write_file("kids.js",
-               "const cp = require('child_process');\n"
-               "if (process.argv[2] === 'child') {\n"
-               "  cp.spawnSync('/bin/sh', ['-c', 'exit 6']);\n"
-               "  process.exit(3);\n"
-               "}\n"
-               "process.stdout.write(cp.execSync('echo from-sh').toString());\n"
-               "cp.fork(__filename, ['child']).on('exit', (code) => console.log('child', code));\n");
+  s.write_file(
+      "kids.js",
+      "const cp = require('child_process');\n"
+      "if (process.argv[2] === 'child') {\n"
+      "  cp.spawnSync('/bin/sh', ['-c', 'exit 6']);\n"
+      "  process.exit(3);\n"
+      "}\n"
+      "process.stdout.write(cp.execSync('echo from-sh').toString());\n"
+      "cp.fork(__filename, ['child']).on('exit', (code) => console.log('child', code));\n");
   auto r = s.viztrace({"run", "--", "node", "kids.js"});
   INFO(r.err);
   REQUIRE(r.exit_code() == 0);
@@ -278,10 +281,9 @@ TEST_CASE("a browser: headless chromium's zygotes and the processes they fork ap
   o.timeout_s = 180;
   // Chromium's own temp files go to its profile: the sandbox's TMPDIR is viztrace's alone.
   auto r = s.viztrace({"run", "--", "env", "TMPDIR=" + profile + "/tmp", "HOME=" + profile,
-                       "chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                       "--no-first-run", "--disable-background-networking",
-                       "--disable-component-update", "--user-data-dir=" + profile,
-                       "--dump-dom", "file://" + s.path("page.html")},
+                       "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                       "--disable-background-networking", "--disable-component-update",
+                       "--user-data-dir=" + profile, "--dump-dom", "file://" + s.path("page.html")},
                       o);
   INFO(r.err);
   REQUIRE(r.exit_code() == 0);
@@ -322,19 +324,9 @@ namespace {
 std::map<std::string, int> execs_in_strace_logs(const std::string& prefix,
                                                 const std::vector<std::string>& names) {
   std::map<std::string, int> counts;
-  const std::filesystem::path base(prefix);
-  for (const auto& entry : std::filesystem::directory_iterator(base.parent_path())) {
-    if (!entry.path().filename().string().starts_with(base.filename().string() + ".")) continue;
-    std::ifstream in(entry.path());
-    for (std::string line; std::getline(in, line);) {
-      auto at = line.find("execve(\"");
-      if (at == std::string::npos || line.find(") = 0") == std::string::npos) continue;
-      auto end = line.find('"', at + 8);
-      std::string path = line.substr(at + 8, end - at - 8);
-      for (const auto& name : names)
-        if (path.ends_with("/" + name)) ++counts[name];
-    }
-  }
+  for (const StracedExec& e : strace_execs(prefix))
+    for (const auto& name : names)
+      if (e.path.ends_with("/" + name)) ++counts[name];
   return counts;
 }
 
@@ -344,8 +336,8 @@ void same_runs_as_strace(const Sandbox& s, const std::string& script,
                          const std::vector<std::string>& names, Options o) {
   o.timeout_s = 300;
   std::filesystem::create_directories(s.path("strace"));
-  auto oracle = s.command({"strace", "-ff", "-qq", "-e", "trace=execve", "-o",
-                           s.path("strace/log"), "sh", "-c", "cd a && " + script},
+  auto oracle = s.command({"strace", "-ff", "-qq", "-e", "trace=execve", "-o", s.path("strace/log"),
+                           "sh", "-c", "cd a && " + script},
                           o);
   INFO(oracle.err);
   REQUIRE(oracle.exit_code() == 0);
@@ -362,9 +354,8 @@ void same_runs_as_strace(const Sandbox& s, const std::string& script,
       if (p.started_by != "fork" && (p.exe.ends_with("/" + name) || p.exe == name)) {
         ++seen;
         // An image that exec'd another (a rustup proxy) has no exit of its own.
-        bool replaced = std::any_of(rep.processes.begin(), rep.processes.end(), [&](auto& q) {
-          return q.pid == p.pid && q.ts > p.ts;
-        });
+        bool replaced = std::any_of(rep.processes.begin(), rep.processes.end(),
+                                    [&](auto& q) { return q.pid == p.pid && q.ts > p.ts; });
         if (!replaced) CHECK(p.exit_code == 0);
       }
     CHECK(expected[name] >= 1);
