@@ -136,8 +136,36 @@ void ProcWatcher::watch_subtree(pid_t pid, std::uint64_t since, bool announced,
     if (e.ts >= since) on_event(e, true);
 }
 
+// A child of a process whose children are scanned, as the kernel tells it: its exec is read
+// at once rather than at the next scan, so that short ones are not missed.
+bool ProcWatcher::on_child_event(const ProcEvents::Event& e) {
+  using Kind = ProcEvents::Event::Kind;
+  if (e.kind == Kind::fork) {
+    if (!scanned_.count(e.parent) || known_.count(e.pid)) return false;
+    forked_[e.pid] = {e.parent, e.ts};
+    return true;
+  }
+  auto it = forked_.find(e.pid);
+  if (it == forked_.end()) return false;
+  const Pending fork = it->second;
+  forked_.erase(it);
+  if (known_.count(e.pid)) return true;  // a scan saw it first
+  const std::string base = "/proc/" + std::to_string(e.pid);
+  if (e.kind == Kind::exec) {
+    report(e.pid, fork.ppid, fork.first_seen, read_link(base + "/exe"),
+           read_file(base + "/cmdline"), e.ts);
+  } else {  // it ended without an exec: a fork running its parent's program
+    known_.insert(e.pid);
+    pending_.erase(e.pid);
+    on_observed_({e.pid, fork.ppid, fork.first_seen, {}, {}, false, true});
+    on_ended_({e.pid, e.ts, e.status});
+  }
+  return true;
+}
+
 void ProcWatcher::on_event(const ProcEvents::Event& e, bool replayed) {
   using Kind = ProcEvents::Event::Kind;
+  if (!replayed && on_child_event(e)) return;
   const bool ours = subtree_.count(e.kind == Kind::fork ? e.parent : e.pid);
   if (!ours) {
     // Kept a moment, for a subtree that turns out to have begun before this event.
@@ -180,8 +208,10 @@ void ProcWatcher::on_event(const ProcEvents::Event& e, bool replayed) {
 
 void ProcWatcher::finish() {
   if (events_.fd() < 0) return;
-  if (events_.drain([this](const ProcEvents::Event& e) { on_event(e, false); }))
+  if (events_.drain([this](const ProcEvents::Event& e) { on_event(e, false); })) {
     events_lost_ = true;
+    forked_.clear();  // their execs may be among the lost: scans take them again
+  }
 }
 
 void ProcWatcher::follow(pid_t pid) {
@@ -207,6 +237,12 @@ void ProcWatcher::examine(pid_t child, pid_t parent, std::uint64_t first_seen, s
     pending_[child] = {parent, first_seen};
     return;
   }
+  report(child, parent, first_seen, std::move(exe), std::move(argv), now);
+}
+
+void ProcWatcher::report(pid_t child, pid_t parent, std::uint64_t first_seen, std::string exe,
+                         std::string argv, std::uint64_t now) {
+  const std::string base = "/proc/" + std::to_string(child);
   pending_.erase(child);
   known_.insert(child);
   if (exe.empty() && argv.empty()) {
@@ -252,7 +288,7 @@ void ProcWatcher::scan(std::uint64_t now) {
     for (const auto& [pid, member] : subtree_) check_exec(pid, now);
   for (pid_t pid : std::vector<pid_t>(scanned_.begin(), scanned_.end())) {
     for (pid_t child : children_of(pid)) {
-      if (known_.count(child)) continue;
+      if (known_.count(child) || forked_.count(child)) continue;  // forked_: events will tell
       auto it = pending_.find(child);
       examine(child, pid, it == pending_.end() ? now : it->second.first_seen, now);
     }

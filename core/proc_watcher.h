@@ -83,6 +83,10 @@ class ProcWatcher {
   };
   void examine(pid_t child, pid_t parent, std::uint64_t first_seen, std::uint64_t now);
   void check_exec(pid_t pid, std::uint64_t now);
+  // Reports a child of a scanned process, as /proc shows it now (exe and argv read).
+  void report(pid_t child, pid_t parent, std::uint64_t first_seen, std::string exe,
+              std::string argv, std::uint64_t now);
+  bool on_child_event(const ProcEvents::Event& e);
   // replayed: taken again from recent_ for a new subtree.
   void on_event(const ProcEvents::Event& e, bool replayed);
 
@@ -104,6 +108,7 @@ class ProcWatcher {
   std::unordered_set<pid_t> followed_;
   std::unordered_set<pid_t> known_;             // children already reported
   std::unordered_map<pid_t, Pending> pending_;  // forked, maybe not exec'd yet
+  std::unordered_map<pid_t, Pending> forked_;   // forked, as events told; exec not seen yet
 };
 
 }  // namespace viztrace
