@@ -68,11 +68,7 @@ int run_command(const RunOptions& o) {
     }
   }
   auto dir = spill::SessionDir::create(temp_root);
-  dir.make_fifo();
-  // Read-write: the collector is then always a writer too, so the FIFO never reports hang-up.
-  int fifo = open(dir.fifo_path().c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fifo < 0) throw system_error("cannot open " + dir.fifo_path());
-  fcntl(fifo, F_SETPIPE_SZ, 1 << 20);  // fewer wake-ups; the default size is fine if refused
+  int channel = dir.make_socket();
   int wake = open(dir.wake_path().c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (wake < 0) throw system_error("cannot open " + dir.wake_path());
   spill::SpillWriter spill(dir);
@@ -83,7 +79,7 @@ int run_command(const RunOptions& o) {
   copts.session_dir_fd = dir.fd();
   copts.wake_fd = wake;
   copts.tsc = o.clock == "auto" && tsc_usable();
-  Collector collector(fifo, spill, copts);
+  Collector collector(channel, spill, copts);
   std::vector<std::string> extra_env;
   // Without a TSC that ticks at one rate everywhere, function calls read CLOCK_MONOTONIC.
   extra_env.push_back(std::string(VT_ENV_CLOCK) + "=" + (copts.tsc ? "tsc" : "monotonic"));
@@ -92,13 +88,13 @@ int run_command(const RunOptions& o) {
   collector.begin(o.command, getcwd(cwd, sizeof cwd) ? cwd : "");
   Launched target;
   try {
-    target = launch({o.command, preloadable_shim(shim, dir), dir.fifo_path(), extra_env});
+    target = launch({o.command, preloadable_shim(shim, dir), dir.socket_path(), extra_env});
   } catch (const LaunchError& e) {
     std::fprintf(stderr, "viztrace: %s\n", e.what());
     return e.status();
   }
   CollectorResult result = collector.run(target);
-  close(fifo);
+  close(channel);
   close(wake);
   dir.set_segments(spill.segments());
 

@@ -1,8 +1,8 @@
-// The collector: one event loop over the FIFO, the target and signals.
+// The collector: one event loop over the session socket, the target and signals.
 //
-// Drains whole chunks from the FIFO, validates their headers, counts sequence gaps and garbage,
-// and appends them to the spill. Reaps the target and, as the child subreaper, every orphaned
-// descendant, recording how each ended. Watches processes the shim cannot enter. A first
+// Drains chunks from the socket (one a datagram), validates their headers, counts sequence gaps and
+// garbage, and appends them to the spill. Reaps the target and, as the child subreaper, every
+// orphaned descendant, recording how each ended. Watches processes the shim cannot enter. A first
 // interrupt is left to the target (it got the same terminal signal); the next ones escalate to
 // SIGTERM, then SIGKILL. SIGTERM/SIGHUP sent to viztrace alone are forwarded to the target.
 #pragma once
@@ -45,13 +45,13 @@ struct CollectorResult {
 
 class Collector {
  public:
-  // fifo_fd: the session FIFO opened for reading (non-blocking).
-  Collector(int fifo_fd, spill::SpillWriter& spill, CollectorOptions options);
+  // socket_fd: the session socket (non-blocking, SO_PASSCRED).
+  Collector(int socket_fd, spill::SpillWriter& spill, CollectorOptions options);
 
   // Marks the start of the trace; call just before launching.
   void begin(const std::vector<std::string>& command, const std::string& cwd);
   // Runs until the target has been reaped and every descendant has ended (or lingered too
-  // long), then drains the FIFO and writes the final STATS record.
+  // long), then drains the socket and writes the final STATS record.
   CollectorResult run(const Launched& target);
 
  private:
@@ -65,8 +65,9 @@ class Collector {
     }
   };
 
-  bool drain_fifo();  // false when nothing was read
-  void take_chunk(unsigned char* p);
+  bool drain_socket();  // false when nothing was read
+  // sender: the sending process as the kernel names it in our namespace.
+  void take_chunk(unsigned char* p, std::uint32_t sender);
   // p: a whole chunk, not necessarily aligned (garbage before it shifts it in the read buffer).
   void inspect_records(unsigned char* p, const vt_chunk_header& h);
   std::uint32_t probe_for(const StreamKey& key);
@@ -76,7 +77,7 @@ class Collector {
   void emit_own();
   void sample_clock();
 
-  int fifo_fd_;
+  int socket_fd_;
   spill::SpillWriter& spill_;
   CollectorOptions options_;
   pid_t self_;
@@ -85,10 +86,10 @@ class Collector {
   std::unique_ptr<FnRings> rings_;
   std::uint64_t last_clock_ns_ = 0;
   bool rings_hot_ = false;
-  // Not zeroed: its pages are touched only as far as the FIFO fills it (each page a fault).
+  // Slots for a batch of datagrams. Not zeroed: its pages are touched only as far as datagrams
+  // fill it (each page a fault).
   std::unique_ptr<unsigned char[]> buffer_;
-  std::size_t buffered_ = 0;
-  std::size_t last_drain_bytes_ = 0;
+  std::size_t last_drain_chunks_ = 0;
   std::unordered_map<StreamKey, std::uint32_t, StreamKeyHash> next_seq_;
   // The PATH string a stream sent last, until its next record (exec and spawn records that
   // the shim left unprobed are probed from it).

@@ -1,8 +1,8 @@
 /* The wire format between the shim (inside traced processes), the collector and the spill.
  *
- * C-compatible and shared by both sides; nothing else is. Every traced thread writes a stream of
- * chunks into the session FIFO. A chunk is one atomic write (at most VT_CHUNK_MAX bytes, which is
- * PIPE_BUF): a header followed by records. The collector validates headers only and appends whole
+ * C-compatible and shared by both sides; nothing else is. Every traced thread sends a stream of
+ * chunks to the session socket (unix datagrams). A chunk is one datagram of at most VT_CHUNK_MAX
+ * bytes: a header followed by records. The collector validates headers only and appends whole
  * chunks to the spill; the report decodes records. Bump VT_WIRE_VERSION on any layout change. */
 #ifndef VIZTRACE_CORE_WIRE_H
 #define VIZTRACE_CORE_WIRE_H
@@ -11,10 +11,10 @@
 
 #define VT_WIRE_MAGIC 0x31545a56u /* "VZT1" read as little-endian bytes */
 #define VT_WIRE_VERSION 2
-#define VT_CHUNK_MAX 4096 /* PIPE_BUF on Linux: writes up to this size are atomic */
+#define VT_CHUNK_MAX 4096 /* also what a spill chunk may take */
 
 /* Environment variables the launcher sets for the target and the shim passes on. */
-#define VT_ENV_FIFO "VIZTRACE_FIFO"   /* absolute path of the session FIFO */
+#define VT_ENV_FIFO "VIZTRACE_FIFO" /* absolute path of the session socket (once a FIFO) */
 #define VT_ENV_SHIM "VIZTRACE_SHIM"   /* absolute path of the shim, re-added to LD_PRELOAD */
 #define VT_ENV_DEBUG "VIZTRACE_DEBUG" /* set: the shim explains on stderr why it turned off */
 #define VT_ENV_CLOCK "VIZTRACE_CLOCK" /* "tsc": function events may read the TSC */
@@ -52,7 +52,7 @@ typedef struct vt_chunk_header {
   uint32_t dropped;  /* records this stream dropped since its previous chunk */
 } vt_chunk_header;
 
-/* Function calls (-finstrument-functions) take another path than the FIFO: each thread writes
+/* Function calls (-finstrument-functions) take another path than the socket: each thread writes
  * them into a ring in a file of the session dir, mapped by both sides. The shim announces a
  * ring with VT_REC_FN_RING; the collector moves what the ring holds into the spill as
  * VT_KIND_FUNCTIONS_PACKED chunks while the thread runs, and the rest once the thread or
@@ -254,7 +254,7 @@ typedef struct vt_stats {
   uint64_t records;         /* records in them */
   uint64_t dropped_records; /* records the shims dropped (vt_chunk_header.dropped) */
   uint64_t seq_gaps;        /* chunks missing according to sequence numbers */
-  uint64_t bad_bytes;       /* bytes of the FIFO that were not a valid chunk */
+  uint64_t bad_bytes;       /* bytes received that were not a valid chunk */
   uint64_t bad_chunks;      /* invalid chunks (bad header) skipped */
   uint64_t spill_lost;      /* chunks that could not be written to the spill */
   uint64_t fn_records;      /* function records taken from the rings */

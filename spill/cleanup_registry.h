@@ -15,7 +15,7 @@ class CleanupRegistry {
   static constexpr int kMaxDirs = 4;
   static constexpr int kMaxFiles = 4;
 
-  // A session dir whose entries are "fifo", maybe "shim.so", and the spill segments
+  // A session dir whose entries are "socket", "wake", maybe "shim.so", and the spill segments
   // 0..segments-1.
   // Returns a slot for the calls below, or -1 when full.
   static int add_dir(int dir_fd, const char* path);

@@ -30,7 +30,7 @@ constinit ShimState g_state{};
 
 namespace {
 
-// How long a lifecycle record may wait for room in a full pipe before it is dropped.
+// How long a lifecycle record may wait for room in the collector's queue before it is dropped.
 constexpr int kWaitMs = 2000;
 // Lifecycle chunks are built on the stack: 1 KiB holds a typical process start whole, and a
 // long command line just takes more chunks. (Each stack page a process touches is a fault.)
@@ -82,7 +82,7 @@ bool sink_detached(const void* chunk, size_t length, void* context) {
 }
 
 // One emission: picks the context, keeps errno, and flushes when it goes out of scope. The
-// FIFO is open only from its first chunk to its end.
+// socket is open only from its first chunk to its end.
 class Emission {
  public:
   // known_pid: the caller has just read getpid() itself. opened: a channel to take over.
@@ -356,8 +356,8 @@ __attribute__((constructor)) void shim_init(int, char** argv, char**) {
   uint64_t start = now_ns();
   g.image = make_image_nonce(start, g.pid);
   Channel channel;
-  if (!channel_open(channel, g.fifo_path)) {
-    debug("cannot open the session FIFO; not tracing");
+  if (!channel_open(channel)) {
+    debug("cannot make a socket; not tracing");
     errno = saved;
     return;
   }
