@@ -108,7 +108,8 @@ std::uint32_t Collector::probe_for(const StreamKey& key) {
 // Looks inside lifecycle records for what the collector must act on: processes that the shim
 // cannot enter (their children are watched through /proc instead), and executables the shim
 // left for us to probe (their flags are written into the record before it is spilled).
-void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h) {
+void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h,
+                                const PidNamespaces::Original& original) {
   const StreamKey key{h.pid, h.tid, h.image};
   for (std::size_t off = sizeof h; off < h.length;) {
     vt_record r;
@@ -136,7 +137,7 @@ void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h) {
       // A second (TSC, CLOCK_MONOTONIC) pair early on: a session killed before the periodic
       // one still has two to map ticks with.
       if (rings_->stats().rings == 0) sample_clock();
-      rings_->add(h.pid, h.tid, h.image);
+      rings_->add(original.pid, original.tid, h.image, h.pid, h.tid);
     } else if (r.type == VT_REC_PROC_START && (r.aux & VT_PROC_GO)) {
       watcher_->watch_children(static_cast<pid_t>(h.pid));
     } else if (r.type == VT_REC_EXEC && (r.aux & (VT_EXE_SHIMLESS | VT_EXE_GO))) {
@@ -151,7 +152,8 @@ void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h) {
   }
 }
 
-void Collector::take_chunk(unsigned char* p, std::uint32_t /*sender*/) {
+void Collector::take_chunk(unsigned char* p, std::uint32_t sender) {
+  const PidNamespaces::Original original = namespaces_.translate(p, sender);
   vt_chunk_header h;
   std::memcpy(&h, p, sizeof h);
   vt_stats& st = result_.stats;
@@ -171,7 +173,7 @@ void Collector::take_chunk(unsigned char* p, std::uint32_t /*sender*/) {
       it->second = h.seq + 1;
     }
   }
-  inspect_records(p, h);
+  inspect_records(p, h, original);
   spill_.append(p, h.length);
 }
 

@@ -18,6 +18,7 @@
 #include "core/chunk_builder.h"
 #include "core/fn_rings.h"
 #include "core/launcher.h"
+#include "core/pid_namespaces.h"
 #include "core/proc_watcher.h"
 #include "core/wire.h"
 #include "spill/spill_writer.h"
@@ -69,7 +70,9 @@ class Collector {
   // sender: the sending process as the kernel names it in our namespace.
   void take_chunk(unsigned char* p, std::uint32_t sender);
   // p: a whole chunk, not necessarily aligned (garbage before it shifts it in the read buffer).
-  void inspect_records(unsigned char* p, const vt_chunk_header& h);
+  // original: the pid and tid the chunk had before translation.
+  void inspect_records(unsigned char* p, const vt_chunk_header& h,
+                       const PidNamespaces::Original& original);
   std::uint32_t probe_for(const StreamKey& key);
   void reap_children(std::uint64_t now);
   void handle_signal(int sig, bool from_process, std::uint64_t now);
@@ -84,6 +87,7 @@ class Collector {
   ChunkBuilder own_;
   std::unique_ptr<ProcWatcher> watcher_;
   std::unique_ptr<FnRings> rings_;
+  PidNamespaces namespaces_;
   std::uint64_t last_clock_ns_ = 0;
   bool rings_hot_ = false;
   // Slots for a batch of datagrams. Not zeroed: its pages are touched only as far as datagrams

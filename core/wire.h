@@ -20,6 +20,15 @@
 #define VT_ENV_CLOCK "VIZTRACE_CLOCK" /* "tsc": function events may read the TSC */
 #define VT_ENV_MAX_DEPTH "VIZTRACE_MAX_DEPTH" /* function calls deeper than this: not recorded */
 
+/* The image nonce of a new process image (seed: its start time), or of a vfork child that
+ * writes before it execs (seed: its parent's nonce): the collector pairs such a child with its
+ * parent by it. */
+static inline uint32_t vt_image_nonce(uint64_t seed, uint32_t pid) {
+  uint64_t x = seed ^ ((uint64_t)pid * 0x9E3779B97F4A7C15ull);
+  x ^= x >> 29;
+  return (uint32_t)x | 1u;
+}
+
 /* vt_chunk_header.kind */
 enum {
   VT_KIND_RECORDS = 1,   /* vt_record-headed records */
@@ -42,8 +51,8 @@ typedef struct vt_chunk_header {
   uint8_t version;   /* VT_WIRE_VERSION */
   uint8_t kind;      /* VT_KIND_* */
   uint16_t length;   /* whole chunk in bytes, header included; <= VT_CHUNK_MAX */
-  uint32_t pid;      /* writer's process */
-  uint32_t tid;      /* writer's thread */
+  uint32_t pid;      /* writer's process; in the spill, as viztrace's PID namespace numbers it */
+  uint32_t tid;      /* writer's thread; likewise */
   uint32_t image;    /* nonce of the process image (changes on exec) */
   uint32_t seq;      /* chunk number within the (pid, tid, image) stream, from 0 */
   uint16_t nrec;     /* records in this chunk */
@@ -188,7 +197,9 @@ enum {
 
 typedef struct vt_proc_start {
   uint32_t ppid;
-  uint32_t reserved;
+  /* 0 from the shim. The collector puts here the writer's pid as its own PID namespace numbers
+   * it, when that is not viztrace's (it then rewrites the pids of the chunk to viztrace's). */
+  uint32_t ns_pid;
 } vt_proc_start;
 
 typedef struct vt_pid {

@@ -55,10 +55,8 @@ void debug(const char* what) {
   errno = saved;
 }
 
-uint32_t make_image_nonce(uint64_t ts, pid_t pid) {
-  uint64_t x = ts ^ (static_cast<uint64_t>(pid) * 0x9E3779B97F4A7C15ull);
-  x ^= x >> 29;
-  return static_cast<uint32_t>(x) | 1u;
+uint32_t make_image_nonce(uint64_t seed, pid_t pid) {
+  return vt_image_nonce(seed, static_cast<uint32_t>(pid));
 }
 
 pid_t raw_gettid() { return static_cast<pid_t>(sys::gettid()); }
