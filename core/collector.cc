@@ -2,9 +2,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,16 +20,13 @@
 namespace viztrace {
 namespace {
 
-// Datagrams taken per recvmmsg, each in a slot of its own with room for its credentials.
-constexpr std::size_t kBatch = 64;
-constexpr std::size_t kSlot = VT_CHUNK_MAX + 64;
+constexpr std::size_t kReadBytes = 1u << 20;
 constexpr int kScanIntervalMs = 1;
-// The socket is drained on a timer rather than on every datagram: a send to a socket nobody
-// waits on wakes no one, which is what keeps the cost per traced process low. A sender that
-// finds the queue full (net.unix.max_dgram_qlen, 10 by default) wakes us through the wake
-// FIFO; and while chunks pour in, the loop waits on the socket itself.
+// The FIFO is drained on a timer rather than on every write: a write into a pipe nobody waits
+// on wakes no one, which is what keeps the cost per traced process low. Only while chunks pour
+// in faster than that does the loop wait on the FIFO itself.
 constexpr int kDrainIntervalMs = 2;
-constexpr std::size_t kHotDrainChunks = 8;
+constexpr std::size_t kHotDrainBytes = 64u << 10;
 // After an interrupt, how long the command may take to end before viztrace says it still runs.
 constexpr std::uint64_t kStillRunningNs = 1'000'000'000;
 // While function rings exist: how often they are emptied, and how often the TSC is sampled.
@@ -52,14 +49,14 @@ std::uint32_t own_image() { return static_cast<std::uint32_t>(monotonic_ns()) | 
 
 }  // namespace
 
-Collector::Collector(int socket_fd, spill::SpillWriter& spill, CollectorOptions options)
-    : socket_fd_(socket_fd),
+Collector::Collector(int fifo_fd, spill::SpillWriter& spill, CollectorOptions options)
+    : fifo_fd_(fifo_fd),
       spill_(spill),
       options_(options),
       self_(getpid()),
       own_(static_cast<std::uint32_t>(self_), static_cast<std::uint32_t>(self_), own_image(),
            VT_CHUNK_COLLECTOR),
-      buffer_(std::make_unique_for_overwrite<unsigned char[]>(kBatch * kSlot)) {
+      buffer_(std::make_unique_for_overwrite<unsigned char[]>(kReadBytes + VT_CHUNK_MAX)) {
   watcher_ = std::make_unique<ProcWatcher>(
       [this](const ProcWatcher::Observed& o) {
         own_.string(VT_STR_ARGV, o.argv, o.ts);
@@ -152,8 +149,56 @@ void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h,
   }
 }
 
-void Collector::take_chunk(unsigned char* p, std::uint32_t sender) {
-  const PidNamespaces::Original original = namespaces_.translate(p, sender);
+void Collector::drain_hellos() {
+  if (options_.hello_fd < 0) return;
+  // Bounded, so that processes that never stop starting cannot hold the loop.
+  for (int i = 0; i < 4096; ++i) {
+    vt_hello hello;
+    iovec iov = {&hello, sizeof hello};
+    alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(ucred))];
+    msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(options_.hello_fd, &msg, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    // The sender, as our namespace numbers it: the kernel's word.
+    pid_t sender = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+        ucred cred;
+        std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
+        sender = cred.pid;
+      }
+    if (n != sizeof hello || hello.magic != VT_WIRE_MAGIC || hello.version != VT_WIRE_VERSION ||
+        sender <= 0) {
+      spdlog::debug("a malformed hello ({} bytes from pid {})", n, sender);
+      continue;
+    }
+    any_hello_ = true;
+    senders_[std::uint64_t{hello.pid} << 32 | hello.image] = static_cast<std::uint32_t>(sender);
+  }
+}
+
+std::uint32_t Collector::sender_of(const unsigned char* p) {
+  vt_chunk_header h;
+  std::memcpy(&h, p, sizeof h);
+  if (!any_hello_) return h.pid;
+  const std::uint64_t key = std::uint64_t{h.pid} << 32 | h.image;
+  auto it = senders_.find(key);
+  if (it == senders_.end()) {
+    // A hello is sent before the first chunk of its image: one not taken yet is queued now.
+    drain_hellos();
+    it = senders_.find(key);
+    if (it == senders_.end()) it = senders_.emplace(key, 0).first;
+  }
+  return it->second ? it->second : h.pid;
+}
+
+void Collector::take_chunk(unsigned char* p) {
+  const PidNamespaces::Original original = namespaces_.translate(p, sender_of(p));
   vt_chunk_header h;
   std::memcpy(&h, p, sizeof h);
   vt_stats& st = result_.stats;
@@ -177,52 +222,45 @@ void Collector::take_chunk(unsigned char* p, std::uint32_t sender) {
   spill_.append(p, h.length);
 }
 
-bool Collector::drain_socket() {
+bool Collector::drain_fifo() {
   bool any = false;
-  last_drain_chunks_ = 0;
-  vt_stats& st = result_.stats;
-  // Bounded, so that processes that never stop sending cannot hold the loop.
-  for (int batches = 0; batches < 64; ++batches) {
-    mmsghdr msgs[kBatch];
-    iovec iov[kBatch];
-    for (std::size_t i = 0; i < kBatch; ++i) {
-      iov[i] = {buffer_.get() + i * kSlot, VT_CHUNK_MAX};
-      msgs[i] = {};
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_control = buffer_.get() + i * kSlot + VT_CHUNK_MAX;
-      msgs[i].msg_hdr.msg_controllen = kSlot - VT_CHUNK_MAX;
-    }
-    int n = recvmmsg(socket_fd_, msgs, kBatch, MSG_DONTWAIT, nullptr);
+  last_drain_bytes_ = 0;
+  // Bounded, so a process that never stops writing cannot hold the loop.
+  for (int reads = 0; reads < 64; ++reads) {
+    ssize_t n = read(fifo_fd_, buffer_.get() + buffered_, kReadBytes);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     any = true;
-    last_drain_chunks_ += static_cast<std::size_t>(n);
-    for (int i = 0; i < n; ++i) {
-      unsigned char* p = buffer_.get() + static_cast<std::size_t>(i) * kSlot;
-      const std::size_t length = msgs[i].msg_len;
-      // The sender, as our namespace numbers it: the kernel's word, whatever the chunk says.
-      pid_t sender = 0;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
-          ucred cred;
-          std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
-          sender = cred.pid;
-        }
+    buffered_ += static_cast<std::size_t>(n);
+    last_drain_bytes_ += static_cast<std::size_t>(n);
+    // Writers send whole chunks atomically, but a read can end inside one: keep the tail.
+    std::size_t off = 0;
+    vt_stats& st = result_.stats;
+    while (buffered_ - off >= sizeof(vt_chunk_header)) {
+      unsigned char* p = buffer_.get() + off;
       vt_chunk_header h;
-      std::memcpy(&h, p, std::min(length, sizeof h));
-      // One chunk a datagram. Only viztrace writes collector chunks: one received is forged.
-      // Function chunks are made by viztrace from the rings, never sent.
-      if (!(msgs[i].msg_hdr.msg_flags & MSG_TRUNC) && length >= sizeof h && h.length == length &&
-          spill::valid_chunk(p, length) && !(h.flags & VT_CHUNK_COLLECTOR) &&
-          h.kind == VT_KIND_RECORDS && sender > 0) {
-        take_chunk(p, static_cast<std::uint32_t>(sender));
-      } else {
-        ++st.bad_chunks;
-        st.bad_bytes += length;
+      std::memcpy(&h, p, sizeof h);
+      if (spill::valid_chunk_header(h) && h.length > buffered_ - off) break;  // rest to come
+      // Only viztrace writes collector chunks: one from the FIFO is forged, so it is garbage.
+      // Function chunks are made by viztrace from the rings, never sent through the FIFO.
+      if (spill::valid_chunk(p, buffered_ - off) && !(h.flags & VT_CHUNK_COLLECTOR) &&
+          h.kind == VT_KIND_RECORDS) {
+        take_chunk(p);
+        off += h.length;
+        continue;
       }
+      // Garbage: skip to the next byte that could start a chunk.
+      ++st.bad_chunks;
+      std::size_t skip = 1;
+      while (off + skip + 4 <= buffered_ &&
+             std::memcmp(p + skip, "\x56\x5a\x54\x31", 4) != 0)
+        ++skip;
+      st.bad_bytes += skip;
+      off += skip;
     }
-    if (static_cast<std::size_t>(n) < kBatch) break;  // the queue is empty for now
+    std::memmove(buffer_.get(), buffer_.get() + off, buffered_ - off);
+    buffered_ -= off;
+    if (static_cast<std::size_t>(n) < kReadBytes) break;  // the pipe is empty for now
   }
   if (any) spill_.flush();
   return any;
@@ -311,11 +349,12 @@ CollectorResult Collector::run(const Launched& target) {
       if (result_.interrupts > 0) options_.linger_ns = 0;
       if (!children_left || now - target_end_ns_ >= options_.linger_ns) break;
     }
-    bool hot = last_drain_chunks_ >= kHotDrainChunks;
+    bool hot = last_drain_bytes_ >= kHotDrainBytes;
     fds.clear();
-    fds.push_back({hot ? socket_fd_ : -1, POLLIN, 0});
+    fds.push_back({hot ? fifo_fd_ : -1, POLLIN, 0});
     fds.push_back({SignalGuard::wakeup_fd(), POLLIN, 0});
-    fds.push_back({options_.wake_fd, POLLIN, 0});  // poll ignores a negative fd
+    fds.push_back({options_.wake_fd, POLLIN, 0});   // poll ignores a negative fd
+    fds.push_back({options_.hello_fd, POLLIN, 0});  // a sender may wait for room
     watcher_->add_pollfds(fds);
     int timeout = watcher_->scanning() ? kScanIntervalMs : kDrainIntervalMs;
     if (rings_ && !rings_->empty()) timeout = rings_hot_ ? 0 : kRingIntervalMs;
@@ -336,12 +375,13 @@ CollectorResult Collector::run(const Launched& target) {
     int n = poll(fds.data(), fds.size(), timeout);
     now = monotonic_ns();
     if (n < 0 && errno != EINTR) break;
-    if (fds[2].revents) {  // a full ring or queue: taken below, with the socket
+    if (fds[2].revents) {  // a full ring: taken below, with the FIFO that announced it
       char bytes[256];
       while (read(options_.wake_fd, bytes, sizeof bytes) > 0) {
       }
     }
-    drain_socket();
+    drain_hellos();
+    drain_fifo();
     if (rings_ && !rings_->empty()) {
       rings_hot_ = rings_->drain() >= kHotRingRecords;
       if (now - last_clock_ns_ >= kClockIntervalNs) sample_clock();
@@ -351,14 +391,15 @@ CollectorResult Collector::run(const Launched& target) {
       int k = SignalGuard::take(sigs, 64);
       for (int i = 0; i < k; ++i) handle_signal(sigs[i].signal, sigs[i].from_process, now);
     }
-    for (std::size_t i = 3; i < fds.size(); ++i)
+    for (std::size_t i = 4; i < fds.size(); ++i)
       if (fds[i].revents) watcher_->on_ready(fds[i].fd, now);
     if (watcher_->scanning()) watcher_->scan(now);
     emit_own();
   }
 
-  // Every writer that is gone sent before it went: drain what is left.
-  drain_socket();
+  // Every writer that is gone wrote before it went: drain what is left.
+  drain_hellos();
+  drain_fifo();
   if (rings_) {
     rings_->finish();
     const RingStats& rs = rings_->stats();
@@ -368,6 +409,7 @@ CollectorResult Collector::run(const Launched& target) {
     result_.stats.dropped_records += rs.dropped;
     if (rs.rings) sample_clock();
   }
+  result_.stats.bad_bytes += buffered_;
   result_.lingering = children_of(self_).size();
   spill_.flush();
   result_.stats.spill_lost = spill_.lost_chunks();

@@ -1,8 +1,8 @@
-// The collector: one event loop over the session socket, the target and signals.
+// The collector: one event loop over the FIFO, the target and signals.
 //
-// Drains chunks from the socket (one a datagram), validates their headers, counts sequence gaps and
-// garbage, and appends them to the spill. Reaps the target and, as the child subreaper, every
-// orphaned descendant, recording how each ended. Watches processes the shim cannot enter. A first
+// Drains whole chunks from the FIFO, validates their headers, counts sequence gaps and garbage,
+// and appends them to the spill. Reaps the target and, as the child subreaper, every orphaned
+// descendant, recording how each ended. Watches processes the shim cannot enter. A first
 // interrupt is left to the target (it got the same terminal signal); the next ones escalate to
 // SIGTERM, then SIGKILL. SIGTERM/SIGHUP sent to viztrace alone are forwarded to the target.
 #pragma once
@@ -32,6 +32,9 @@ struct CollectorOptions {
   int session_dir_fd = -1;
   // Readable when a traced thread's function ring is full: empty the rings at once. -1: none.
   int wake_fd = -1;
+  // The session's hello socket (SO_PASSCRED, non-blocking): processes in other PID namespaces
+  // say there which of our pids sends their chunks. -1: none.
+  int hello_fd = -1;
   // Function records carry TSC ticks: record (TSC, CLOCK_MONOTONIC) pairs to map them.
   bool tsc = false;
 };
@@ -46,13 +49,13 @@ struct CollectorResult {
 
 class Collector {
  public:
-  // socket_fd: the session socket (non-blocking, SO_PASSCRED).
-  Collector(int socket_fd, spill::SpillWriter& spill, CollectorOptions options);
+  // fifo_fd: the session FIFO opened for reading (non-blocking).
+  Collector(int fifo_fd, spill::SpillWriter& spill, CollectorOptions options);
 
   // Marks the start of the trace; call just before launching.
   void begin(const std::vector<std::string>& command, const std::string& cwd);
   // Runs until the target has been reaped and every descendant has ended (or lingered too
-  // long), then drains the socket and writes the final STATS record.
+  // long), then drains the FIFO and writes the final STATS record.
   CollectorResult run(const Launched& target);
 
  private:
@@ -66,9 +69,11 @@ class Collector {
     }
   };
 
-  bool drain_socket();  // false when nothing was read
-  // sender: the sending process as the kernel names it in our namespace.
-  void take_chunk(unsigned char* p, std::uint32_t sender);
+  bool drain_fifo();  // false when nothing was read
+  void drain_hellos();
+  // The sender of the chunk at p as our namespace numbers it (by the hellos), or its own pid.
+  std::uint32_t sender_of(const unsigned char* p);
+  void take_chunk(unsigned char* p);
   // p: a whole chunk, not necessarily aligned (garbage before it shifts it in the read buffer).
   // original: the pid and tid the chunk had before translation.
   void inspect_records(unsigned char* p, const vt_chunk_header& h,
@@ -80,7 +85,7 @@ class Collector {
   void emit_own();
   void sample_clock();
 
-  int socket_fd_;
+  int fifo_fd_;
   spill::SpillWriter& spill_;
   CollectorOptions options_;
   pid_t self_;
@@ -88,12 +93,16 @@ class Collector {
   std::unique_ptr<ProcWatcher> watcher_;
   std::unique_ptr<FnRings> rings_;
   PidNamespaces namespaces_;
+  // (pid inside, image) -> the sender's pid in our namespace, from the hellos; 0: a stream
+  // found to be of our namespace. Empty while no hello came.
+  std::unordered_map<std::uint64_t, std::uint32_t> senders_;
+  bool any_hello_ = false;
   std::uint64_t last_clock_ns_ = 0;
   bool rings_hot_ = false;
-  // Slots for a batch of datagrams. Not zeroed: its pages are touched only as far as datagrams
-  // fill it (each page a fault).
+  // Not zeroed: its pages are touched only as far as the FIFO fills it (each page a fault).
   std::unique_ptr<unsigned char[]> buffer_;
-  std::size_t last_drain_chunks_ = 0;
+  std::size_t buffered_ = 0;
+  std::size_t last_drain_bytes_ = 0;
   std::unordered_map<StreamKey, std::uint32_t, StreamKeyHash> next_seq_;
   // The PATH string a stream sent last, until its next record (exec and spawn records that
   // the shim left unprobed are probed from it).

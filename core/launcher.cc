@@ -27,10 +27,10 @@ std::uint64_t monotonic_ns() {
 }
 
 std::vector<std::string> target_environment(char** environ_in, const std::string& shim_path,
-                                            const std::string& socket_path) {
-  std::string socket_entry = std::string(VT_ENV_FIFO) + "=" + socket_path;
+                                            const std::string& fifo_path) {
+  std::string fifo_entry = std::string(VT_ENV_FIFO) + "=" + fifo_path;
   std::string shim_entry = std::string(VT_ENV_SHIM) + "=" + shim_path;
-  vt_shim::EnvValues values = {socket_entry.c_str(), shim_entry.c_str(), shim_path.c_str()};
+  vt_shim::EnvValues values = {fifo_entry.c_str(), shim_entry.c_str(), shim_path.c_str()};
   std::size_t n = vt_shim::env_count(environ_in);
   std::vector<char*> slots(n + vt_shim::kExtraSlots);
   // Room for the longest value doctor_env may extend.
@@ -54,7 +54,7 @@ std::vector<std::string> target_environment(char** environ_in, const std::string
 Launched launch(const LaunchSpec& spec) {
   if (spec.argv.empty()) throw Error("no command to run");
   std::vector<std::string> env_strings = target_environment(environ, spec.shim_path,
-                                                            spec.socket_path);
+                                                            spec.fifo_path);
   for (const std::string& extra : spec.extra_env) {
     std::string prefix = extra.substr(0, extra.find('=') + 1);
     std::erase_if(env_strings, [&](const std::string& e) { return e.starts_with(prefix); });

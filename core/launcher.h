@@ -14,7 +14,7 @@ namespace viztrace {
 struct LaunchSpec {
   std::vector<std::string> argv;  // argv[0] is looked up along PATH
   std::string shim_path;
-  std::string socket_path;
+  std::string fifo_path;
   // "NAME=value" entries for the target, replacing any of the same name in ours.
   std::vector<std::string> extra_env;
 };
@@ -29,7 +29,7 @@ struct Launched {
 // The environment the target gets: ours plus the shim's variables (LD_PRELOAD appended to any
 // the user has, ASAN_OPTIONS extended so sanitizer builds accept a preload library).
 std::vector<std::string> target_environment(char** environ_in, const std::string& shim_path,
-                                            const std::string& socket_path);
+                                            const std::string& fifo_path);
 
 // Forks and execs. Throws viztrace::Error when the program cannot be run (not found, not
 // executable), after the child is gone; the error carries the shell's status (127 or 126).

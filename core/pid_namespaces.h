@@ -2,7 +2,8 @@
 // sandboxes, rootless containers) under the pids of viztrace's own namespace.
 //
 // A traced process names itself, its threads, its parent and its children with the pids it
-// sees. The kernel tells the collector who sent each chunk, in the collector's namespace; when
+// sees. A process in another namespace says hello before its first chunk, and the kernel tells
+// the collector who sent the hello, in the collector's namespace (see VT_HELLO_NAME); when
 // that differs from the chunk's pid, the sender is in another namespace, and everything the
 // chunk names is translated before it is spilled: the header's pid and tid, the children of
 // fork, spawn and reap records, the parent of start and exec records (which keep the process's
@@ -22,7 +23,8 @@ namespace viztrace {
 
 class PidNamespaces {
  public:
-  // Translates the chunk at p (a valid records chunk) sent by process `sender`. Returns the pid
+  // Translates the chunk at p (a valid records chunk) sent by process `sender` (its pid in our
+  // namespace, from its hello; the chunk's own pid when it sent none). Returns the pid
   // and tid the chunk had (function ring files are named after those).
   struct Original {
     std::uint32_t pid, tid;

@@ -1,8 +1,8 @@
 /* The wire format between the shim (inside traced processes), the collector and the spill.
  *
- * C-compatible and shared by both sides; nothing else is. Every traced thread sends a stream of
- * chunks to the session socket (unix datagrams). A chunk is one datagram of at most VT_CHUNK_MAX
- * bytes: a header followed by records. The collector validates headers only and appends whole
+ * C-compatible and shared by both sides; nothing else is. Every traced thread writes a stream of
+ * chunks into the session FIFO. A chunk is one atomic write (at most VT_CHUNK_MAX bytes, which is
+ * PIPE_BUF): a header followed by records. The collector validates headers only and appends whole
  * chunks to the spill; the report decodes records. Bump VT_WIRE_VERSION on any layout change. */
 #ifndef VIZTRACE_CORE_WIRE_H
 #define VIZTRACE_CORE_WIRE_H
@@ -11,14 +11,29 @@
 
 #define VT_WIRE_MAGIC 0x31545a56u /* "VZT1" read as little-endian bytes */
 #define VT_WIRE_VERSION 2
-#define VT_CHUNK_MAX 4096 /* also what a spill chunk may take */
+#define VT_CHUNK_MAX 4096 /* PIPE_BUF on Linux: writes up to this size are atomic */
 
 /* Environment variables the launcher sets for the target and the shim passes on. */
-#define VT_ENV_FIFO "VIZTRACE_FIFO" /* absolute path of the session socket (once a FIFO) */
+#define VT_ENV_FIFO "VIZTRACE_FIFO"   /* absolute path of the session FIFO */
 #define VT_ENV_SHIM "VIZTRACE_SHIM"   /* absolute path of the shim, re-added to LD_PRELOAD */
 #define VT_ENV_DEBUG "VIZTRACE_DEBUG" /* set: the shim explains on stderr why it turned off */
 #define VT_ENV_CLOCK "VIZTRACE_CLOCK" /* "tsc": function events may read the TSC */
 #define VT_ENV_MAX_DEPTH "VIZTRACE_MAX_DEPTH" /* function calls deeper than this: not recorded */
+#define VT_ENV_PID_NS "VIZTRACE_PID_NS" /* inode of viztrace's PID namespace, in decimal */
+
+/* A process in another PID namespace than viztrace's sends one hello, before the first chunk of
+ * each of its images, as a datagram to the socket VT_HELLO_NAME beside the FIFO: the kernel tells
+ * the collector the sender's pid in viztrace's namespace (SO_PASSCRED), and the hello names the
+ * (pid, image) its chunks will carry. */
+#define VT_HELLO_NAME "hello"
+typedef struct vt_hello {
+  uint32_t magic;   /* VT_WIRE_MAGIC */
+  uint32_t version; /* VT_WIRE_VERSION */
+  uint32_t pid;     /* the sender's pid in its own namespace */
+  uint32_t tid;     /* the sending thread, likewise */
+  uint32_t image;   /* nonce of the image whose chunks follow */
+  uint32_t reserved;
+} vt_hello;
 
 /* The image nonce of a new process image (seed: its start time), or of a vfork child that
  * writes before it execs (seed: its parent's nonce): the collector pairs such a child with its
@@ -61,7 +76,7 @@ typedef struct vt_chunk_header {
   uint32_t dropped;  /* records this stream dropped since its previous chunk */
 } vt_chunk_header;
 
-/* Function calls (-finstrument-functions) take another path than the socket: each thread writes
+/* Function calls (-finstrument-functions) take another path than the FIFO: each thread writes
  * them into a ring in a file of the session dir, mapped by both sides. The shim announces a
  * ring with VT_REC_FN_RING; the collector moves what the ring holds into the spill as
  * VT_KIND_FUNCTIONS_PACKED chunks while the thread runs, and the rest once the thread or
@@ -265,7 +280,7 @@ typedef struct vt_stats {
   uint64_t records;         /* records in them */
   uint64_t dropped_records; /* records the shims dropped (vt_chunk_header.dropped) */
   uint64_t seq_gaps;        /* chunks missing according to sequence numbers */
-  uint64_t bad_bytes;       /* bytes received that were not a valid chunk */
+  uint64_t bad_bytes;       /* bytes of the FIFO that were not a valid chunk */
   uint64_t bad_chunks;      /* invalid chunks (bad header) skipped */
   uint64_t spill_lost;      /* chunks that could not be written to the spill */
   uint64_t fn_records;      /* function records taken from the rings */
@@ -291,6 +306,7 @@ static_assert(sizeof(vt_fn_ring) == 80, "vt_fn_ring layout");
 static_assert(sizeof(vt_module) == 24, "vt_module layout");
 static_assert(sizeof(vt_argv_cut) == 16, "vt_argv_cut layout");
 static_assert(sizeof(vt_counter) == 8, "vt_counter layout");
+static_assert(sizeof(vt_hello) == 24, "vt_hello layout");
 #else
 _Static_assert(sizeof(vt_chunk_header) == 32, "chunk header layout");
 _Static_assert(sizeof(vt_record) == 16, "record header layout");

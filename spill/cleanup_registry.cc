@@ -101,9 +101,9 @@ void CleanupRegistry::sweep_dir(int slot) {
   if (!d.live.compare_exchange_strong(expected, false)) return;
   int saved = errno;
   // unlinkat on names inside the dir fd: never follows a symlink, never leaves the dir.
-  unlinkat(d.fd, "socket", 0);
-  unlinkat(d.fd, "fifo", 0);  // a session of an older viztrace
+  unlinkat(d.fd, "fifo", 0);
   unlinkat(d.fd, "wake", 0);
+  unlinkat(d.fd, VT_HELLO_NAME, 0);
   unlinkat(d.fd, "shim.so", 0);
   char name[kSegmentNameMax];
   for (std::uint32_t i = 0, n = d.segments; i < n; ++i) {

@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/fault_injection.h"
+#include "core/wire.h"
 #include "spill/cleanup_registry.h"
 
 namespace viztrace::spill {
@@ -99,28 +100,29 @@ SessionDir::~SessionDir() {
   if (fd_ >= 0) close(fd_);
 }
 
-int SessionDir::make_socket() {
+void SessionDir::make_fifo() {
+  if (mkfifoat(fd_, "fifo", 0600) != 0 || mkfifoat(fd_, "wake", 0600) != 0)
+    throw system_error("cannot create FIFO in " + path_);
+}
+
+int SessionDir::make_hello_socket() {
   // A path too long for a socket address is bound through the dir (the shim does the same).
-  std::string path = socket_path();
-  struct sockaddr_un addr = {};
+  std::string path = path_ + "/" VT_HELLO_NAME;
+  sockaddr_un addr = {};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path)
-    path = "/proc/self/fd/" + std::to_string(fd_) + "/socket";
+    path = "/proc/self/fd/" + std::to_string(fd_) + "/" VT_HELLO_NAME;
+  if (path.size() >= sizeof addr.sun_path) throw Error("session path too long: " + path_);
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw system_error("cannot create a socket in " + path_);
   const int on = 1;
   if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
-      fchmodat(fd_, "socket", 0600, 0) != 0 ||
+      fchmodat(fd_, VT_HELLO_NAME, 0600, 0) != 0 ||
       setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0) {
     int err = errno;
     close(fd);
     throw system_error("cannot create a socket in " + path_, err);
-  }
-  if (mkfifoat(fd_, "wake", 0600) != 0) {
-    int err = errno;
-    close(fd);
-    throw system_error("cannot create FIFO in " + path_, err);
   }
   return fd;
 }

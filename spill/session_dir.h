@@ -1,5 +1,5 @@
 // The private directory of one tracing session: "$TMPDIR/viztrace-XXXXXX", mode 0700, holding the
-// socket and the spill segments. The session keeps an exclusive flock on the dir for its whole life,
+// FIFO and the spill segments. The session keeps an exclusive flock on the dir for its whole life,
 // so a later start can tell a dead session's dir (lock free) from a live one and sweep it.
 //
 // A dir cannot be made locked: it is made as "viztrace-new-XXXXXX", a name sweeps leave alone
@@ -44,15 +44,16 @@ class SessionDir final : public SegmentDir {
   ~SessionDir();  // sweeps unless kept
 
   const std::string& path() const { return path_; }
-  std::string socket_path() const { return path_ + "/socket"; }
+  std::string fifo_path() const { return path_ + "/fifo"; }
   // A thread whose function ring is full writes a byte here to wake viztrace at once.
   std::string wake_path() const { return path_ + "/wake"; }
   int fd() const override { return fd_; }
 
-  // Makes the socket the traced processes send their chunks to, bound at socket_path() and
-  // passing on each sender's credentials, and the wake FIFO (both mode 0600). Returns the
-  // socket (non-blocking, close-on-exec).
-  int make_socket();
+  // Makes the FIFO the traced processes write into and the wake FIFO (mode 0600).
+  void make_fifo();
+  // Makes the socket processes in other PID namespaces say hello to (VT_HELLO_NAME, mode
+  // 0600, passing on each sender's credentials). Returns it (non-blocking, close-on-exec).
+  int make_hello_socket();
   // Makes "shim.so" in the dir a symbolic link to target; returns the link's path.
   std::string link_shim(const std::string& target);
   // Tells the cleanup guards how many spill segments exist.
@@ -60,7 +61,7 @@ class SessionDir final : public SegmentDir {
   // Leaves the dir in place at the end (--keep-temp), renamed "viztrace-kept-XXXXXX" so that
   // no later start sweeps it as an orphan. Returns where it is now.
   std::string keep();
-  // Removes the socket, the FIFO, the segments and the dir; idempotent.
+  // Removes the FIFO, the segments and the dir; idempotent.
   void sweep();
 
   // The temp root: $TMPDIR, or /tmp when unset or empty.

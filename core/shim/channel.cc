@@ -3,9 +3,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 
@@ -37,89 +40,78 @@ void untrack(int fd) {
   }
 }
 
-void close_tracked(int& fd) {
-  if (fd < 0) return;
-  untrack(fd);
-  sys::close(fd);
-  fd = -1;
-}
-
 int64_t now_ms() {
   struct timespec ts;
   sys::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-// Blocking, so that a send with a timeout (SO_SNDTIMEO) can wait for room; the first try of
-// every chunk passes MSG_DONTWAIT.
-long make_socket() { return sys::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0); }
-
-// A byte into the session's wake FIFO (beside the socket), which the collector always polls:
-// it drains its queue now rather than at its next pass.
-void wake_collector(const char* path) {
-  char wake[PATH_MAX];
-  const char* slash = strrchr(path, '/');
-  size_t n = slash ? static_cast<size_t>(slash - path) + 1 : 0;
-  if (n == 0 || n + sizeof "wake" > sizeof wake) return;
-  memcpy(wake, path, n);
-  memcpy(wake + n, "wake", sizeof "wake");
-  // Read-write: a reader always exists, so the write can never raise SIGPIPE.
-  const long fd = sys::open(wake, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+void close_tracked(int fd) {
   if (fd < 0) return;
-  const char byte = 1;
-  sys::write(static_cast<int>(fd), &byte, 1);  // a full FIFO: the collector is awake anyway
-  sys::close(static_cast<int>(fd));
+  untrack(fd);
+  sys::close(fd);
 }
 
-// The address of the socket at path: the path itself when it fits, else the name within the
-// session dir through /proc (opening the dir into ch.dir_fd). False if there is none.
-bool socket_address(Channel& ch, const char* path, struct sockaddr_un& addr, unsigned& length) {
+// The address of the file `name` in the session dir (where fifo_path is): its path when that
+// fits, else through /proc/self/fd of the dir, opened into *dir_fd. False if there is none.
+bool session_address(const char* fifo_path, const char* name, struct sockaddr_un& addr,
+                     unsigned& length, int* dir_fd) {
+  const char* slash = strrchr(fifo_path, '/');
+  if (!slash) return false;
+  const size_t d = static_cast<size_t>(slash - fifo_path) + 1;  // with the slash
+  const size_t ln = strlen(name);
   addr.sun_family = AF_UNIX;
-  size_t n = strlen(path);
-  if (n < sizeof addr.sun_path) {
-    memcpy(addr.sun_path, path, n + 1);
+  size_t n = 0;
+  if (d + ln < sizeof addr.sun_path) {
+    memcpy(addr.sun_path, fifo_path, d);
+    n = d;
   } else {
-    const char* slash = strrchr(path, '/');
     char dir[PATH_MAX];
-    size_t d = slash ? static_cast<size_t>(slash - path) : 0;
-    if (d == 0 || d >= sizeof dir || strlen(slash) > 64) return false;
-    if (ch.dir_fd < 0) {
-      memcpy(dir, path, d);
-      dir[d] = '\0';
-      long fd = sys::open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-      if (fd < 0) return false;
-      ch.dir_fd = static_cast<int>(fd);
-      track(ch.dir_fd);
-    }
+    if (d >= sizeof dir) return false;
+    memcpy(dir, fifo_path, d);
+    dir[d] = '\0';
+    const long fd = sys::open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return false;
+    *dir_fd = static_cast<int>(fd);
+    track(*dir_fd);
     static const char kPrefix[] = "/proc/self/fd/";
     memcpy(addr.sun_path, kPrefix, sizeof kPrefix - 1);
     n = sizeof kPrefix - 1;
     char digits[12];
     int k = 0;
-    unsigned v = static_cast<unsigned>(ch.dir_fd);
+    unsigned v = static_cast<unsigned>(fd);
     do digits[k++] = static_cast<char>('0' + v % 10);
     while ((v /= 10) != 0);
     while (k) addr.sun_path[n++] = digits[--k];
-    memcpy(addr.sun_path + n, slash, strlen(slash) + 1);
-    n += strlen(slash);
+    addr.sun_path[n++] = '/';
   }
-  length = static_cast<unsigned>(offsetof(struct sockaddr_un, sun_path) + n + 1);
+  memcpy(addr.sun_path + n, name, ln + 1);
+  length = static_cast<unsigned>(offsetof(struct sockaddr_un, sun_path) + n + ln + 1);
   return true;
 }
 
+long open_fifo(const char* path) { return sys::open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC); }
+
 }  // namespace
 
-bool channel_open(Channel& ch) noexcept {
-  long fd = make_socket();
+bool channel_open(Channel& ch, const char* path) noexcept {
+  long fd = open_fifo(path);
   if (fd < 0) return false;
+  struct stat st;
+  if (sys::fstat(static_cast<int>(fd), &st) != 0 || !S_ISFIFO(st.st_mode)) {
+    sys::close(static_cast<int>(fd));
+    return false;
+  }
   ch.fd = static_cast<int>(fd);
   track(ch.fd);
   return true;
 }
 
 void channel_close(Channel& ch) noexcept {
-  close_tracked(ch.fd);
-  close_tracked(ch.dir_fd);
+  if (ch.fd < 0) return;
+  untrack(ch.fd);
+  sys::close(ch.fd);
+  ch.fd = -1;
 }
 
 void channel_close_inherited() noexcept {
@@ -131,37 +123,65 @@ void channel_close_inherited() noexcept {
 
 WriteResult channel_write(Channel& ch, const char* path, const void* chunk, size_t length,
                           int wait_ms) noexcept {
-  struct sockaddr_un addr;
-  unsigned addr_len = 0;
-  if (!socket_address(ch, path, addr, addr_len)) return WriteResult::kGone;
-  if (ch.fd < 0 && !channel_open(ch)) return WriteResult::kFull;
+  if (ch.fd < 0) {
+    // The session's own FIFO, checked when the process started: no fstat again.
+    const long fd = open_fifo(path);
+    if (fd < 0) return WriteResult::kGone;
+    ch.fd = static_cast<int>(fd);
+    track(ch.fd);
+  }
   int64_t deadline = -1;
-  int flags = MSG_DONTWAIT | MSG_NOSIGNAL;
   for (;;) {
-    long sent = sys::sendto(ch.fd, chunk, length, flags, &addr, addr_len);
-    if (sent == static_cast<long>(length)) return WriteResult::kSent;
-    if (sent == -EINTR) continue;
-    if (sent != -EAGAIN) {
-      // Refused, or no socket at path: nobody will read. (Too big cannot happen: chunks are
-      // far below the socket's send buffer.)
-      return sent == -ENOBUFS || sent == -ENOMEM ? WriteResult::kFull : WriteResult::kGone;
-    }
-    // The collector's queue is full: it is behind, and a send that waits is woken by its
-    // next read. A collector that goes away meanwhile ends the wait with ECONNREFUSED.
-    const int64_t now = now_ms();
+    long n = sys::write(ch.fd, chunk, length);
+    if (n == static_cast<long>(length)) return WriteResult::kSent;
+    if (n == -EINTR) continue;
+    if (n != -EAGAIN) return WriteResult::kFull;
+    // The pipe is full: either the collector is behind, or it is gone and nobody reads.
+    int64_t now = now_ms();
     if (deadline < 0) {
-      if (wait_ms <= 0) return WriteResult::kFull;
+      if (!collector_alive(path)) return WriteResult::kGone;
       deadline = now + wait_ms;
-      wake_collector(path);
     }
     if (now >= deadline) return WriteResult::kFull;
-    const int64_t left = deadline - now;
-    struct timeval timeout = {static_cast<time_t>(left / 1000),
-                              static_cast<suseconds_t>(left % 1000) * 1000};
-    if (sys::setsockopt(ch.fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout) != 0)
-      return WriteResult::kFull;
-    flags = MSG_NOSIGNAL;
+    struct pollfd p = {ch.fd, POLLOUT, 0};
+    int64_t left = deadline - now;
+    struct timespec timeout = {static_cast<time_t>(left / 1000),
+                               static_cast<long>(left % 1000) * 1000000};
+    sys::ppoll(&p, 1, &timeout);
   }
+}
+
+bool channel_hello(const char* fifo_path, const vt_hello& hello, int wait_ms) noexcept {
+  struct sockaddr_un addr;
+  unsigned addr_len = 0;
+  int dir_fd = -1;
+  if (!session_address(fifo_path, VT_HELLO_NAME, addr, addr_len, &dir_fd)) return false;
+  // Blocking, so that a send with a timeout (SO_SNDTIMEO) can wait for room; the first try
+  // passes MSG_DONTWAIT. MSG_NOSIGNAL: never SIGPIPE.
+  const long fd = sys::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  bool sent = false;
+  if (fd >= 0) {
+    track(static_cast<int>(fd));
+    int flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+    for (;;) {
+      const long n =
+          sys::sendto(static_cast<int>(fd), &hello, sizeof hello, flags, &addr, addr_len);
+      if (n == -EINTR) continue;
+      sent = n == static_cast<long>(sizeof hello);
+      // Refused or no socket: no collector. Full: the collector polls the socket and reads it
+      // at once; a send that waits is woken by that read, or gives up at the timeout.
+      if (n != -EAGAIN || wait_ms <= 0 || !(flags & MSG_DONTWAIT)) break;
+      struct timeval timeout = {static_cast<time_t>(wait_ms / 1000),
+                                static_cast<suseconds_t>(wait_ms % 1000) * 1000};
+      if (sys::setsockopt(static_cast<int>(fd), SOL_SOCKET, SO_SNDTIMEO, &timeout,
+                          sizeof timeout) != 0)
+        break;
+      flags = MSG_NOSIGNAL;
+    }
+    close_tracked(static_cast<int>(fd));
+  }
+  close_tracked(dir_fd);
+  return sent;
 }
 
 bool collector_alive(const char* path) noexcept {

@@ -1,6 +1,6 @@
 // The shim's process-wide state and the lifecycle records it emits.
 //
-// Contexts: a normal thread writes through its thread-local stream, into a socket made for
+// Contexts: a normal thread writes through its thread-local stream, into the FIFO opened for
 // that one emission.
 // Code that may run in a vfork child, or in a child made by a raw clone that ran no fork
 // handler, notices that getpid() is not the pid it was set up for and then touches no shared or

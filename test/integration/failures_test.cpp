@@ -203,26 +203,18 @@ TEST_CASE("the temp filesystem filling up mid-run: the command runs on, the loss
   CHECK(fs::is_empty(s.path("small")));
 }
 
-TEST_CASE("garbage sent to the session socket is counted, and the report is still whole") {
-  if (!on_path("python3")) VT_SKIP("needs python3");
+TEST_CASE("garbage written into the FIFO is counted, and the report is still whole") {
   Sandbox s;
-  // 100 datagrams of random bytes, one that starts like a chunk, one too big for any chunk.
-  s.write_file("garbage.py",
-               "import os, socket\n"
-               "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
-               "path = os.environ['VIZTRACE_FIFO']\n"
-               "for _ in range(100):\n"
-               "    s.sendto(os.urandom(1000), path)\n"
-               "s.sendto(b'VZT1 not a chunk', path)\n"
-               "s.sendto(b'VZT1' * 2000, path)\n");
-  auto r = s.viztrace({"run", "--", "sh", "-c", "python3 garbage.py && /bin/echo after"});
+  auto r = s.viztrace({"run", "--", "sh", "-c",
+                       "head -c 100000 /dev/urandom > \"$VIZTRACE_FIFO\"; printf 'VZT1 not a chunk' "
+                       "> \"$VIZTRACE_FIFO\"; /bin/echo after"});
   INFO(r.err);
   CHECK(r.exit_code() == 0);
   CHECK(r.out == "after\n");
   Report rep = s.report();
   CHECK(lost(rep, "bad_bytes") >= 100000);
-  CHECK(lost(rep, "bad_chunks") == 102);
   CHECK(rep.named("echo").size() == 1);
+  CHECK(rep.named("head").size() == 1);
   CHECK(r.err.find("bad chunks") != std::string::npos);
   require_clean(s);
 }

@@ -43,12 +43,13 @@ void await_first_segment(const Sandbox& s, double timeout_s = 30) {
 
 }  // namespace
 
-TEST_CASE("the session dir is private and the socket is the user's alone") {
+TEST_CASE("the session dir is private and the FIFO and hello socket are the user's alone") {
   Sandbox s;
   auto r = s.viztrace({"run", "--", "sh", "-c",
-                       "stat -c '%a %F' \"$(dirname \"$VIZTRACE_FIFO\")\" \"$VIZTRACE_FIFO\""});
+                       "d=\"$(dirname \"$VIZTRACE_FIFO\")\"; "
+                       "stat -c '%a %F' \"$d\" \"$VIZTRACE_FIFO\" \"$d/hello\""});
   INFO(r.err);
-  CHECK(r.out == "700 directory\n600 socket\n");
+  CHECK(r.out == "700 directory\n600 fifo\n600 socket\n");
   require_clean(s);
 }
 
@@ -215,7 +216,7 @@ TEST_CASE("sweeping never follows a symbolic link and never leaves the session d
   std::string orphan = s.tmp() + "/viztrace-Aa1Bb2";
   fs::create_directory(orphan);
   fs::create_symlink(s.path("precious/data"), orphan + "/spill-000000.vzs");
-  fs::create_symlink(s.path("precious"), orphan + "/socket");
+  fs::create_symlink(s.path("precious"), orphan + "/fifo");
   fs::create_directory(orphan + "/planted-dir");
   s.write_file("precious/inner", "also keep me\n");
   fs::create_symlink(s.path("precious"), s.tmp() + "/viztrace-Cc3Dd4");
@@ -225,7 +226,7 @@ TEST_CASE("sweeping never follows a symbolic link and never leaves the session d
   // The links are gone, what they pointed to is not; the planted directory is left and said so.
   CHECK(slurp(s.path("precious/data")) == "keep me\n");
   CHECK(slurp(s.path("precious/inner")) == "also keep me\n");
-  CHECK_FALSE(fs::exists(fs::symlink_status(orphan + "/socket")));
+  CHECK_FALSE(fs::exists(fs::symlink_status(orphan + "/fifo")));
   CHECK_FALSE(fs::exists(fs::symlink_status(orphan + "/spill-000000.vzs")));
   CHECK(fs::is_directory(orphan + "/planted-dir"));
   CHECK(r.err.find("planted-dir/ (a directory: not ours)") != std::string::npos);
