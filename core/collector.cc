@@ -380,7 +380,7 @@ CollectorResult Collector::run(const Launched& target) {
       while (read(options_.wake_fd, bytes, sizeof bytes) > 0) {
       }
     }
-    drain_hellos();
+    if (fds[3].revents) drain_hellos();  // before the chunks they announce
     drain_fifo();
     if (rings_ && !rings_->empty()) {
       rings_hot_ = rings_->drain() >= kHotRingRecords;

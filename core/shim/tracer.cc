@@ -280,8 +280,8 @@ void on_fork_child() noexcept {
   t_in_emit = false;
   t_named = false;
   // A fork child may be in a namespace its parent is not in (unshare -p, then fork).
-  g.other_pid_ns = in_other_pid_ns();
-  if (g.tracing && g.other_pid_ns) send_hello(g.pid, g.image);
+  g.other_pid_ns = g.tracing && in_other_pid_ns();
+  if (g.other_pid_ns) send_hello(g.pid, g.image);
   functions_on_fork_child();
   if (g.tracing) emit_proc_start(VT_PROC_FORKED, g.argv, now_ns());
   errno = saved;
