@@ -75,6 +75,17 @@ int run_command(const RunOptions& o) {
   fcntl(fifo, F_SETPIPE_SZ, 1 << 20);  // fewer wake-ups; the default size is fine if refused
   int wake = open(dir.wake_path().c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (wake < 0) throw system_error("cannot open " + dir.wake_path());
+  // Processes in other PID namespaces are placed by the hellos they send; without the socket
+  // (or /proc) they are recorded under the pids they see.
+  int hello = -1;
+  struct stat pid_ns = {};
+  if (stat("/proc/self/ns/pid", &pid_ns) == 0) {
+    try {
+      hello = dir.make_hello_socket();
+    } catch (const Error& e) {
+      spdlog::debug("{}", e.what());
+    }
+  }
   spill::SpillWriter spill(dir);
   spdlog::debug("session dir {}", dir.path());
 
@@ -82,12 +93,15 @@ int run_command(const RunOptions& o) {
   copts.linger_ns = static_cast<std::uint64_t>(o.linger_s * 1e9);
   copts.session_dir_fd = dir.fd();
   copts.wake_fd = wake;
+  copts.hello_fd = hello;
   copts.tsc = o.clock == "auto" && tsc_usable();
   Collector collector(fifo, spill, copts);
   std::vector<std::string> extra_env;
   // Without a TSC that ticks at one rate everywhere, function calls read CLOCK_MONOTONIC.
   extra_env.push_back(std::string(VT_ENV_CLOCK) + "=" + (copts.tsc ? "tsc" : "monotonic"));
   extra_env.push_back(std::string(VT_ENV_MAX_DEPTH) + "=" + std::to_string(o.max_stack_depth));
+  if (hello >= 0)
+    extra_env.push_back(std::string(VT_ENV_PID_NS) + "=" + std::to_string(pid_ns.st_ino));
   char cwd[PATH_MAX];
   collector.begin(o.command, getcwd(cwd, sizeof cwd) ? cwd : "");
   Launched target;
@@ -100,6 +114,7 @@ int run_command(const RunOptions& o) {
   CollectorResult result = collector.run(target);
   close(fifo);
   close(wake);
+  if (hello >= 0) close(hello);
   dir.set_segments(spill.segments());
 
   SignalGuard::set_mode(SignalGuard::Mode::kReporting);

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -111,7 +112,8 @@ std::uint32_t Collector::probe_for(const StreamKey& key) {
 // Looks inside lifecycle records for what the collector must act on: processes that the shim
 // cannot enter (their children are watched through /proc instead), and executables the shim
 // left for us to probe (their flags are written into the record before it is spilled).
-void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h) {
+void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h,
+                                const PidNamespaces::Original& original) {
   const StreamKey key{h.pid, h.tid, h.image};
   for (std::size_t off = sizeof h; off < h.length;) {
     vt_record r;
@@ -150,7 +152,7 @@ void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h) {
       // A second (TSC, CLOCK_MONOTONIC) pair early on: a session killed before the periodic
       // one still has two to map ticks with.
       if (rings_->stats().rings == 0) sample_clock();
-      rings_->add(h.pid, h.tid, h.image);
+      rings_->add(original.pid, original.tid, h.image, h.pid, h.tid);
     } else if (r.type == VT_REC_PROC_START && (r.aux & VT_PROC_GO)) {
       watcher_->watch_children(static_cast<pid_t>(h.pid));
     } else if (r.type == VT_REC_EXEC && (r.aux & VT_EXE_SETUID)) {
@@ -169,7 +171,56 @@ void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h) {
   }
 }
 
+void Collector::drain_hellos() {
+  if (options_.hello_fd < 0) return;
+  // Bounded, so that processes that never stop starting cannot hold the loop.
+  for (int i = 0; i < 4096; ++i) {
+    vt_hello hello;
+    iovec iov = {&hello, sizeof hello};
+    alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(ucred))];
+    msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(options_.hello_fd, &msg, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    // The sender, as our namespace numbers it: the kernel's word.
+    pid_t sender = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+        ucred cred;
+        std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
+        sender = cred.pid;
+      }
+    if (n != sizeof hello || hello.magic != VT_WIRE_MAGIC || hello.version != VT_WIRE_VERSION ||
+        sender <= 0) {
+      spdlog::debug("a malformed hello ({} bytes from pid {})", n, sender);
+      continue;
+    }
+    any_hello_ = true;
+    senders_[std::uint64_t{hello.pid} << 32 | hello.image] = static_cast<std::uint32_t>(sender);
+  }
+}
+
+std::uint32_t Collector::sender_of(const unsigned char* p) {
+  vt_chunk_header h;
+  std::memcpy(&h, p, sizeof h);
+  if (!any_hello_) return h.pid;
+  const std::uint64_t key = std::uint64_t{h.pid} << 32 | h.image;
+  auto it = senders_.find(key);
+  if (it == senders_.end()) {
+    // A hello is sent before the first chunk of its image: one not taken yet is queued now.
+    drain_hellos();
+    it = senders_.find(key);
+    if (it == senders_.end()) it = senders_.emplace(key, 0).first;
+  }
+  return it->second ? it->second : h.pid;
+}
+
 void Collector::take_chunk(unsigned char* p) {
+  const PidNamespaces::Original original = namespaces_.translate(p, sender_of(p));
   vt_chunk_header h;
   std::memcpy(&h, p, sizeof h);
   vt_stats& st = result_.stats;
@@ -189,7 +240,7 @@ void Collector::take_chunk(unsigned char* p) {
       it->second = h.seq + 1;
     }
   }
-  inspect_records(p, h);
+  inspect_records(p, h, original);
   spill_.append(p, h.length);
 }
 
@@ -325,7 +376,8 @@ CollectorResult Collector::run(const Launched& target) {
     fds.clear();
     fds.push_back({hot ? fifo_fd_ : -1, POLLIN, 0});
     fds.push_back({SignalGuard::wakeup_fd(), POLLIN, 0});
-    fds.push_back({options_.wake_fd, POLLIN, 0});  // poll ignores a negative fd
+    fds.push_back({options_.wake_fd, POLLIN, 0});   // poll ignores a negative fd
+    fds.push_back({options_.hello_fd, POLLIN, 0});  // a sender may wait for room
     watcher_->add_pollfds(fds);
     int timeout = watcher_->scanning() ? kScanIntervalMs : kDrainIntervalMs;
     if (rings_ && !rings_->empty()) timeout = rings_hot_ ? 0 : kRingIntervalMs;
@@ -351,6 +403,7 @@ CollectorResult Collector::run(const Launched& target) {
       while (read(options_.wake_fd, bytes, sizeof bytes) > 0) {
       }
     }
+    if (fds[3].revents) drain_hellos();  // before the chunks they announce
     drain_fifo();
     if (rings_ && !rings_->empty()) {
       rings_hot_ = rings_->drain() >= kHotRingRecords;
@@ -361,13 +414,14 @@ CollectorResult Collector::run(const Launched& target) {
       int k = SignalGuard::take(sigs, 64);
       for (int i = 0; i < k; ++i) handle_signal(sigs[i].signal, sigs[i].from_process, now);
     }
-    for (std::size_t i = 3; i < fds.size(); ++i)
+    for (std::size_t i = 4; i < fds.size(); ++i)
       if (fds[i].revents) watcher_->on_ready(fds[i].fd, now);
     if (watcher_->scanning()) watcher_->scan(now);
     emit_own();
   }
 
   // Every writer that is gone wrote before it went: drain what is left.
+  drain_hellos();
   drain_fifo();
   watcher_->finish();
   if (rings_) {

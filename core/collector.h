@@ -18,6 +18,7 @@
 #include "core/chunk_builder.h"
 #include "core/fn_rings.h"
 #include "core/launcher.h"
+#include "core/pid_namespaces.h"
 #include "core/proc_watcher.h"
 #include "core/wire.h"
 #include "spill/spill_writer.h"
@@ -31,6 +32,9 @@ struct CollectorOptions {
   int session_dir_fd = -1;
   // Readable when a traced thread's function ring is full: empty the rings at once. -1: none.
   int wake_fd = -1;
+  // The session's hello socket (SO_PASSCRED, non-blocking): processes in other PID namespaces
+  // say there which of our pids sends their chunks. -1: none.
+  int hello_fd = -1;
   // Function records carry TSC ticks: record (TSC, CLOCK_MONOTONIC) pairs to map them.
   bool tsc = false;
 };
@@ -66,9 +70,14 @@ class Collector {
   };
 
   bool drain_fifo();  // false when nothing was read
+  void drain_hellos();
+  // The sender of the chunk at p as our namespace numbers it (by the hellos), or its own pid.
+  std::uint32_t sender_of(const unsigned char* p);
   void take_chunk(unsigned char* p);
   // p: a whole chunk, not necessarily aligned (garbage before it shifts it in the read buffer).
-  void inspect_records(unsigned char* p, const vt_chunk_header& h);
+  // original: the pid and tid the chunk had before translation.
+  void inspect_records(unsigned char* p, const vt_chunk_header& h,
+                       const PidNamespaces::Original& original);
   std::uint32_t probe_for(const StreamKey& key);
   void reap_children(std::uint64_t now);
   void handle_signal(int sig, bool from_process, std::uint64_t now);
@@ -83,6 +92,11 @@ class Collector {
   ChunkBuilder own_;
   std::unique_ptr<ProcWatcher> watcher_;
   std::unique_ptr<FnRings> rings_;
+  PidNamespaces namespaces_;
+  // (pid inside, image) -> the sender's pid in our namespace, from the hellos; 0: a stream
+  // found to be of our namespace. Empty while no hello came.
+  std::unordered_map<std::uint64_t, std::uint32_t> senders_;
+  bool any_hello_ = false;
   std::uint64_t last_clock_ns_ = 0;
   bool rings_hot_ = false;
   // Not zeroed: its pages are touched only as far as the FIFO fills it (each page a fault).

@@ -93,12 +93,15 @@ bool FnRings::map(Ring& ring) {
   return true;
 }
 
-void FnRings::add(std::uint32_t pid, std::uint32_t tid, std::uint32_t image) {
-  std::string name = file_name(pid, tid, image);
+void FnRings::add(std::uint32_t name_pid, std::uint32_t name_tid, std::uint32_t image,
+                  std::uint32_t pid, std::uint32_t tid) {
+  std::string name = file_name(name_pid, name_tid, image);
   for (const Ring& r : rings_)
     if (r.name == name) return;
   Ring ring;
   ring.name = std::move(name);
+  ring.pid = pid;
+  ring.tid = tid;
   ++stats_.rings;
   if (!map(ring)) {
     ++stats_.bad_rings;
@@ -147,8 +150,8 @@ std::uint64_t FnRings::drain_one(Ring& ring) {
     c.version = VT_WIRE_VERSION;
     c.kind = VT_KIND_FUNCTIONS_PACKED;
     c.length = static_cast<std::uint16_t>(sizeof c + body);
-    c.pid = h->pid;
-    c.tid = h->tid;
+    c.pid = ring.pid ? ring.pid : h->pid;
+    c.tid = ring.pid ? ring.tid : h->tid;
     c.image = h->image;
     c.seq = ring.seq++;
     c.nrec = static_cast<std::uint16_t>(packer.records());
@@ -166,7 +169,8 @@ std::uint64_t FnRings::drain_one(Ring& ring) {
 }
 
 void FnRings::retire(Ring& ring) {
-  if (!__atomic_load_n(&ring.header->closed, __ATOMIC_ACQUIRE) && process_gone(ring.header->pid))
+  if (!__atomic_load_n(&ring.header->closed, __ATOMIC_ACQUIRE) &&
+      process_gone(ring.pid ? ring.pid : ring.header->pid))
     settle(ring.header, ring.records, ring.capacity);
   drain_one(ring);
   stats_.waited_ns += ring.header->waited_ns;
@@ -185,7 +189,7 @@ std::uint64_t FnRings::drain() {
     if (__atomic_load_n(&r.header->closed, __ATOMIC_ACQUIRE)) {
       gone = true;
     } else if (n == 0 && ++r.idle_since % kIdleCheck == 0) {
-      gone = process_gone(r.header->pid);
+      gone = process_gone(r.pid ? r.pid : r.header->pid);
     } else if (n != 0) {
       r.idle_since = 0;
     }

@@ -31,8 +31,10 @@ class FnRings {
   FnRings(const FnRings&) = delete;
   FnRings& operator=(const FnRings&) = delete;
 
-  // A thread announced its ring.
-  void add(std::uint32_t pid, std::uint32_t tid, std::uint32_t image);
+  // A thread announced its ring, named after the pid and tid it has in its own namespace;
+  // pid and tid: as ours numbers them, for the spill.
+  void add(std::uint32_t name_pid, std::uint32_t name_tid, std::uint32_t image, std::uint32_t pid,
+           std::uint32_t tid);
   // Moves everything new into the spill; retires rings that are done. Returns records moved.
   std::uint64_t drain();
   // The session is over: empties and removes every ring, including rings nobody announced
@@ -56,6 +58,7 @@ class FnRings {
     std::uint64_t dropped_seen = 0;  // ring->dropped already counted
     std::uint64_t no_space_seen = 0;  // ring->no_space already counted
     std::uint64_t idle_since = 0;    // drain passes with nothing new
+    std::uint32_t pid = 0, tid = 0;  // the thread's, in our namespace (0: the header's)
   };
 
   bool map(Ring& ring);

@@ -19,6 +19,30 @@
 #define VT_ENV_DEBUG "VIZTRACE_DEBUG" /* set: the shim explains on stderr why it turned off */
 #define VT_ENV_CLOCK "VIZTRACE_CLOCK" /* "tsc": function events may read the TSC */
 #define VT_ENV_MAX_DEPTH "VIZTRACE_MAX_DEPTH" /* function calls deeper than this: not recorded */
+#define VT_ENV_PID_NS "VIZTRACE_PID_NS" /* inode of viztrace's PID namespace, in decimal */
+
+/* A process in another PID namespace than viztrace's sends one hello, before the first chunk of
+ * each of its images, as a datagram to the socket VT_HELLO_NAME beside the FIFO: the kernel tells
+ * the collector the sender's pid in viztrace's namespace (SO_PASSCRED), and the hello names the
+ * (pid, image) its chunks will carry. */
+#define VT_HELLO_NAME "hello"
+typedef struct vt_hello {
+  uint32_t magic;   /* VT_WIRE_MAGIC */
+  uint32_t version; /* VT_WIRE_VERSION */
+  uint32_t pid;     /* the sender's pid in its own namespace */
+  uint32_t tid;     /* the sending thread, likewise */
+  uint32_t image;   /* nonce of the image whose chunks follow */
+  uint32_t reserved;
+} vt_hello;
+
+/* The image nonce of a new process image (seed: its start time), or of a vfork child that
+ * writes before it execs (seed: its parent's nonce): the collector pairs such a child with its
+ * parent by it. */
+static inline uint32_t vt_image_nonce(uint64_t seed, uint32_t pid) {
+  uint64_t x = seed ^ ((uint64_t)pid * 0x9E3779B97F4A7C15ull);
+  x ^= x >> 29;
+  return (uint32_t)x | 1u;
+}
 
 /* vt_chunk_header.kind */
 enum {
@@ -42,8 +66,8 @@ typedef struct vt_chunk_header {
   uint8_t version;   /* VT_WIRE_VERSION */
   uint8_t kind;      /* VT_KIND_* */
   uint16_t length;   /* whole chunk in bytes, header included; <= VT_CHUNK_MAX */
-  uint32_t pid;      /* writer's process */
-  uint32_t tid;      /* writer's thread */
+  uint32_t pid;      /* writer's process; in the spill, as viztrace's PID namespace numbers it */
+  uint32_t tid;      /* writer's thread; likewise */
   uint32_t image;    /* nonce of the process image (changes on exec) */
   uint32_t seq;      /* chunk number within the (pid, tid, image) stream, from 0 */
   uint16_t nrec;     /* records in this chunk */
@@ -204,7 +228,9 @@ enum {
 
 typedef struct vt_proc_start {
   uint32_t ppid;
-  uint32_t reserved;
+  /* 0 from the shim. The collector puts here the writer's pid as its own PID namespace numbers
+   * it, when that is not viztrace's (it then rewrites the pids of the chunk to viztrace's). */
+  uint32_t ns_pid;
 } vt_proc_start;
 
 typedef struct vt_pid {
@@ -297,6 +323,7 @@ static_assert(sizeof(vt_fn_ring) == 80, "vt_fn_ring layout");
 static_assert(sizeof(vt_module) == 24, "vt_module layout");
 static_assert(sizeof(vt_argv_cut) == 16, "vt_argv_cut layout");
 static_assert(sizeof(vt_counter) == 8, "vt_counter layout");
+static_assert(sizeof(vt_hello) == 24, "vt_hello layout");
 #else
 _Static_assert(sizeof(vt_chunk_header) == 32, "chunk header layout");
 _Static_assert(sizeof(vt_record) == 16, "record header layout");

@@ -173,6 +173,7 @@ void ChromeJsonWriter::write_processes(const TraceModel& model) {
       if (!im.cwd.empty()) json_.member("cwd", im.cwd);
       json_.member("ppid", p.ppid);
       json_.member("pid", p.pid);
+      if (p.ns_pid) json_.member("ns_pid", p.ns_pid);
       if (last) {
         exit_status_members(p.status);
         if (p.cpu) {

@@ -208,6 +208,11 @@ std::optional<Incarnation> resolve_incarnation(std::uint32_t pid,
     p.ppid = k.any_start->parent;
   else if (k.first_exec)
     p.ppid = k.first_exec->parent;
+  // A child in a PID namespace whose parent viztrace could not name (gone too soon): its
+  // parent is who reaped it.
+  if (p.ppid == 0 && k.reap && !k.reap->from_collector) p.ppid = k.reap->writer;
+  for (const Fact* f : facts)
+    if (f->ns_pid && !p.ns_pid) p.ns_pid = f->ns_pid;
   p.is_target = k.spawn && k.spawn->from_collector;
   p.images.push_back(first_image(k, start));
 

@@ -34,6 +34,7 @@ struct LifecycleFact {
   std::uint32_t tid = 0;     // the writing thread (thread_name: the thread named)
   std::uint32_t aux = 0;
   std::uint32_t parent = 0;  // fork/spawn: the writer; proc_start/exec/observed: the ppid told
+  std::uint32_t ns_pid = 0;  // proc_start/exec: the writer's pid in its PID namespace (0: ours)
   int status = -1;           // reap: wait status; ended: wait status or -1
   std::optional<Usage> usage;
   std::vector<std::string> argv;

@@ -286,7 +286,8 @@ void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
     }
     case VT_REC_SPAWN: {
       vt_spawn s;
-      if (!record_payload(rec, s)) return;
+      // pid 0 without an error: a spawn in another PID namespace whose child is unknown.
+      if (!record_payload(rec, s) || (s.pid == 0 && s.error == 0)) return;
       std::vector<std::string> argv = split_argv(strings.get(VT_STR_ARGV));
       if (s.error != 0 || s.pid <= 0) {
         spawn_failures_.push_back({rec.ts, chunk.pid, chunk.tid, collector, s.error,
@@ -305,6 +306,7 @@ void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
       record_payload(rec, ps);
       f.kind = Kind::proc_start;
       f.parent = ps.ppid;
+      f.ns_pid = ps.ns_pid;
       f.argv = split_argv(strings.get(VT_STR_ARGV));
       f.argv_cut = argv_cut_of(strings.get(VT_STR_ARGV_CUT), strings.has(VT_STR_ARGV_CUT));
       f.exe = strings.get(VT_STR_EXE);
@@ -314,7 +316,10 @@ void ProcessTable::record(const vt_chunk_header& chunk, const vt_record& rec,
     }
     case VT_REC_EXEC: {
       vt_proc_start ps{};
-      if (record_payload(rec, ps)) f.parent = ps.ppid;
+      if (record_payload(rec, ps)) {
+        f.parent = ps.ppid;
+        f.ns_pid = ps.ns_pid;
+      }
       f.kind = Kind::exec;
       f.path = strings.get(VT_STR_PATH);
       f.argv = split_argv(strings.get(VT_STR_ARGV));

@@ -55,6 +55,7 @@ Args image_args(const Process& p, const Image& im) {
   if (!im.cwd.empty()) args.push_back(Arg::of("cwd", im.cwd));
   args.push_back(Arg::of("ppid", p.ppid));
   args.push_back(Arg::of("pid", p.pid));
+  if (p.ns_pid) args.push_back(Arg::of("ns_pid", p.ns_pid));
   if (last) {
     exit_status_args(p.status, args);
     auto ms = [](std::uint64_t ns) { return static_cast<double>(ns / 1000) / 1000; };

@@ -62,6 +62,7 @@ struct Process {
   std::uint32_t pid = 0;       // the real pid
   std::uint32_t json_pid = 0;  // pid, or pid + k * 4194304 for the k-th reuse of the pid
   std::uint32_t ppid = 0;      // 0: unknown
+  std::uint32_t ns_pid = 0;    // its pid inside the PID namespace it ran in; 0: viztrace's
   std::uint64_t start = 0, end = 0;
   bool start_unknown = false;   // no record announced its start
   bool end_unknown = false;     // no record announced its end: it ends at the end of the run

@@ -103,6 +103,7 @@ void CleanupRegistry::sweep_dir(int slot) {
   // unlinkat on names inside the dir fd: never follows a symlink, never leaves the dir.
   unlinkat(d.fd, "fifo", 0);
   unlinkat(d.fd, "wake", 0);
+  unlinkat(d.fd, VT_HELLO_NAME, 0);
   unlinkat(d.fd, "shim.so", 0);
   char name[kSegmentNameMax];
   for (std::uint32_t i = 0, n = d.segments; i < n; ++i) {

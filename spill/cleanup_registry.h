@@ -15,9 +15,8 @@ class CleanupRegistry {
   static constexpr int kMaxDirs = 4;
   static constexpr int kMaxFiles = 4;
 
-  // A session dir whose entries are "fifo", maybe "shim.so", and the spill segments
-  // 0..segments-1.
-  // Returns a slot for the calls below, or -1 when full.
+  // A session dir whose entries are "fifo", "wake", "hello", maybe "shim.so", and the spill
+  // segments 0..segments-1. Returns a slot for the calls below, or -1 when full.
   static int add_dir(int dir_fd, const char* path);
   static void set_segments(int slot, std::uint32_t segments);
   // After either of these the slot is free for another session: forget its number.

@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/fault_injection.h"
+#include "core/wire.h"
 #include "spill/cleanup_registry.h"
 
 namespace viztrace::spill {
@@ -100,6 +103,28 @@ SessionDir::~SessionDir() {
 void SessionDir::make_fifo() {
   if (mkfifoat(fd_, "fifo", 0600) != 0 || mkfifoat(fd_, "wake", 0600) != 0)
     throw system_error("cannot create FIFO in " + path_);
+}
+
+int SessionDir::make_hello_socket() {
+  // A path too long for a socket address is bound through the dir (the shim does the same).
+  std::string path = path_ + "/" VT_HELLO_NAME;
+  sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path)
+    path = "/proc/self/fd/" + std::to_string(fd_) + "/" VT_HELLO_NAME;
+  if (path.size() >= sizeof addr.sun_path) throw Error("session path too long: " + path_);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw system_error("cannot create a socket in " + path_);
+  const int on = 1;
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
+      fchmodat(fd_, VT_HELLO_NAME, 0600, 0) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0) {
+    int err = errno;
+    close(fd);
+    throw system_error("cannot create a socket in " + path_, err);
+  }
+  return fd;
 }
 
 std::string SessionDir::link_shim(const std::string& target) {

@@ -51,6 +51,9 @@ class SessionDir final : public SegmentDir {
 
   // Makes the FIFO the traced processes write into and the wake FIFO (mode 0600).
   void make_fifo();
+  // Makes the socket processes in other PID namespaces say hello to (VT_HELLO_NAME, mode
+  // 0600, passing on each sender's credentials). Returns it (non-blocking, close-on-exec).
+  int make_hello_socket();
   // Makes "shim.so" in the dir a symbolic link to target; returns the link's path.
   std::string link_shim(const std::string& target);
   // Tells the cleanup guards how many spill segments exist.

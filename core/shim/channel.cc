@@ -6,7 +6,10 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include "core/shim/sys.h"
@@ -41,6 +44,50 @@ int64_t now_ms() {
   struct timespec ts;
   sys::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+void close_tracked(int fd) {
+  if (fd < 0) return;
+  untrack(fd);
+  sys::close(fd);
+}
+
+// The address of the file `name` in the session dir (where fifo_path is): its path when that
+// fits, else through /proc/self/fd of the dir, opened into *dir_fd. False if there is none.
+bool session_address(const char* fifo_path, const char* name, struct sockaddr_un& addr,
+                     unsigned& length, int* dir_fd) {
+  const char* slash = strrchr(fifo_path, '/');
+  if (!slash) return false;
+  const size_t d = static_cast<size_t>(slash - fifo_path) + 1;  // with the slash
+  const size_t ln = strlen(name);
+  addr.sun_family = AF_UNIX;
+  size_t n = 0;
+  if (d + ln < sizeof addr.sun_path) {
+    memcpy(addr.sun_path, fifo_path, d);
+    n = d;
+  } else {
+    char dir[PATH_MAX];
+    if (d >= sizeof dir) return false;
+    memcpy(dir, fifo_path, d);
+    dir[d] = '\0';
+    const long fd = sys::open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return false;
+    *dir_fd = static_cast<int>(fd);
+    track(*dir_fd);
+    static const char kPrefix[] = "/proc/self/fd/";
+    memcpy(addr.sun_path, kPrefix, sizeof kPrefix - 1);
+    n = sizeof kPrefix - 1;
+    char digits[12];
+    int k = 0;
+    unsigned v = static_cast<unsigned>(fd);
+    do digits[k++] = static_cast<char>('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (k) addr.sun_path[n++] = digits[--k];
+    addr.sun_path[n++] = '/';
+  }
+  memcpy(addr.sun_path + n, name, ln + 1);
+  length = static_cast<unsigned>(offsetof(struct sockaddr_un, sun_path) + n + ln + 1);
+  return true;
 }
 
 long open_fifo(const char* path) { return sys::open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC); }
@@ -102,6 +149,39 @@ WriteResult channel_write(Channel& ch, const char* path, const void* chunk, size
                                static_cast<long>(left % 1000) * 1000000};
     sys::ppoll(&p, 1, &timeout);
   }
+}
+
+bool channel_hello(const char* fifo_path, const vt_hello& hello, int wait_ms) noexcept {
+  struct sockaddr_un addr;
+  unsigned addr_len = 0;
+  int dir_fd = -1;
+  if (!session_address(fifo_path, VT_HELLO_NAME, addr, addr_len, &dir_fd)) return false;
+  // Blocking, so that a send with a timeout (SO_SNDTIMEO) can wait for room; the first try
+  // passes MSG_DONTWAIT. MSG_NOSIGNAL: never SIGPIPE.
+  const long fd = sys::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  bool sent = false;
+  if (fd >= 0) {
+    track(static_cast<int>(fd));
+    int flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+    for (;;) {
+      const long n =
+          sys::sendto(static_cast<int>(fd), &hello, sizeof hello, flags, &addr, addr_len);
+      if (n == -EINTR) continue;
+      sent = n == static_cast<long>(sizeof hello);
+      // Refused or no socket: no collector. Full: the collector polls the socket and reads it
+      // at once; a send that waits is woken by that read, or gives up at the timeout.
+      if (n != -EAGAIN || wait_ms <= 0 || !(flags & MSG_DONTWAIT)) break;
+      struct timeval timeout = {static_cast<time_t>(wait_ms / 1000),
+                                static_cast<suseconds_t>(wait_ms % 1000) * 1000};
+      if (sys::setsockopt(static_cast<int>(fd), SOL_SOCKET, SO_SNDTIMEO, &timeout,
+                          sizeof timeout) != 0)
+        break;
+      flags = MSG_NOSIGNAL;
+    }
+    close_tracked(static_cast<int>(fd));
+  }
+  close_tracked(dir_fd);
+  return sent;
 }
 
 bool collector_alive(const char* path) noexcept {

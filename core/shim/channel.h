@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "core/wire.h"
+
 namespace vt_shim {
 
 // Open only within one emission.
@@ -35,6 +37,11 @@ enum class WriteResult { kSent, kFull, kGone };
 // the FIFO cannot be opened), so writing again is pointless.
 WriteResult channel_write(Channel& ch, const char* path, const void* chunk, size_t length,
                           int wait_ms) noexcept;
+
+// Sends hello to the session's hello socket, beside the FIFO at fifo_path (socket, sendto and
+// close; through /proc/self/fd of the session dir when the path is too long for a socket
+// address). When the collector's queue is full, waits at most wait_ms. True when sent.
+bool channel_hello(const char* fifo_path, const vt_hello& hello, int wait_ms) noexcept;
 
 // Whether a collector holds the lock on the directory that contains path.
 bool collector_alive(const char* path) noexcept;

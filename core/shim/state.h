@@ -24,9 +24,11 @@ struct TracerState {
   bool debug;            // VIZTRACE_DEBUG: explain on stderr why tracing is off
   bool stalled;          // a write timed out: stop waiting for the collector
   bool have_env;         // env holds the shim's variables
+  bool other_pid_ns;     // in another PID namespace than viztrace (see tracer.cc)
   pid_t pid;             // the pid this state belongs to (see tracer.h on contexts)
   uint32_t image;        // nonce of this process image
   unsigned threads;      // threads started through the trampoline
+  uint64_t pid_ns;       // inode of viztrace's PID namespace; 0: unknown
   char** argv;           // as the loader passed it to the constructor
   const char* fifo_path; // inside env.fifo_entry
   EnvValues env;         // "VIZTRACE_FIFO=...", "VIZTRACE_SHIM=..." and the shim's path

@@ -111,6 +111,16 @@ inline void* mmap(void* addr, size_t n, int prot, int flags, int fd, long offset
 inline long munmap(void* addr, size_t n) { return call(SYS_munmap, arg(addr), long(n)); }
 // -4095..-1 are errors, as for every system call.
 inline bool mmap_failed(void* p) { return reinterpret_cast<unsigned long>(p) > -4096ul; }
+inline long socket(int domain, int type, int protocol) {
+  return call(SYS_socket, domain, type, protocol);
+}
+inline long sendto(int fd, const void* buf, size_t n, int flags, const void* addr,
+                   unsigned addr_len) {
+  return call(SYS_sendto, fd, arg(buf), long(n), flags, arg(addr), addr_len);
+}
+inline long setsockopt(int fd, int level, int name, const void* value, unsigned length) {
+  return call(SYS_setsockopt, fd, level, name, arg(value), length);
+}
 inline long getpid() { return call(SYS_getpid); }
 inline long getppid() { return call(SYS_getppid); }
 inline long gettid() { return call(SYS_gettid); }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,10 +56,8 @@ void debug(const char* what) {
   errno = saved;
 }
 
-uint32_t make_image_nonce(uint64_t ts, pid_t pid) {
-  uint64_t x = ts ^ (static_cast<uint64_t>(pid) * 0x9E3779B97F4A7C15ull);
-  x ^= x >> 29;
-  return static_cast<uint32_t>(x) | 1u;
+uint32_t make_image_nonce(uint64_t seed, pid_t pid) {
+  return vt_image_nonce(seed, static_cast<uint32_t>(pid));
 }
 
 pid_t raw_gettid() { return static_cast<pid_t>(sys::gettid()); }
@@ -79,6 +78,27 @@ bool sink_shared(const void* chunk, size_t length, void* context) {
 bool sink_detached(const void* chunk, size_t length, void* context) {
   return channel_write(*static_cast<Channel*>(context), g.fifo_path, chunk, length, kWaitMs) ==
          WriteResult::kSent;
+}
+
+// Whether this process runs in another PID namespace than viztrace (one stat). Without /proc,
+// or without viztrace's namespace in the environment, it is taken to run in the same.
+bool in_other_pid_ns() {
+  if (g.pid_ns == 0) return false;
+  struct stat st;
+  return sys::stat("/proc/self/ns/pid", &st) == 0 && st.st_ino != g.pid_ns;
+}
+
+// Before the first chunk of an image in another PID namespace: tells the collector which
+// process of its own namespace sends the chunks of (pid, image).
+void send_hello(pid_t pid, uint32_t image) {
+  const vt_hello hello = {VT_WIRE_MAGIC,
+                          VT_WIRE_VERSION,
+                          static_cast<uint32_t>(pid),
+                          static_cast<uint32_t>(raw_gettid()),
+                          image,
+                          0};
+  if (!channel_hello(g.fifo_path, hello, g.stalled ? 0 : kWaitMs))
+    debug("cannot send a hello to the collector");
 }
 
 // One emission: picks the context, keeps errno, and flushes when it goes out of scope. The
@@ -111,6 +131,10 @@ class Emission {
       local_.pid = static_cast<uint32_t>(pid);
       local_.tid = static_cast<uint32_t>(pid);  // a new process has one thread: tid == pid
       local_.image = make_image_nonce(g.image, pid);
+      // Nothing records that it said hello already, so it says it on each emission: in its
+      // parent's namespace when that is another, or as the init of a new one (a raw clone
+      // with CLONE_NEWPID, as bubblewrap makes).
+      if (g.other_pid_ns || pid == 1) send_hello(pid, local_.image);
       stream_ = &local_;
       writer_.start(local_, sink_detached, &channel_, false);
     }
@@ -255,6 +279,9 @@ void on_fork_child() noexcept {
   t_stream.image = g.image;
   t_in_emit = false;
   t_named = false;
+  // A fork child may be in a namespace its parent is not in (unshare -p, then fork).
+  g.other_pid_ns = g.tracing && in_other_pid_ns();
+  if (g.other_pid_ns) send_hello(g.pid, g.image);
   functions_on_fork_child();
   if (g.tracing) emit_proc_start(VT_PROC_FORKED, g.argv, now_ns());
   errno = saved;
@@ -316,9 +343,10 @@ __attribute__((constructor)) void shim_init(int, char** argv, char**) {
   g.argv = argv;
   // The session's variables, kept for an exec with an environment of the program's own: the
   // FIFO and the shim (without them nothing is traced), then the function tracer's settings.
-  enum { kFifo, kShim, kMore, kClock = kMore, kMaxDepth, kEntries };
+  enum { kFifo, kShim, kMore, kClock = kMore, kMaxDepth, kPidNs, kEntries };
   static_assert(kEntries == kMore + kMoreEntries, "the settings fill EnvValues::more");
-  const char* const names[kEntries] = {VT_ENV_FIFO, VT_ENV_SHIM, VT_ENV_CLOCK, VT_ENV_MAX_DEPTH};
+  const char* const names[kEntries] = {VT_ENV_FIFO, VT_ENV_SHIM, VT_ENV_CLOCK, VT_ENV_MAX_DEPTH,
+                                       VT_ENV_PID_NS};
   const char* values[kEntries];
   char* entries[kEntries] = {};
   for (int i = 0; i < kEntries; ++i) values[i] = getenv(names[i]);
@@ -368,6 +396,11 @@ __attribute__((constructor)) void shim_init(int, char** argv, char**) {
     return;
   }
   g.tracing = true;
+  if (const char* ns = entries[kPidNs] ? values[kPidNs] : nullptr)
+    for (; *ns >= '0' && *ns <= '9'; ++ns)
+      g.pid_ns = g.pid_ns * 10 + static_cast<uint64_t>(*ns - '0');
+  g.other_pid_ns = in_other_pid_ns();
+  if (g.other_pid_ns) send_hello(g.pid, g.image);
   functions_init(values[kClock], values[kMaxDepth]);
   emit_proc_start(running_go() ? VT_PROC_GO : 0, argv, start, &channel);
   errno = saved;

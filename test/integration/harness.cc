@@ -358,6 +358,7 @@ Report Sandbox::report(const std::string& name) const {
       if (args["pid"].get(v) == simdjson::SUCCESS) p.pid = v;
       if (args["ppid"].get(v) == simdjson::SUCCESS) p.ppid = v;
       if (args["exit_code"].get(v) == simdjson::SUCCESS) p.exit_code = v;
+      if (args["ns_pid"].get(v) == simdjson::SUCCESS) p.ns_pid = v;
       if (args["signal"].get(v) == simdjson::SUCCESS) p.signal = v;
       bool traced;
       if (args["traced"].get(traced) == simdjson::SUCCESS) p.traced = traced;

@@ -70,6 +70,7 @@ struct Process {
   std::vector<std::string> argv;
   std::string exe, started_by;
   std::optional<long long> exit_code, signal;
+  std::optional<long long> ns_pid;  // its pid in the PID namespace it ran in
   bool traced = true;
   bool target = false;  // the command viztrace ran
   double ts = 0, dur = 0;

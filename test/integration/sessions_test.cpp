@@ -43,12 +43,13 @@ void await_first_segment(const Sandbox& s, double timeout_s = 30) {
 
 }  // namespace
 
-TEST_CASE("the session dir is private and the FIFO is the user's alone") {
+TEST_CASE("the session dir is private and the FIFO and hello socket are the user's alone") {
   Sandbox s;
   auto r = s.viztrace({"run", "--", "sh", "-c",
-                       "stat -c '%a %F' \"$(dirname \"$VIZTRACE_FIFO\")\" \"$VIZTRACE_FIFO\""});
+                       "d=\"$(dirname \"$VIZTRACE_FIFO\")\"; "
+                       "stat -c '%a %F' \"$d\" \"$VIZTRACE_FIFO\" \"$d/hello\""});
   INFO(r.err);
-  CHECK(r.out == "700 directory\n600 fifo\n");
+  CHECK(r.out == "700 directory\n600 fifo\n600 socket\n");
   require_clean(s);
 }
 

@@ -82,7 +82,7 @@ TEST_CASE("fn rings: a dead thread's unpublished records are taken, an older lap
                                std::string(file.begin(), file.end()));
     {
       FnRings rings(spill.session().fd(), spill.writer());
-      rings.add(h->pid, h->tid, h->image);
+      rings.add(h->pid, h->tid, h->image, h->pid, h->tid);
       rings.finish();
       CHECK(rings.stats().records == produced + unpublished - consumed);
     }
@@ -112,7 +112,7 @@ TEST_CASE("fn rings: slots the file has no space for are never read, and are cou
   viztrace::test::write_file(spill.dir() + "/" + name, std::string(file.begin(), file.end()));
   {
     FnRings rings(spill.session().fd(), spill.writer());
-    rings.add(h->pid, h->tid, h->image);
+    rings.add(h->pid, h->tid, h->image, h->pid, h->tid);
     rings.finish();
     CHECK(rings.stats().records == 16);
     CHECK(rings.stats().dropped == 3 + 4);
