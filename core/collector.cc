@@ -47,7 +47,9 @@ vt_usage usage_of(const struct rusage& ru) {
   return u;
 }
 
-std::uint32_t own_image() { return static_cast<std::uint32_t>(monotonic_ns()) | 1u; }
+std::uint32_t own_image() {
+  return static_cast<std::uint32_t>(monotonic_ns()) | 1u;
+}
 
 }  // namespace
 
@@ -65,8 +67,7 @@ Collector::Collector(int fifo_fd, spill::SpillWriter& spill, CollectorOptions op
         own_.string(VT_STR_EXE, o.exe, o.ts);
         const std::uint32_t aux =
             (o.exec ? uint32_t{VT_OBSERVED_EXEC} : 0u) | (o.fork ? uint32_t{VT_OBSERVED_FORK} : 0u);
-        own_.record(VT_REC_OBSERVED, aux, o.ts,
-                    vt_observed{o.pid, o.ppid});
+        own_.record(VT_REC_OBSERVED, aux, o.ts, vt_observed{o.pid, o.ppid});
         spdlog::debug("observed pid {} (parent {})", o.pid, o.ppid);
       },
       [this](const ProcWatcher::Ended& e) {
@@ -146,6 +147,8 @@ void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h,
       ++result_.stats.detached;
     }
     paths_.erase(key);  // strings belong to the record that follows them
+    // A process that announced itself is traced: no need to observe it from outside.
+    if (r.type == VT_REC_PROC_START) watcher_->announced(static_cast<pid_t>(h.pid));
     if (r.type == VT_REC_FN_RING && (r.aux & VT_FN_RING_NO_SPACE)) {
       ++result_.stats.no_space_threads;
     } else if (r.type == VT_REC_FN_RING && rings_) {
@@ -164,8 +167,10 @@ void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h,
                r.size >= sizeof r + sizeof(vt_spawn)) {
       vt_spawn s;
       std::memcpy(&s, body, sizeof s);
-      if (s.pid > 0 && (r.aux & VT_EXE_SETUID)) watcher_->watch_subtree(s.pid, r.ts, true);
-      else if (s.pid > 0) watcher_->watch_children(s.pid);
+      if (s.pid > 0 && (r.aux & VT_EXE_SETUID))
+        watcher_->watch_subtree(s.pid, r.ts, true);
+      else if (s.pid > 0)
+        watcher_->watch_children(s.pid);
     }
     off += r.size;
   }
@@ -274,8 +279,7 @@ bool Collector::drain_fifo() {
       // Garbage: skip to the next byte that could start a chunk.
       ++st.bad_chunks;
       std::size_t skip = 1;
-      while (off + skip + 4 <= buffered_ &&
-             std::memcmp(p + skip, "\x56\x5a\x54\x31", 4) != 0)
+      while (off + skip + 4 <= buffered_ && std::memcmp(p + skip, "\x56\x5a\x54\x31", 4) != 0)
         ++skip;
       st.bad_bytes += skip;
       off += skip;
@@ -353,8 +357,10 @@ CollectorResult Collector::run(const Launched& target) {
   own_.string(VT_STR_PATH, target.path, target.ts);
   own_.string(VT_STR_ARGV, command_argv_, target.ts);
   own_.record(VT_REC_SPAWN, target.exe_flags, target.ts, vt_spawn{target.pid, 0});
-  if (target.exe_flags & VT_EXE_SETUID) watcher_->watch_subtree(target.pid, target.ts, true);
-  else if (target.exe_flags & (VT_EXE_SHIMLESS | VT_EXE_GO)) watcher_->watch_children(target.pid);
+  if (target.exe_flags & VT_EXE_SETUID)
+    watcher_->watch_subtree(target.pid, target.ts, true);
+  else if (target.exe_flags & (VT_EXE_SHIMLESS | VT_EXE_GO))
+    watcher_->watch_children(target.pid);
   sample_clock();
   emit_own();
 
@@ -441,8 +447,8 @@ CollectorResult Collector::run(const Launched& target) {
   getrusage(RUSAGE_SELF, &self_usage);
   vt_usage cpu = usage_of(self_usage);
   spdlog::debug("collector: {} chunks, {} records, {:.1f} ms CPU, {} spill bytes",
-                result_.stats.chunks, result_.stats.records,
-                (cpu.utime_ns + cpu.stime_ns) / 1e6, spill_.bytes_written());
+                result_.stats.chunks, result_.stats.records, (cpu.utime_ns + cpu.stime_ns) / 1e6,
+                spill_.bytes_written());
   own_.record(VT_REC_STATS, 0, monotonic_ns(), result_.stats);
   own_.end_stream();
   emit_own();

@@ -214,6 +214,13 @@ void ProcWatcher::finish() {
   }
 }
 
+void ProcWatcher::announced(pid_t pid) {
+  if (scanned_.empty() && forked_.empty()) return;  // nothing watched: nothing to tell
+  known_.insert(pid);
+  pending_.erase(pid);
+  forked_.erase(pid);
+}
+
 void ProcWatcher::follow(pid_t pid) {
   if (!followed_.insert(pid).second) return;
   int fd = pidfd_open(pid);

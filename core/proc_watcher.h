@@ -64,6 +64,8 @@ class ProcWatcher {
   void watch_subtree(pid_t pid, std::uint64_t since, bool announced, const std::string& argv = {});
   // Follow pid's end only.
   void follow(pid_t pid);
+  // pid loaded the shim and said so: it is not reported as a child seen from outside.
+  void announced(pid_t pid);
   // Whether any process is being scanned (the loop then polls every interval).
   bool scanning() const { return !scanned_.empty(); }
   // One scan of all watched processes' children.
