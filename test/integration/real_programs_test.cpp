@@ -3,6 +3,7 @@
 // tools no shim can enter), CPython multiprocessing (fork, spawn, a fork server), Node (libuv) and
 // Java (a spawn helper).
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -138,7 +139,9 @@ TEST_CASE("go build: the static toolchain's compile, asm and link appear as stra
     int by_name = unknown_args[run.substr(0, run.find(' '))];
     INFO(run << ": " << seen[run] << " seen with argv, " << by_name << " of its tool by name only");
     if (run.find("-V=full") != std::string::npos) {
-      CHECK(seen[run] + by_name >= 1);
+      // Polled, without the kernel's process events (root only), a version query of a
+      // millisecond can pass between two looks.
+      if (geteuid() == 0) CHECK(seen[run] + by_name >= 1);
     } else {
       CHECK(seen[run] <= count);
       CHECK(seen[run] + by_name >= count);
