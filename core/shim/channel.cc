@@ -21,6 +21,20 @@ namespace {
 // once (threads, signal handlers) just go untracked: their fds are close-on-exec still.
 constexpr int kOpenSlots = 16;
 int g_open[kOpenSlots];  // fd + 1; 0: free
+// Opens and closes under way (between the system call and the table, an fd exists that the
+// table does not hold), and how many have ended. fork copies the fd table before the memory,
+// while other threads run on: a child that finds one under way, or one ended since its parent
+// called fork, cannot trust the table and looks for such fds itself.
+int g_in_flight;
+unsigned long g_ended;
+
+struct InFlight {
+  InFlight() { __atomic_add_fetch(&g_in_flight, 1, __ATOMIC_SEQ_CST); }
+  ~InFlight() {
+    __atomic_add_fetch(&g_ended, 1, __ATOMIC_SEQ_CST);
+    __atomic_sub_fetch(&g_in_flight, 1, __ATOMIC_SEQ_CST);
+  }
+};
 
 void track(int fd) {
   for (int& slot : g_open) {
@@ -34,8 +48,7 @@ void track(int fd) {
 void untrack(int fd) {
   for (int& slot : g_open) {
     int expected = fd + 1;
-    if (__atomic_compare_exchange_n(&slot, &expected, 0, false, __ATOMIC_RELAXED,
-                                    __ATOMIC_RELAXED))
+    if (__atomic_compare_exchange_n(&slot, &expected, 0, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
       return;
   }
 }
@@ -90,11 +103,14 @@ bool session_address(const char* fifo_path, const char* name, struct sockaddr_un
   return true;
 }
 
-long open_fifo(const char* path) { return sys::open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC); }
+long open_fifo(const char* path) {
+  return sys::open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+}
 
 }  // namespace
 
 bool channel_open(Channel& ch, const char* path) noexcept {
+  InFlight in_flight;
   long fd = open_fifo(path);
   if (fd < 0) return false;
   struct stat st;
@@ -109,22 +125,60 @@ bool channel_open(Channel& ch, const char* path) noexcept {
 
 void channel_close(Channel& ch) noexcept {
   if (ch.fd < 0) return;
+  InFlight in_flight;
   untrack(ch.fd);
   sys::close(ch.fd);
   ch.fd = -1;
 }
 
-void channel_close_inherited() noexcept {
+unsigned long channel_activity() noexcept {
+  return __atomic_load_n(&g_ended, __ATOMIC_SEQ_CST);
+}
+
+void channel_close_inherited(const char* fifo_path, unsigned long before_fork) noexcept {
   for (int& slot : g_open) {
     const int v = __atomic_exchange_n(&slot, 0, __ATOMIC_RELAXED);
     if (v > 0) sys::close(v - 1);
   }
+  const bool unsure = __atomic_exchange_n(&g_in_flight, 0, __ATOMIC_SEQ_CST) != 0 ||
+                      __atomic_load_n(&g_ended, __ATOMIC_SEQ_CST) != before_fork;
+  if (!unsure || !fifo_path) return;
+  // Another thread opened or closed the FIFO while the fork copied the process: close
+  // whatever fd refers to it. Rare: a few system calls per fd of the process.
+  struct stat fifo;
+  if (sys::stat(fifo_path, &fifo) != 0) return;
+  const long dir = sys::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return;
+  alignas(8) char buf[4096];
+  for (long n; (n = sys::getdents64(static_cast<int>(dir), buf, sizeof buf)) > 0;) {
+    for (long off = 0; off < n;) {
+      // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name.
+      unsigned short reclen;
+      memcpy(&reclen, buf + off + 16, sizeof reclen);
+      const char* name = buf + off + 19;
+      off += reclen;
+      int fd = 0;
+      bool number = *name != '\0';
+      for (const char* p = name; *p; ++p) {
+        if (*p < '0' || *p > '9')
+          number = false;
+        else
+          fd = fd * 10 + (*p - '0');
+      }
+      struct stat st;
+      if (!number || fd == dir || sys::fstat(fd, &st) != 0) continue;
+      if (S_ISFIFO(st.st_mode) && st.st_dev == fifo.st_dev && st.st_ino == fifo.st_ino)
+        sys::close(fd);
+    }
+  }
+  sys::close(static_cast<int>(dir));
 }
 
 WriteResult channel_write(Channel& ch, const char* path, const void* chunk, size_t length,
                           int wait_ms) noexcept {
   if (ch.fd < 0) {
     // The session's own FIFO, checked when the process started: no fstat again.
+    InFlight in_flight;
     const long fd = open_fifo(path);
     if (fd < 0) return WriteResult::kGone;
     ch.fd = static_cast<int>(fd);

@@ -27,8 +27,11 @@ struct Channel {
 bool channel_open(Channel& ch, const char* path) noexcept;
 // Closes ch if open.
 void channel_close(Channel& ch) noexcept;
-// In a fork child: closes the channels other threads of the parent had open at the fork.
-void channel_close_inherited() noexcept;
+// Read by the fork hook before it forks, for channel_close_inherited.
+unsigned long channel_activity() noexcept;
+// In a fork child: closes the channels other threads of the parent had open at the fork,
+// also one that was being opened or closed meanwhile (found by the FIFO at fifo_path).
+void channel_close_inherited(const char* fifo_path, unsigned long before_fork) noexcept;
 
 enum class WriteResult { kSent, kFull, kGone };
 

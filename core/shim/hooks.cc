@@ -54,7 +54,7 @@ int with_env(char* const envp[], Run run) {
   if (!values || n > kMaxEnvEntries) return run(envp);
   char* slots[n + kExtraSlots];
   EnvBuffers buffers;
-  EnvScratch scratch = {slots, n + kExtraSlots, buffers.preload, sizeof buffers.preload,
+  EnvScratch scratch = {slots,        n + kExtraSlots,    buffers.preload, sizeof buffers.preload,
                         buffers.asan, sizeof buffers.asan};
   return run(doctor_env(envp, *values, scratch));
 }
@@ -62,8 +62,7 @@ int with_env(char* const envp[], Run run) {
 // The flags of the record: an absolute path is probed by the collector, off the program's
 // critical path (five system calls fewer before every exec); anything else here.
 uint32_t exe_flags(const char* path) {
-  if (path[0] == '/' && strnlen(path, kMaxUnprobedPath) < kMaxUnprobedPath)
-    return VT_EXE_UNPROBED;
+  if (path[0] == '/' && strnlen(path, kMaxUnprobedPath) < kMaxUnprobedPath) return VT_EXE_UNPROBED;
   return probe_exe(AT_FDCWD, path);
 }
 
@@ -132,19 +131,19 @@ VT_EXPORT int execvp(const char* file, char* const argv[]) {
   return do_execvpe(file, argv, environ);
 }
 
-#define COLLECT_ARGS(arg0, argv_name, envp_out)                       \
-  va_list ap_count;                                                   \
-  va_start(ap_count, arg0);                                           \
-  size_t argc_ = count_varargs(arg0, ap_count);                       \
-  va_end(ap_count);                                                   \
-  char* argv_name[argc_ + 1];                                         \
-  va_list ap_take;                                                    \
-  va_start(ap_take, arg0);                                            \
-  if (argc_) argv_name[0] = const_cast<char*>(arg0);                  \
+#define COLLECT_ARGS(arg0, argv_name, envp_out)                                 \
+  va_list ap_count;                                                             \
+  va_start(ap_count, arg0);                                                     \
+  size_t argc_ = count_varargs(arg0, ap_count);                                 \
+  va_end(ap_count);                                                             \
+  char* argv_name[argc_ + 1];                                                   \
+  va_list ap_take;                                                              \
+  va_start(ap_take, arg0);                                                      \
+  if (argc_) argv_name[0] = const_cast<char*>(arg0);                            \
   for (size_t i_ = 1; i_ < argc_; ++i_) argv_name[i_] = va_arg(ap_take, char*); \
-  if (argc_) (void)va_arg(ap_take, char*);                            \
-  argv_name[argc_] = nullptr;                                         \
-  envp_out;                                                           \
+  if (argc_) (void)va_arg(ap_take, char*);                                      \
+  argv_name[argc_] = nullptr;                                                   \
+  envp_out;                                                                     \
   va_end(ap_take)
 
 VT_EXPORT int execl(const char* path, const char* arg, ...) {
@@ -183,13 +182,12 @@ VT_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* co
                        int flags) {
   if (!REAL(execveat, "execveat")) return errno = ENOSYS, -1;
   if (tracing()) {
-    uint32_t exe = (flags & AT_EMPTY_PATH) && path[0] == '\0' ? probe_exe_fd(dirfd)
-                                                              : probe_exe(dirfd, path);
+    uint32_t exe =
+        (flags & AT_EMPTY_PATH) && path[0] == '\0' ? probe_exe_fd(dirfd) : probe_exe(dirfd, path);
     emit_exec(path, argv, exe);
   }
-  int r = with_env(envp, [&](char* const* env) {
-    return g_real.execveat(dirfd, path, argv, env, flags);
-  });
+  int r = with_env(
+      envp, [&](char* const* env) { return g_real.execveat(dirfd, path, argv, env, flags); });
   int err = errno;
   if (tracing()) emit_exec_failed(err);
   errno = err;
@@ -231,9 +229,12 @@ VT_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_
 VT_EXPORT pid_t fork() {
   if (!REAL(fork, "fork")) return errno = ENOSYS, -1;
   uint64_t ts = now_ns();
+  const unsigned long before = channel_activity();
   pid_t child = g_real.fork();
-  if (child == 0) on_fork_child();
-  else if (child > 0 && tracing()) emit_fork(ts, child);
+  if (child == 0)
+    on_fork_child(before);
+  else if (child > 0 && tracing())
+    emit_fork(ts, child);
   return child;
 }
 
@@ -249,8 +250,10 @@ VT_EXPORT pid_t fork() {
     identity_changing(before);                                \
     const int result = real args;                             \
     const int err = errno;                                    \
-    if (result == 0) identity_changed(before, what);          \
-    else channel_close(before);                               \
+    if (result == 0)                                          \
+      identity_changed(before, what);                         \
+    else                                                      \
+      channel_close(before);                                  \
     errno = err;                                              \
     return result;                                            \
   }
@@ -279,7 +282,9 @@ VT_EXPORT void _Exit(int status) {
 }
 
 namespace {
-bool ended(int status) { return WIFEXITED(status) || WIFSIGNALED(status); }
+bool ended(int status) {
+  return WIFEXITED(status) || WIFSIGNALED(status);
+}
 }  // namespace
 
 VT_EXPORT pid_t wait(int* status) {
@@ -325,16 +330,19 @@ VT_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t* info, int options) {
   int r = REAL(waitid, "waitid")(idtype, id, i, options);
   if (r == 0 && !(options & WNOWAIT) && i->si_pid > 0 && tracing()) {
     int status = -1;
-    if (i->si_code == CLD_EXITED) status = (i->si_status & 0xff) << 8;
-    else if (i->si_code == CLD_KILLED) status = i->si_status & 0x7f;
-    else if (i->si_code == CLD_DUMPED) status = (i->si_status & 0x7f) | 0x80;
+    if (i->si_code == CLD_EXITED)
+      status = (i->si_status & 0xff) << 8;
+    else if (i->si_code == CLD_KILLED)
+      status = i->si_status & 0x7f;
+    else if (i->si_code == CLD_DUMPED)
+      status = (i->si_status & 0x7f) | 0x80;
     if (status >= 0) emit_reap(i->si_pid, status, nullptr);
   }
   return r;
 }
 
-VT_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
-                             void* (*start)(void*), void* arg) {
+VT_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*),
+                             void* arg) {
   if (!REAL(pthread_create, "pthread_create")) return ENOSYS;
   void* slot = tracing() ? thread_trampoline_arg(start, arg) : nullptr;
   if (!slot) return g_real.pthread_create(thread, attr, start, arg);

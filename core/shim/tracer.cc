@@ -3,10 +3,10 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <elf.h>
-#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +60,9 @@ uint32_t make_image_nonce(uint64_t seed, pid_t pid) {
   return vt_image_nonce(seed, static_cast<uint32_t>(pid));
 }
 
-pid_t raw_gettid() { return static_cast<pid_t>(sys::gettid()); }
+pid_t raw_gettid() {
+  return static_cast<pid_t>(sys::gettid());
+}
 
 bool sink_shared(const void* chunk, size_t length, void* context) {
   WriteResult r = channel_write(*static_cast<Channel*>(context), g.fifo_path, chunk, length,
@@ -106,8 +108,7 @@ void send_hello(pid_t pid, uint32_t image) {
 class Emission {
  public:
   // known_pid: the caller has just read getpid() itself. opened: a channel to take over.
-  explicit Emission(pid_t known_pid = 0, Channel* opened = nullptr) noexcept
-      : saved_errno_(errno) {
+  explicit Emission(pid_t known_pid = 0, Channel* opened = nullptr) noexcept : saved_errno_(errno) {
     if (opened) {
       channel_ = *opened;
       opened->fd = -1;
@@ -226,8 +227,8 @@ __attribute__((noinline)) const char* long_cwd() {
 }
 
 // Kept out of emit_proc_start's frame: its buffer is only on the stack when needed.
-__attribute__((noinline)) void emit_relative_exe(ChunkWriter& w, const char* cwd,
-                                                  const char* exe, uint64_t ts) {
+__attribute__((noinline)) void emit_relative_exe(ChunkWriter& w, const char* cwd, const char* exe,
+                                                 uint64_t ts) {
   char full[PATH_MAX];
   // "./prog" names cwd/prog: the "./" (always safe to drop, unlike "..") is left out.
   while (exe[0] == '.' && exe[1] == '/') {
@@ -256,8 +257,10 @@ void emit_proc_start(uint32_t flags, char** argv, uint64_t ts, Channel* opened =
   // /proc/self/exe), made absolute with the working directory when it was relative.
   const char* exe =
       (flags & VT_PROC_FORKED) ? nullptr : reinterpret_cast<const char*>(getauxval(AT_EXECFN));
-  if (exe && exe[0] != '/' && have_cwd) emit_relative_exe(e.w(), cwd, exe, ts);
-  else if (exe) e.w().string(VT_STR_EXE, exe, strlen(exe), ts);
+  if (exe && exe[0] != '/' && have_cwd)
+    emit_relative_exe(e.w(), cwd, exe, ts);
+  else if (exe)
+    e.w().string(VT_STR_EXE, exe, strlen(exe), ts);
   if (have_cwd) e.w().string(VT_STR_CWD, cwd, strlen(cwd), ts);
   vt_proc_start p = {static_cast<uint32_t>(sys::getppid()), 0};
   e.w().record(VT_REC_PROC_START, flags, ts, &p, sizeof p);
@@ -268,9 +271,9 @@ void emit_proc_start(uint32_t flags, char** argv, uint64_t ts, Channel* opened =
 // In the child of fork(), called from the fork hook (a pthread_atfork handler would cost a
 // malloc arena in every process that never allocates). Only async-signal-safe calls here:
 // the parent may have had other threads.
-void on_fork_child() noexcept {
+void on_fork_child(unsigned long before_fork) noexcept {
   int saved = errno;
-  channel_close_inherited();
+  channel_close_inherited(g.fifo_path, before_fork);
   g.pid = static_cast<pid_t>(sys::getpid());
   g.threads = 0;
   t_stream = Stream{};
@@ -289,7 +292,9 @@ void on_fork_child() noexcept {
 
 namespace {
 
-void at_exit(int status, void*) { emit_exit(status); }
+void at_exit(int status, void*) {
+  emit_exit(status);
+}
 
 template <class T>
 void resolve(T& slot, const char* name) {
@@ -417,9 +422,13 @@ StartSlot g_start_slots[kStartSlots];
 
 }  // namespace
 
-bool tracing() noexcept { return g.tracing; }
+bool tracing() noexcept {
+  return g.tracing;
+}
 
-const EnvValues* env_values() noexcept { return g.have_env ? &g.env : nullptr; }
+const EnvValues* env_values() noexcept {
+  return g.have_env ? &g.env : nullptr;
+}
 
 uint64_t now_ns() noexcept {
   struct timespec ts;
@@ -435,7 +444,8 @@ void emit_exec(const char* path, char* const argv[], uint32_t exe_flags) noexcep
   e.w().string(VT_STR_PATH, path, strlen(path), ts);
   e.w().string_list(VT_STR_ARGV, argv, ts);
   // Another process in our memory (vfork child) was made by the process g describes.
-  uint32_t ppid = e.detached() ? static_cast<uint32_t>(g.pid) : static_cast<uint32_t>(sys::getppid());
+  uint32_t ppid =
+      e.detached() ? static_cast<uint32_t>(g.pid) : static_cast<uint32_t>(sys::getppid());
   vt_proc_start p = {ppid, 0};
   e.w().record(VT_REC_EXEC, exe_flags, ts, &p, sizeof p);
 }
@@ -463,8 +473,10 @@ void strip_preload(const char* shim) {
     p = end;
   }
   rest[n] = '\0';
-  if (n == 0) unsetenv("LD_PRELOAD");
-  else setenv("LD_PRELOAD", rest, 1);
+  if (n == 0)
+    unsetenv("LD_PRELOAD");
+  else
+    setenv("LD_PRELOAD", rest, 1);
 }
 
 }  // namespace

@@ -58,8 +58,9 @@ void emit_exec_failed(int error) noexcept;
 void emit_spawn(uint64_t ts, const char* path, char* const argv[], uint32_t exe_flags, pid_t pid,
                 int error) noexcept;
 void emit_fork(uint64_t ts, pid_t child) noexcept;
-// The fork hook calls this in the child: a new process with a copy of our state.
-void on_fork_child() noexcept;
+// The fork hook calls this in the child: a new process with a copy of our state. before_fork:
+// channel_activity() as the parent read it before it forked.
+void on_fork_child(unsigned long before_fork) noexcept;
 // Around a change of user or root (setuid, chroot, ...): before it, a channel is opened while
 // the session can still be reached; after it succeeded, identity_changed sees whether it still
 // can, and if not says so through that channel (VT_REC_DETACHED), stops tracing, and takes
@@ -100,7 +101,7 @@ void emit_modules() noexcept;                // every loaded ELF object with exe
 
 // Thread start trampolines: a fixed pool, so pthread_create needs no allocation.
 void* thread_trampoline_arg(void* (*start)(void*), void* arg) noexcept;  // null when full
-void thread_trampoline_release(void* slot) noexcept;  // pthread_create failed
+void thread_trampoline_release(void* slot) noexcept;                     // pthread_create failed
 void* thread_trampoline(void* slot);
 
 }  // namespace vt_shim

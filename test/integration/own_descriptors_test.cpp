@@ -88,3 +88,37 @@ TEST_CASE("CPython's own subprocess tests of descriptors pass traced, as untrace
   CHECK(ran(traced.out) == ran(plain.out));
   require_clean(s);
 }
+
+TEST_CASE("a fork while other threads trace sees no descriptor of the shim in the child") {
+  if (!on_path("python3")) VT_SKIP("needs python3");
+  Sandbox s;
+  // Three threads start threads without pause (each start and end is an emission, with the
+  // FIFO open for a moment) while the main thread forks; each child looks for the FIFO.
+  s.write_file("race.py", R"(
+import os, threading
+stop = False
+def churn():
+    while not stop:
+        t = threading.Thread(target=lambda: None); t.start(); t.join()
+workers = [threading.Thread(target=churn) for _ in range(3)]
+for w in workers: w.start()
+seen = 0
+for i in range(1000):
+    pid = os.fork()
+    if pid == 0:
+        fifo = 0
+        for fd in os.listdir('/proc/self/fd'):
+            try: fifo += os.readlink('/proc/self/fd/' + fd).endswith('/fifo')
+            except OSError: pass
+        os._exit(1 if fifo else 0)
+    seen += os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 1
+stop = True
+for w in workers: w.join()
+print('children that saw the FIFO:', seen)
+)");
+  Result r = s.viztrace({"run", "-q", "--", "python3", "race.py"});
+  INFO(r.err);
+  CHECK(r.exit_code() == 0);
+  CHECK(r.out == "children that saw the FIFO: 0\n");
+  require_clean(s);
+}
