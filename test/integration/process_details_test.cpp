@@ -214,6 +214,12 @@ TEST_CASE("a parent that waited for a busy child shows its own CPU time, not the
   require_clean(s);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 TEST_CASE("a parent that reaped a child using 64 MB does not show the child's peak memory") {
   Sandbox s;
   for (const char* end : {"exit 0", "kill -9 $$"}) {
@@ -228,8 +234,10 @@ TEST_CASE("a parent that reaped a child using 64 MB does not show the child's pe
           *slices, [](const Slice& x) { return x.name == "python3"; }, "child");
       REQUIRE(child.has("max_rss_kb"));
       CHECK(child.number("max_rss_kb") >= 64 * 1024);
-      // Its own peak, or nothing when only a count that includes the child's is known.
-      if (parent.has("max_rss_kb")) CHECK(parent.number("max_rss_kb") < 16 * 1024);
+      // Its own peak, or nothing when only a count that includes the child's is known. Linux
+      // keeps a peak across fork and exec: the target starts at viztrace's own, which an
+      // AddressSanitizer build makes tens of MB.
+      if (parent.has("max_rss_kb") && !kSanitized) CHECK(parent.number("max_rss_kb") < 16 * 1024);
       if (std::string(end) == "exit 0") CHECK(parent.has("max_rss_kb"));
     }
   }
