@@ -208,30 +208,25 @@ PidNamespaces::Original PidNamespaces::translate(unsigned char* p, std::uint32_t
     vt_record r;
     std::memcpy(&r, p + off, sizeof r);
     unsigned char* body = p + off + sizeof r;
+    // The child a FORK, SPAWN or REAP names, in place; returns its pid inside (0: none).
+    auto resolve_child = [&](auto v) -> std::int32_t {
+      if (!payload(body, r.size, v)) return 0;
+      const std::int32_t inner = v.pid;
+      resolve(v.pid, true);
+      std::memcpy(body, &v, sizeof v);
+      return inner;
+    };
     switch (r.type) {
-      case VT_REC_FORK: {
-        vt_pid v;
-        if (!payload(body, r.size, v)) break;
-        resolve(v.pid, true);
-        std::memcpy(body, &v, sizeof v);
+      case VT_REC_FORK:
+        resolve_child(vt_pid{});
         break;
-      }
-      case VT_REC_SPAWN: {
-        vt_spawn v;
-        if (!payload(body, r.size, v)) break;
-        resolve(v.pid, true);
-        std::memcpy(body, &v, sizeof v);
+      case VT_REC_SPAWN:
+        resolve_child(vt_spawn{});
         break;
-      }
-      case VT_REC_REAP: {
-        vt_reap v;
-        if (!payload(body, r.size, v)) break;
-        const std::int32_t inner = v.pid;
-        resolve(v.pid, true);
-        std::memcpy(body, &v, sizeof v);
-        if (inner > 0) outer_.erase({proc.ns, static_cast<std::uint32_t>(inner)});  // free again
+      case VT_REC_REAP:
+        if (const std::int32_t inner = resolve_child(vt_reap{}); inner > 0)
+          outer_.erase({proc.ns, static_cast<std::uint32_t>(inner)});  // free again
         break;
-      }
       case VT_REC_PROC_START:
       case VT_REC_EXEC: {
         vt_proc_start v;

@@ -18,12 +18,6 @@ namespace {
 const std::string kManPage = std::string(VIZTRACE_SOURCE_DIR) + "/docs/viztrace.1";
 const std::string kCompletion = std::string(VIZTRACE_SOURCE_DIR) + "/completion/viztrace.bash";
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 std::string help(const Sandbox& s, const std::vector<std::string>& args) {
   auto r = s.viztrace(args);
   INFO(r.err);

@@ -573,17 +573,7 @@ TEST_CASE("recover finds the calls a killed viztrace had not collected yet") {
                "  return 0; }\n");
   auto run = s.start_viztrace({"run", "--", "./late"});
   run->wait_for_out("ready\n");
-  // Lifecycle records still in the FIFO die with a killed viztrace: wait until the modules the
-  // ring announced are in the spill, so the calls can be named.
-  await_spilled(s, "libc.so");
-  auto children = children_of(run->pid());
-  REQUIRE(children.size() == 1);
-  run->signal(SIGKILL);
-  run->finish();
-  await_exit(children[0], 30);
-  auto r = s.viztrace({"recover", "-q", "-o", "r.json"});
-  INFO(r.err);
-  CHECK(r.exit_code() == 0);
+  kill_then_recover(s, *run);
   auto calls = calls_of(s.report("r.json"));
   auto n = counts(calls);
   CHECK(n["early"] == 10);

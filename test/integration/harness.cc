@@ -181,6 +181,8 @@ Result run_process(const std::vector<std::string>& argv, const std::string& cwd,
   return run.finish(o.timeout_s);
 }
 
+}  // namespace
+
 std::string slurp(const std::string& path) {
   if (path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0) {
     gzFile f = gzopen(path.c_str(), "rb");
@@ -199,8 +201,6 @@ std::string slurp(const std::string& path) {
   ss << in.rdbuf();
   return ss.str();
 }
-
-}  // namespace
 
 std::vector<pid_t> children_of(pid_t pid) {
   std::vector<pid_t> out;
@@ -397,12 +397,28 @@ std::vector<StracedExec> strace_execs(const std::string& prefix) {
   return execs;
 }
 
-void await_spilled(const Sandbox& s, const std::string& text) {
+// Waits until a session's spill (of a viztrace running with s's temp root) holds `text`: what
+// the FIFO held before is then on disk, and survives a SIGKILL of viztrace.
+static void await_spilled(const Sandbox& s, const std::string& text) {
   auto spilled = s.command({"sh", "-c",
                             "for i in $(seq 1000); do grep -qs \"$1\" \"$0\"/viztrace-*/spill-* "
                             "&& exit 0; sleep 0.01; done; exit 1",
                             s.tmp(), text});
   REQUIRE(spilled.exit_code() == 0);
+}
+
+void kill_then_recover(const Sandbox& s, Running& run) {
+  // Lifecycle records still in the FIFO die with a killed viztrace: wait until the modules the
+  // ring announced are in the spill, so the calls can be named and placed.
+  await_spilled(s, "libc.so");
+  auto children = children_of(run.pid());
+  REQUIRE(children.size() == 1);
+  run.signal(SIGKILL);
+  run.finish();
+  await_exit(children[0], 30);
+  auto r = s.viztrace({"recover", "-q", "-o", "r.json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
 }
 
 void require_clean(const Sandbox& s) {

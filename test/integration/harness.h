@@ -96,6 +96,8 @@ struct Report {
   Process target() const;
 };
 
+// A whole file (a ".gz" one decompressed); fails the test when it cannot be read.
+std::string slurp(const std::string& path);
 // Whether an executable of that name is on PATH (tests of optional tools skip without it).
 bool on_path(const std::string& program);
 // The children of pid, from /proc.
@@ -113,9 +115,10 @@ std::vector<StracedExec> strace_execs(const std::string& prefix);
 class Sandbox;
 // Every integration test ends with this: nothing left behind in the temp root.
 void require_clean(const Sandbox& s);
-// Waits until a session's spill (of a viztrace running with s's temp root) holds `text`: what
-// the FIFO held before is then on disk, and survives a SIGKILL of viztrace.
-void await_spilled(const Sandbox& s, const std::string& text);
+// Kills a running `viztrace run` (of one command) with SIGKILL once its spill holds the
+// modules a function ring announced, waits for the command to end, then runs
+// `viztrace recover -q -o r.json`, which must succeed.
+void kill_then_recover(const Sandbox& s, Running& run);
 
 class Sandbox {
  public:

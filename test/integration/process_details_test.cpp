@@ -18,13 +18,6 @@ using namespace vt_test;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // A process slice as any format tells it; args flattened as the pftrace decoder does
 // ("argv[0]", "argv_truncated.bytes_left_out"), every value as text.
 struct Slice {
@@ -290,16 +283,7 @@ TEST_CASE("a process alive when viztrace was killed ends at its last call in rec
   REQUIRE(cc.exit_code() == 0);
   auto run = s.start_viztrace({"run", "--", "./late"});
   run->wait_for_out("ready\n");
-  // Wait until the modules the ring announced are in the spill, so the calls can be placed.
-  await_spilled(s, "libc.so");
-  auto children = children_of(run->pid());
-  REQUIRE(children.size() == 1);
-  run->signal(SIGKILL);
-  run->finish();
-  await_exit(children[0], 30);
-  auto r = s.viztrace({"recover", "-q", "-o", "r.json"});
-  INFO(r.err);
-  REQUIRE(r.exit_code() == 0);
+  kill_then_recover(s, *run);
   std::string text = slurp(s.path("r.json"));
   const std::vector<Slice> processes = json_processes(text);
   const Slice& late = only(

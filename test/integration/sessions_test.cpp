@@ -17,11 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // Starts `viztrace run -- sh -c 'echo ready; sleep 30'`-like runs that wait for a release.
 std::string waiting_script(const Sandbox& s, const std::string& gate) {
   return "echo ready; while [ ! -e " + s.path(gate) + " ]; do sleep 0.05; done";
