@@ -5,8 +5,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <functional>
 #include <string>
+#include <utility>
 
 #include "spill/spill_format.h"
 
@@ -88,49 +88,51 @@ void SpillWriter::become_scarce() {
   chunks_.clear();
   if (reserve_fd_ < 0) return;
   // The reserve becomes the next segment: what follows is written into its blocks.
-  const int reserve = reserve_fd_;
-  reserve_fd_ = -1;
+  const int reserve = std::exchange(reserve_fd_, -1);
   const std::string proc = "/proc/self/fd/" + std::to_string(reserve);
-  if (segments_ < kMaxSegments && start_segment(reserve, [&](const char* name) {
-        return ::linkat(AT_FDCWD, proc.c_str(), dir_.fd(), name, AT_SYMLINK_FOLLOW);
-      }))
-    return;
+  char name[kSegmentNameMax];
+  if (claim_segment(name)) {
+    if (::linkat(AT_FDCWD, proc.c_str(), dir_.fd(), name, AT_SYMLINK_FOLLOW) == 0) {
+      begin_segment(reserve);
+      return;
+    }
+    unclaim_segment();
+  }
   ::close(reserve);
 }
 
 bool SpillWriter::open_segment() {
+  char name[kSegmentNameMax];
+  if (!claim_segment(name)) return false;
+  int fd = ::openat(dir_.fd(), name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    last_error_ = errno;
+    unclaim_segment();
+    return false;
+  }
+  return begin_segment(fd);
+}
+
+// Ends the current segment and counts the next one before it exists, so that no guard can
+// miss it; name: what to call it.
+bool SpillWriter::claim_segment(char (&name)[kSegmentNameMax]) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
   if (segments_ >= kMaxSegments) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
     last_error_ = EFBIG;
     return false;
   }
-  int fd = -1;
-  bool made = start_segment(
-      -1,
-      [&](const char* name) {
-        fd = ::openat(dir_.fd(), name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        return fd < 0 ? -1 : 0;
-      },
-      &fd);
-  return made;
+  dir_.set_segments(segments_ + 1);
+  segment_name(segments_, name);
+  return true;
 }
 
-// Names the next segment with `make` (which returns 0 or -1 with errno), then writes its
-// header into fd (or *made_fd when make opens it). The segment is counted before it exists,
-// so no guard can miss it.
-bool SpillWriter::start_segment(int fd, const std::function<int(const char*)>& make, int* made_fd) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-  dir_.set_segments(segments_ + 1);
-  char name[kSegmentNameMax];
-  segment_name(segments_, name);
-  if (make(name) != 0) {
-    last_error_ = errno;
-    dir_.set_segments(segments_);
-    return false;
-  }
-  if (made_fd) fd = *made_fd;
+void SpillWriter::unclaim_segment() {
+  dir_.set_segments(segments_);
+}
+
+// The claimed segment is fd, named: its header goes first.
+bool SpillWriter::begin_segment(int fd) {
   ++segments_;
   SegmentHeader h{};
   std::memcpy(h.magic, kSegmentMagic, sizeof h.magic);

@@ -11,12 +11,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <initializer_list>
 #include <string>
 #include <vector>
 
 #include "spill/session_dir.h"
+#include "spill/spill_format.h"
 
 namespace viztrace::spill {
 
@@ -54,7 +54,9 @@ class SpillWriter {
 
  private:
   bool open_segment();
-  bool start_segment(int fd, const std::function<int(const char*)>& make, int* made_fd = nullptr);
+  bool claim_segment(char (&name)[kSegmentNameMax]);
+  void unclaim_segment();
+  bool begin_segment(int fd);
   bool write_buffer();
   bool write_once(int& err);
   void hold_reserve();
