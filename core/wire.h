@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define VT_WIRE_MAGIC 0x31545a56u /* "VZT1" read as little-endian bytes */
-#define VT_WIRE_VERSION 2
+#define VT_WIRE_VERSION 3
 #define VT_CHUNK_MAX 4096 /* PIPE_BUF on Linux: writes up to this size are atomic */
 
 /* Environment variables the launcher sets for the target and the shim passes on. */
