@@ -5,7 +5,7 @@
 #include "cli/commands.h"
 #include "cli/output_check.h"
 #include "core/signal_guard.h"
-#include "report/trace_combiner.h"
+#include "report/readers/trace_combiner.h"
 
 namespace viztrace::cli {
 namespace {

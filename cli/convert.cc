@@ -4,12 +4,12 @@
 
 #include "cli/commands.h"
 #include "cli/output_check.h"
-#include "core/error.h"
+#include "common/error.h"
 #include "core/signal_guard.h"
-#include "report/chrome_json_converter.h"
-#include "report/html_writer.h"
-#include "report/output_file.h"
-#include "report/perfetto_writer.h"
+#include "report/readers/chrome_json_converter.h"
+#include "report/writers/html_writer.h"
+#include "report/writers/output_file.h"
+#include "report/writers/perfetto_writer.h"
 
 namespace viztrace::cli {
 namespace {

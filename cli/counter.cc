@@ -6,7 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/shim_annotations.h"
-#include "core/error.h"
+#include "common/error.h"
 
 namespace viztrace::cli {
 namespace {

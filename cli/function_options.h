@@ -6,7 +6,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
-#include "report/function_pass.h"
+#include "report/model/function_pass.h"
 
 namespace viztrace::cli {
 

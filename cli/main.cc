@@ -4,7 +4,7 @@
 
 #include "CLI/CLI.hpp"
 #include "cli/commands.h"
-#include "core/error.h"
+#include "common/error.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 

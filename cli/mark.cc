@@ -3,7 +3,7 @@
 
 #include "cli/commands.h"
 #include "cli/shim_annotations.h"
-#include "core/error.h"
+#include "common/error.h"
 
 namespace viztrace::cli {
 namespace {

@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/error.h"
+#include "common/error.h"
 #include "report/report.h"
 
 namespace viztrace::cli {

@@ -6,7 +6,7 @@
 #include "cli/function_options.h"
 #include "core/fn_rings.h"
 #include "cli/output_check.h"
-#include "core/error.h"
+#include "common/error.h"
 #include "core/signal_guard.h"
 #include "report/report.h"
 #include "spill/orphaned_session.h"

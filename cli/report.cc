@@ -5,7 +5,7 @@
 #include "cli/commands.h"
 #include "cli/function_options.h"
 #include "cli/output_check.h"
-#include "core/error.h"
+#include "common/error.h"
 #include "core/signal_guard.h"
 #include "report/report.h"
 #include "spill/orphaned_session.h"

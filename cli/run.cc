@@ -18,7 +18,7 @@
 #include "cli/output_check.h"
 #include "cli/shim_locator.h"
 #include "core/collector.h"
-#include "core/error.h"
+#include "common/error.h"
 #include "core/fn_rings.h"
 #include "core/launcher.h"
 #include "core/signal_guard.h"

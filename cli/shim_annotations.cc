@@ -2,7 +2,7 @@
 
 #include <dlfcn.h>
 
-#include "core/error.h"
+#include "common/error.h"
 
 namespace viztrace::cli {
 namespace {

@@ -1,4 +1,4 @@
-// The shim's annotation functions (core/shim/annotations.cc), as `viztrace mark|span|counter`
+// The shim's annotation functions (shim/annotations.cc), as `viztrace mark|span|counter`
 // reach them. Inside a traced run the shim is preloaded into every process of the tree, this
 // viztrace included: the marks, spans and counters are written as this process's own records.
 // Outside one the functions are null and the commands record nothing.

@@ -5,7 +5,7 @@
 #include <climits>
 #include <cstring>
 
-#include "core/error.h"
+#include "common/error.h"
 #include "spill/session_dir.h"
 
 namespace viztrace::cli {

@@ -11,8 +11,8 @@
 #include "cli/commands.h"
 #include "cli/end_like.h"
 #include "cli/shim_annotations.h"
-#include "core/error.h"
-#include "report/exit_status.h"
+#include "common/error.h"
+#include "report/model/exit_status.h"
 
 namespace viztrace::cli {
 namespace {

@@ -4,9 +4,9 @@
 
 #include "cli/commands.h"
 #include "cli/number_options.h"
-#include "core/error.h"
-#include "report/stats_table.h"
-#include "report/trace_stats.h"
+#include "common/error.h"
+#include "report/readers/stats_table.h"
+#include "report/readers/trace_stats.h"
 
 namespace viztrace::cli {
 namespace {

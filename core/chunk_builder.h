@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/wire.h"
+#include "common/wire.h"
 
 namespace viztrace {
 

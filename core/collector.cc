@@ -11,8 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/fault_injection.h"
-#include "core/shim/exe_probe.h"
+#include "common/fault_injection.h"
+#include "common/exe_probe.h"
 #include "core/signal_guard.h"
 #include "spdlog/spdlog.h"
 #include "spill/spill_format.h"

@@ -20,7 +20,7 @@
 #include "core/launcher.h"
 #include "core/pid_namespaces.h"
 #include "core/proc_watcher.h"
-#include "core/wire.h"
+#include "common/wire.h"
 #include "spill/spill_writer.h"
 
 namespace viztrace {

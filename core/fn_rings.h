@@ -1,5 +1,5 @@
 // The collector's side of function tracing: the rings traced threads write their calls into
-// (core/wire.h, vt_fn_ring). Each ring is mapped when its thread announces it; what it holds is
+// (common/wire.h, vt_fn_ring). Each ring is mapped when its thread announces it; what it holds is
 // moved into the spill as VT_KIND_FUNCTIONS_PACKED chunks on every pass, so a ring never fills
 // while the collector keeps up. A ring whose thread is done is emptied one last time and removed.
 #pragma once
@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/wire.h"
+#include "common/wire.h"
 #include "spill/spill_writer.h"
 
 namespace viztrace {

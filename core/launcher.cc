@@ -11,11 +11,11 @@
 #include <climits>
 #include <cstring>
 
-#include "core/error.h"
-#include "core/shim/env_doctor.h"
-#include "core/shim/exe_probe.h"
+#include "common/error.h"
+#include "common/env_doctor.h"
+#include "common/exe_probe.h"
 #include "core/signal_guard.h"
-#include "core/wire.h"
+#include "common/wire.h"
 
 namespace viztrace {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "core/wire.h"
+#include "common/wire.h"
 #include "spdlog/spdlog.h"
 
 namespace viztrace {

@@ -13,8 +13,8 @@
 #include <iterator>
 #include <sstream>
 
-#include "core/shim/exe_probe.h"
-#include "core/wire.h"
+#include "common/exe_probe.h"
+#include "common/wire.h"
 #include "spdlog/spdlog.h"
 
 namespace viztrace {

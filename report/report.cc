@@ -7,20 +7,20 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "core/error.h"
-#include "core/fault_injection.h"
-#include "report/chrome_json_writer.h"
-#include "report/function_pass.h"
-#include "report/gzip_sink.h"
-#include "report/html_writer.h"
-#include "report/output_file.h"
-#include "report/perfetto_writer.h"
-#include "report/process_table.h"
+#include "common/error.h"
+#include "common/fault_injection.h"
+#include "report/writers/chrome_json_writer.h"
+#include "report/model/function_pass.h"
+#include "report/writers/gzip_sink.h"
+#include "report/writers/html_writer.h"
+#include "report/writers/output_file.h"
+#include "report/writers/perfetto_writer.h"
+#include "report/model/process_table.h"
 #include "report/progress.h"
-#include "report/record_decoder.h"
-#include "report/summary.h"
-#include "report/threaded_sink.h"
-#include "report/timeline.h"
+#include "report/model/record_decoder.h"
+#include "report/writers/summary.h"
+#include "report/writers/threaded_sink.h"
+#include "report/model/timeline.h"
 #include "spill/spill_reader.h"
 
 namespace viztrace::report {
@@ -176,7 +176,7 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
   FunctionPass::Sink slices;
   if (json_format)
     slices = [&](const FunctionSlice& f) {
-      chrome.write_function(f, pass_ptr->name_member(f.name));
+      chrome.write_function(f, pass_ptr->name(f.name));
     };
   else if (format == ReportFormat::html)
     slices = [&](const FunctionSlice& f) {

@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 
-#include "core/wire.h"
-#include "report/function_pass.h"
+#include "common/wire.h"
+#include "report/model/function_pass.h"
 
 namespace viztrace::report {
 

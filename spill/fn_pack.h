@@ -13,7 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/wire.h"
+#include "common/wire.h"
 
 namespace viztrace::spill {
 

@@ -14,9 +14,9 @@
 #include <cstring>
 #include <vector>
 
-#include "core/error.h"
-#include "core/fault_injection.h"
-#include "core/wire.h"
+#include "common/error.h"
+#include "common/fault_injection.h"
+#include "common/wire.h"
 #include "spill/cleanup_registry.h"
 
 namespace viztrace::spill {

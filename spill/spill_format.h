@@ -1,5 +1,5 @@
 // On-disk layout of the spill: numbered segment files in the session dir, each a small header
-// followed by whole wire chunks (core/wire.h) exactly as they arrived, in arrival order.
+// followed by whole wire chunks (common/wire.h) exactly as they arrived, in arrival order.
 #pragma once
 
 #include <cstdint>
@@ -42,7 +42,7 @@ inline std::string segment_name(std::uint32_t index) {
 
 }  // namespace viztrace::spill
 
-#include "core/wire.h"
+#include "common/wire.h"
 
 namespace viztrace::spill {
 

@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "core/error.h"
+#include "common/error.h"
 #include "spill/spill_format.h"
 
 namespace viztrace::spill {

@@ -6,7 +6,7 @@
 #include <functional>
 #include <string>
 
-#include "core/wire.h"
+#include "common/wire.h"
 
 namespace viztrace::spill {
 

@@ -1,6 +1,6 @@
 // The HTML report's data: one JSON value inside a script element that no string from the trace
 // can end or turn into markup, read back intact (invalid UTF-8 as the text \xNN).
-#include "report/html_writer.h"
+#include "report/writers/html_writer.h"
 
 #include <simdjson.h>
 

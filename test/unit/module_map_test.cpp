@@ -1,6 +1,6 @@
 // ModuleHistory: announcements of modules into the time each module was mapped, and
 // ImageModules::find and era for addresses that held two modules in turn.
-#include "report/module_map.h"
+#include "report/model/module_map.h"
 
 #include <catch2/catch.hpp>
 

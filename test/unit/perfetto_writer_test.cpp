@@ -1,7 +1,7 @@
 // The Perfetto writer: the protobuf encoder, the .pftrace decoded back and compared with the
 // JSON report of the same spill (slices, names, nesting, per-thread order, args), interning,
 // both timestamp encodings, and `convert` (JSON -> Timeline -> .pftrace) giving the same trace.
-#include "report/perfetto_writer.h"
+#include "report/writers/perfetto_writer.h"
 
 #include <signal.h>
 
@@ -12,12 +12,12 @@
 #include <tuple>
 
 #include "proto_decoder.h"
-#include "report/chrome_json_converter.h"
-#include "report/chrome_json_writer.h"
-#include "report/html_writer.h"
-#include "report/process_table.h"
-#include "report/proto_encoder.h"
-#include "report/record_decoder.h"
+#include "report/readers/chrome_json_converter.h"
+#include "report/writers/chrome_json_writer.h"
+#include "report/writers/html_writer.h"
+#include "report/model/process_table.h"
+#include "report/writers/proto_encoder.h"
+#include "report/model/record_decoder.h"
 #include "report/report.h"
 #include "spill/spill_reader.h"
 #include "synthetic_trace.h"

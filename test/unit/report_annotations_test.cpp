@@ -7,7 +7,7 @@
 #include <map>
 
 #include "proto_decoder.h"
-#include "report/annotation_table.h"
+#include "report/model/annotation_table.h"
 #include "report/report.h"
 #include "synthetic_trace.h"
 

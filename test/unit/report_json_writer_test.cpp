@@ -5,7 +5,7 @@
 #include <cmath>
 #include <string>
 
-#include "report/json_writer.h"
+#include "report/writers/json_writer.h"
 
 using viztrace::report::ByteSink;
 using viztrace::report::JsonWriter;

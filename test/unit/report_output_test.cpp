@@ -7,9 +7,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/error.h"
-#include "report/gzip_sink.h"
-#include "report/output_file.h"
+#include "common/error.h"
+#include "report/writers/gzip_sink.h"
+#include "report/writers/output_file.h"
 #include "report/report.h"
 #include "spill/cleanup_registry.h"
 #include "synthetic_trace.h"

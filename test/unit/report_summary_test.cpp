@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "report/report.h"
-#include "report/summary.h"
+#include "report/writers/summary.h"
 #include "synthetic_trace.h"
 
 using namespace viztrace::report;

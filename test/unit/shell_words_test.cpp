@@ -1,5 +1,5 @@
 // Quoting a command for the user: what a shell reads back is the argv that ran.
-#include "report/shell_words.h"
+#include "report/model/shell_words.h"
 
 #include <sys/wait.h>
 #include <unistd.h>

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "core/shim/chunk_writer.h"
+#include "shim/chunk_writer.h"
 #include "spill/spill_format.h"
 
 using viztrace::spill::valid_chunk;

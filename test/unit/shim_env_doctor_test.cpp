@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/shim/env_doctor.h"
+#include "common/env_doctor.h"
 
 using vt_shim::doctor_env;
 using vt_shim::EnvScratch;

@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "core/shim/exe_probe.h"
-#include "core/wire.h"
+#include "common/exe_probe.h"
+#include "common/wire.h"
 #include "test/skip.h"
 
 using vt_shim::phdrs_mark_go;

@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cstdint>
 
-#include "core/shim/sys.h"
+#include "common/sys.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
-#include "core/error.h"
+#include "common/error.h"
 #include "spill/cleanup_registry.h"
 #include "spill/spill_format.h"
 #include "spill/spill_reader.h"

@@ -1,6 +1,6 @@
 // Symbolizer against real ELF files compiled at test time: a PIE executable, a shared library,
 // its stripped copy, a file of 100k functions; expected addresses come from `nm`.
-#include "report/symbolizer.h"
+#include "report/model/symbolizer.h"
 
 #include <stdio.h>
 #include <stdlib.h>

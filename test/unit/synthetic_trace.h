@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "core/chunk_builder.h"
-#include "core/wire.h"
+#include "common/wire.h"
 #include "spill/fn_pack.h"
 #include "spill/session_dir.h"
 #include "spill/spill_writer.h"

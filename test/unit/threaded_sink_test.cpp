@@ -1,11 +1,11 @@
 // ThreadedSink: bytes reach the sink whole and in order; the sink's errors come back.
-#include "report/threaded_sink.h"
+#include "report/writers/threaded_sink.h"
 
 #include <catch2/catch.hpp>
 #include <random>
 #include <string>
 
-#include "core/error.h"
+#include "common/error.h"
 
 using viztrace::report::ByteSink;
 using viztrace::report::ThreadedSink;

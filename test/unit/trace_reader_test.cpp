@@ -1,14 +1,14 @@
 // Reading any Chrome trace: both container forms, strings that look like structure, times and
 // ids in every spelling, gzip, and every kind of broken file reported at its byte.
-#include "report/trace_reader.h"
+#include "report/readers/trace_reader.h"
 
 #include <zlib.h>
 
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "core/error.h"
-#include "report/trace_scanner.h"
+#include "common/error.h"
+#include "report/readers/trace_scanner.h"
 #include "synthetic_trace.h"
 
 using viztrace::report::TraceEvent;

@@ -1,13 +1,13 @@
 // viztrace stats: self times on hand-written traces with known answers, SliceStack against a
 // brute-force answer in every event order writers use, and the table and JSON output.
-#include "report/trace_stats.h"
+#include "report/readers/trace_stats.h"
 
 #include <catch2/catch.hpp>
 #include <map>
 #include <random>
 
-#include "report/slice_stack.h"
-#include "report/stats_table.h"
+#include "report/readers/slice_stack.h"
+#include "report/readers/stats_table.h"
 #include "simdjson.h"
 #include "synthetic_trace.h"
 

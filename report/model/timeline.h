@@ -1,0 +1,116 @@
+// The trace as the Perfetto and HTML writers take it: processes with their threads, each thread's
+// slices (properly nested) and instants, counters, and args as small trees. Built from a
+// TraceModel (timeline_from_model) or from a Chrome JSON trace (read_chrome_json), so both
+// `viztrace run` and `viztrace convert` write the same formats. Times are nanoseconds on one
+// clock: CLOCK_MONOTONIC for a model, the JSON's own µs×1000 for a converted trace.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "report/model/trace_model.h"
+
+namespace viztrace::report {
+
+// One argument of an event: a scalar, an array (items without keys) or a dict (items with keys).
+struct Arg {
+  enum class Kind : std::uint8_t { null, boolean, integer, real, text, array, dict };
+  Kind kind = Kind::null;
+  std::string key;
+  std::int64_t integer = 0;  // boolean: 0 or 1
+  double real = 0;
+  std::string text;
+  std::vector<Arg> items;
+
+  static Arg of(std::string key, std::string_view text);
+  static Arg of(std::string key, const char* text) {
+    return of(std::move(key), std::string_view(text));
+  }
+  static Arg of(std::string key, std::int64_t v);
+  static Arg of(std::string key, int v) { return of(std::move(key), std::int64_t{v}); }
+  static Arg of(std::string key, std::uint32_t v) { return of(std::move(key), std::int64_t{v}); }
+  static Arg of(std::string key, bool v);
+  static Arg real_of(std::string key, double v);
+  static Arg array_of(std::string key, const std::vector<std::string>& texts);
+  static Arg dict_of(std::string key, std::vector<Arg> items);
+};
+using Args = std::vector<Arg>;
+
+enum class SliceKind : std::uint8_t { process, thread, function, span, session };
+
+struct TimelineSlice {
+  std::uint64_t start = 0, end = 0;
+  std::uint32_t name = 0;  // index into Timeline::names
+  SliceKind kind = SliceKind::span;
+  Args args;
+};
+
+struct TimelineInstant {
+  std::uint64_t ts = 0;
+  std::uint32_t name = 0;
+  Args args;
+};
+
+struct TimelineCounter {
+  std::string name;
+  std::vector<std::pair<std::uint64_t, double>> points;  // (ts, value), by ts
+};
+
+struct TimelineThread {
+  std::uint32_t tid = 0;
+  std::string name;
+  std::vector<TimelineSlice> slices;      // by start; each nests in the one open before it
+  std::vector<TimelineInstant> instants;  // by ts
+};
+
+struct TimelineProcess {
+  std::uint32_t pid = 0;   // the real pid (a reused pid is another TimelineProcess)
+  std::uint32_t ppid = 0;  // 0: unknown
+  std::string name;
+  std::uint64_t start = 0, end = 0;
+  std::vector<std::string> argv;        // of its last program
+  std::string status;                   // "exit 0", "SIGSEGV (core dumped)", "" when unknown
+  bool is_target = false;               // the command viztrace ran
+  std::vector<TimelineThread> threads;  // the main thread (tid == pid) first
+  std::vector<TimelineCounter> counters;
+};
+
+struct Timeline {
+  std::uint64_t origin = 0, end = 0;  // the trace's first and last moment
+  std::uint64_t realtime_ns = 0;      // wall clock at origin (0: unknown)
+  std::string title;                  // what the trace is of, for the HTML title
+  std::string status;                 // how the traced command ended ("" when unknown)
+  std::uint64_t lost = 0;             // records and chunks lost (LossCounts::total)
+  std::vector<std::string> names = {""};
+  std::vector<TimelineProcess> processes;  // by start
+  TimelineThread global;                   // trace-wide: the session slice, global instants
+  std::vector<TimelineCounter> counters;   // trace-wide: the counters programs sent
+  Args metadata;                           // the JSON report's top-level metadata
+
+  // The index of name in names, adding it when new.
+  std::uint32_t intern(std::string_view name);
+  // Sorts every thread's slices and instants and makes slices nest: a slice that outlives the
+  // one enclosing it is cut at its parent's end. Returns how many slices were cut.
+  std::uint64_t normalize();
+  std::uint64_t slice_count() const;
+  std::uint64_t instant_count() const;
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>> index_;
+};
+
+// The report's content (processes, images, threads, instants, spans, counters, session
+// metadata) as a Timeline, with the same names and args as the JSON report.
+Timeline timeline_from_model(const TraceModel& model);
+
+// "exit 3", "SIGKILL", "SIGSEGV (core dumped)", or "" when unknown.
+std::string exit_status_text(const ExitStatus& status);
+
+}  // namespace viztrace::report

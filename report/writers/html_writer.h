@@ -1,0 +1,21 @@
+// Writes a Timeline as one self-contained HTML page (report/writers/html/viewer.html, embedded at build
+// time): summary tables and a canvas timeline that zooms, pans and shows details on hover. No
+// network access, nothing outside the file.
+//
+// The data sits once in a <script type="application/json"> element: a string table and integer
+// arrays (slice starts delta-coded per track, in ns). Everything from the trace is a JSON string
+// with <, >, &, U+2028 and U+2029 escaped, so no argv or name can end the script element or
+// become markup; invalid UTF-8 shows as the text \xNN. The page only ever sets textContent.
+#pragma once
+
+#include <cstdint>
+
+#include "report/writers/byte_sink.h"
+#include "report/model/timeline.h"
+
+namespace viztrace::report {
+
+// Returns the bytes written.
+std::uint64_t write_html(const Timeline& timeline, ByteSink& sink);
+
+}  // namespace viztrace::report
