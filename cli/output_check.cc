@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "common/error.h"
-#include "report/report.h"
+#include "report/writers/trace_writer.h"
 
 namespace viztrace::cli {
 

@@ -31,12 +31,6 @@ struct ReportResult {
   int target_wait_status = 0;  // raw wait status of the target when target_known
 };
 
-enum class ReportFormat { json, json_gz, pftrace, html };
-
-// The format for an output path, by extension (a device such as /dev/stdout gets JSON).
-// Throws viztrace::Error("unknown report format for <path>: use ...").
-ReportFormat report_format(const std::string& path);
-
 // Reads the spill in spill_dir, writes options.output atomically (an existing file there stays
 // untouched if anything fails) and prints the summary. Throws viztrace::Error with a one-line
 // message: "cannot write <output>: <reason>", "unknown report format for <output>: ...", or

@@ -58,16 +58,16 @@ Args image_args(const Process& p, const Image& im) {
   if (p.ns_pid) args.push_back(Arg::of("ns_pid", p.ns_pid));
   if (last) {
     exit_status_args(p.status, args);
-    auto ms = [](std::uint64_t ns) { return static_cast<double>(ns / 1000) / 1000; };
+    auto ms = [](std::uint64_t ns) { return ns / 1000; };  // thousandths of a millisecond
     if (p.cpu) {
-      args.push_back(Arg::real_of("utime_ms", ms(p.cpu->user_ns)));
-      args.push_back(Arg::real_of("stime_ms", ms(p.cpu->system_ns)));
+      args.push_back(Arg::fixed3_of("utime_ms", ms(p.cpu->user_ns)));
+      args.push_back(Arg::fixed3_of("stime_ms", ms(p.cpu->system_ns)));
     }
     if (p.max_rss_kb)
       args.push_back(Arg::of("max_rss_kb", static_cast<std::int64_t>(*p.max_rss_kb)));
     if (p.cpu_with_children) {
-      args.push_back(Arg::real_of("utime_ms_with_children", ms(p.cpu_with_children->user_ns)));
-      args.push_back(Arg::real_of("stime_ms_with_children", ms(p.cpu_with_children->system_ns)));
+      args.push_back(Arg::fixed3_of("utime_ms_with_children", ms(p.cpu_with_children->user_ns)));
+      args.push_back(Arg::fixed3_of("stime_ms_with_children", ms(p.cpu_with_children->system_ns)));
     }
   }
   args.push_back(Arg::of("started_by", im.started_by));
@@ -98,13 +98,14 @@ Args session_metadata(const TraceModel& model) {
     meta.push_back(Arg::of("cwd", model.session.cwd));
     meta.push_back(Arg::of("start_time", iso8601_utc(model.session.realtime_ns)));
   }
-  meta.push_back(
-      Arg::real_of("duration_ms", static_cast<double>((model.end - model.origin) / 1000) / 1000));
+  meta.push_back(Arg::fixed3_of("duration_ms", (model.end - model.origin) / 1000));
   const Process* target = model.target ? &model.processes[*model.target] : nullptr;
   if (target && target->status.known()) {
     Args status;
     exit_status_args(target->status, status);
     meta.push_back(Arg::dict_of("exit_status", std::move(status)));
+  } else {
+    meta.push_back(Arg::null_of("exit_status"));
   }
   meta.push_back(Arg::of("processes", static_cast<std::int64_t>(model.processes.size())));
   meta.push_back(Arg::of("threads", static_cast<std::int64_t>(model.thread_count())));
@@ -169,6 +170,34 @@ Arg Arg::real_of(std::string key, double v) {
   a.key = std::move(key);
   a.real = v;
   return a;
+}
+
+Arg Arg::fixed3_of(std::string key, std::uint64_t thousandths) {
+  Arg a;
+  a.kind = Kind::fixed3;
+  a.key = std::move(key);
+  a.integer = static_cast<std::int64_t>(thousandths);
+  return a;
+}
+
+Arg Arg::null_of(std::string key) {
+  Arg a;
+  a.key = std::move(key);
+  return a;
+}
+
+double Arg::number() const {
+  switch (kind) {
+    case Kind::boolean:
+    case Kind::integer:
+      return static_cast<double>(integer);
+    case Kind::fixed3:
+      return static_cast<double>(integer) / 1000;
+    case Kind::real:
+      return real;
+    default:
+      return 0;
+  }
 }
 
 Arg Arg::array_of(std::string key, const std::vector<std::string>& texts) {
@@ -291,6 +320,7 @@ Timeline timeline_from_model(const TraceModel& model) {
     by_json_pid.emplace(p.json_pid, tl.processes.size());
     TimelineProcess& tp = tl.processes.emplace_back();
     tp.pid = p.pid;
+    tp.trace_pid = p.json_pid;
     tp.ppid = p.ppid;
     tp.name = p.name();
     tp.start = clamp(p.start);
@@ -357,7 +387,9 @@ Timeline timeline_from_model(const TraceModel& model) {
     TimelineInstant ti;
     ti.ts = clamp(in.ts);
     ti.name = tl.intern(in.name);
+    ti.category = in.category;
     ti.args = instant_args(in);
+    if (in.global) ti.pid = in.pid, ti.tid = in.tid;
     if (in.global) tl.global.instants.push_back(std::move(ti));
     else thread_of(in.pid, in.tid, ti.ts).instants.push_back(std::move(ti));
   }

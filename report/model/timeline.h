@@ -1,8 +1,15 @@
-// The trace as the Perfetto and HTML writers take it: processes with their threads, each thread's
-// slices (properly nested) and instants, counters, and args as small trees. Built from a
-// TraceModel (timeline_from_model) or from a Chrome JSON trace (read_chrome_json), so both
-// `viztrace run` and `viztrace convert` write the same formats. Times are nanoseconds on one
-// clock: CLOCK_MONOTONIC for a model, the JSON's own µs×1000 for a converted trace.
+// The model of a run that every report format renders (report/writers/trace_writer.h): processes
+// with their threads, each thread's slices (properly nested) and instants, counters, and args as
+// small trees. Built from a TraceModel (timeline_from_model: the one place where a process's,
+// image's, thread's or the session's args are made, so a new field reaches every format by one
+// change there) or from any Chrome JSON trace (report/readers), so `viztrace run` and `viztrace
+// convert` write the same formats. Function calls of a run are not in it: they stream from the
+// spill to the writers (TraceWriter::call). Times are nanoseconds on one clock: CLOCK_MONOTONIC
+// for a run, the JSON's own µs×1000 for a converted trace.
+//
+// New kinds of data go here, where every writer sees them: per thread (beside slices and
+// instants, e.g. sampled stacks), per process (e.g. the files it read and wrote) or trace-wide
+// (e.g. flows between slices), each with its rendering in every writer.
 #pragma once
 
 #include <cstdint>
@@ -17,10 +24,12 @@ namespace viztrace::report {
 
 // One argument of an event: a scalar, an array (items without keys) or a dict (items with keys).
 struct Arg {
-  enum class Kind : std::uint8_t { null, boolean, integer, real, text, array, dict };
+  // fixed3: integer / 1000, shown with exactly three decimals where the format has text
+  // (milliseconds from microseconds: "utime_ms":12.340).
+  enum class Kind : std::uint8_t { null, boolean, integer, real, fixed3, text, array, dict };
   Kind kind = Kind::null;
   std::string key;
-  std::int64_t integer = 0;  // boolean: 0 or 1
+  std::int64_t integer = 0;  // boolean: 0 or 1; fixed3: thousandths
   double real = 0;
   std::string text;
   std::vector<Arg> items;
@@ -34,6 +43,10 @@ struct Arg {
   static Arg of(std::string key, std::uint32_t v) { return of(std::move(key), std::int64_t{v}); }
   static Arg of(std::string key, bool v);
   static Arg real_of(std::string key, double v);
+  static Arg fixed3_of(std::string key, std::uint64_t thousandths);
+  static Arg null_of(std::string key);
+  // The value as a double (integer, real, fixed3, boolean); 0 for the others.
+  double number() const;
   static Arg array_of(std::string key, const std::vector<std::string>& texts);
   static Arg dict_of(std::string key, std::vector<Arg> items);
 };
@@ -51,6 +64,9 @@ struct TimelineSlice {
 struct TimelineInstant {
   std::uint64_t ts = 0;
   std::uint32_t name = 0;
+  std::string category;  // "viztrace": made by viztrace, "mark": by the program; "" unknown
+  // A trace-wide instant (Timeline::global) keeps who made it: trace pid and tid, 0 unknown.
+  std::uint32_t pid = 0, tid = 0;
   Args args;
 };
 
@@ -68,6 +84,8 @@ struct TimelineThread {
 
 struct TimelineProcess {
   std::uint32_t pid = 0;   // the real pid (a reused pid is another TimelineProcess)
+  // Its pid in a JSON report: pid, or pid + k * 4194304 for the k-th reuse of the pid; 0: pid.
+  std::uint32_t trace_pid = 0;
   std::uint32_t ppid = 0;  // 0: unknown
   std::string name;
   std::uint64_t start = 0, end = 0;
@@ -76,6 +94,8 @@ struct TimelineProcess {
   bool is_target = false;               // the command viztrace ran
   std::vector<TimelineThread> threads;  // the main thread (tid == pid) first
   std::vector<TimelineCounter> counters;
+
+  std::uint32_t json_pid() const { return trace_pid ? trace_pid : pid; }
 };
 
 struct Timeline {

@@ -1,55 +1,51 @@
-// Writes a TraceModel as Chrome trace-event JSON, object form (DESIGN.md, "Report contract"):
-// metadata events, one X per process image and per non-main thread, instants, the spans and
-// counters programs added, and top-level metadata. ts/dur are microseconds since the session
-// start with exactly three decimals.
+// Writes a Timeline as Chrome trace-event JSON, object form (DESIGN.md, "Report contract"):
+// metadata events naming and ordering processes and threads, one X per slice (cat: "process",
+// "thread", "span", "function"), instants, counters, then the function calls streamed from the
+// spill, and the top-level metadata. ts/dur are microseconds since the trace's origin with
+// exactly three decimals. Function calls are rendered in one piece each, straight into the
+// JSON writer's buffer: a report may hold hundreds of millions of them.
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "report/writers/json_writer.h"
-#include "report/model/trace_model.h"
+#include "report/writers/trace_writer.h"
 
 namespace viztrace::report {
 
-struct FunctionSlice;
-
-class ChromeJsonWriter {
+class ChromeJsonWriter final : public TraceWriter {
  public:
-  explicit ChromeJsonWriter(JsonWriter& json) : json_(json) {}
+  explicit ChromeJsonWriter(ByteSink& sink) : json_(sink) {}
 
-  // `{"traceEvents":[`: events may follow.
-  void begin();
-  void write_processes(const TraceModel& model);
-  void write_instants(const TraceModel& model);
-  // The spans programs marked (X, cat "span") and their counters (C, on viztrace's pid: one
-  // track per name, whichever process sent the samples). Needs write_processes first.
-  void write_annotations(const TraceModel& model);
-  // One function call named `name` (the same text every time for one f.name). Needs
-  // write_processes first (it sets the origin).
+  void begin(const Timeline& trace, const FunctionPass* names) override;
+  void call(const FunctionSlice& f) override { write_function(f, names_->name(f.name)); }
+  void finish() override;
+
+  // One function call named `name` (the same text every time for one f.name).
   void write_function(const FunctionSlice& f, std::string_view name);
-  // Closes traceEvents and writes displayTimeUnit and the top-level metadata.
-  void end(const TraceModel& model);
 
  private:
-  // Starts an event object with ph, name, pid, tid (and ts unless metadata).
+  // Starts an event object with ph, name, pid, tid.
   void begin_event(const char* ph, std::string_view name, std::uint32_t pid, std::uint32_t tid);
   void metadata_event(const char* name, std::uint32_t pid, std::uint32_t tid,
                       std::string_view value);
   void sort_index_event(const char* name, std::uint32_t pid, std::uint32_t tid,
                         std::uint64_t index);
-  void span(const char* cat, std::uint64_t start, std::uint64_t end);
-  void argv_member(const std::vector<std::string>& argv);
-  void exit_status_members(const ExitStatus& status);
-  void args_members(const TextArgs& text, const NumberArgs& number);
-  // Names viztrace's own pid once, before the first event on it.
-  void name_viztrace_process(const TraceModel& model, std::uint32_t pid);
-
-  JsonWriter& json_;
-  std::uint64_t origin_ = 0;
-  bool viztrace_named_ = false;
+  void time_member(const char* key, std::uint64_t ts);  // µs since the origin
+  void arg_value(const Arg& a);
+  void args_members(const Args& args);
+  void write_process(const TimelineProcess& p, std::uint64_t sort_index);
+  void write_instants();
+  void write_counters(const std::vector<TimelineCounter>& counters, std::uint32_t pid);
   // `"name":"..."` of each function name id, escaped once.
   const std::string& name_member(std::uint32_t id, std::string_view name);
+
+  JsonWriter json_;
+  const Timeline* trace_ = nullptr;
+  const FunctionPass* names_ = nullptr;
+  std::uint64_t origin_ = 0;
   std::vector<std::string> name_members_;
   std::string scratch_;  // one function event being rendered
   // `,"pid":P,"tid":T,"ts":` of the last function event: a thread's calls come in runs.

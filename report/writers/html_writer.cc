@@ -1,6 +1,8 @@
 #include "report/writers/html_writer.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -115,6 +117,11 @@ std::string scalar_text(const Arg& a) {
       return std::to_string(a.integer);
     case Arg::Kind::real:
       return real_text(a.real);
+    case Arg::Kind::fixed3: {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.3f", a.number());
+      return buf;
+    }
     case Arg::Kind::text:
       return a.text;
     default:
@@ -341,6 +348,57 @@ std::uint64_t write_html(const Timeline& tl, ByteSink& sink) {
   out.raw(page.substr(at + kPlaceholder.size()));
   out.flush();
   return out.written();
+}
+
+namespace {
+
+class HtmlTraceWriter final : public TraceWriter {
+ public:
+  explicit HtmlTraceWriter(ByteSink& sink) : sink_(sink) {}
+
+  void begin(const Timeline& trace, const FunctionPass* names) override {
+    tl_ = trace;
+    names_ = names;
+    for (std::size_t i = 0; i < tl_.processes.size(); ++i)
+      by_json_pid_.emplace(tl_.processes[i].json_pid(), i);
+  }
+  void call(const FunctionSlice& f) override {
+    auto it = by_json_pid_.find(f.pid);
+    if (it == by_json_pid_.end()) return;
+    TimelineProcess& p = tl_.processes[it->second];
+    auto t = std::find_if(p.threads.begin(), p.threads.end(),
+                          [&](const TimelineThread& x) { return x.tid == f.tid; });
+    if (t == p.threads.end()) {
+      t = p.threads.emplace(p.threads.end());
+      t->tid = f.tid;
+      t->name = "thread " + std::to_string(f.tid);
+    }
+    if (names_of_.size() <= f.name) names_of_.resize(f.name + 1, UINT32_MAX);
+    if (names_of_[f.name] == UINT32_MAX) names_of_[f.name] = tl_.intern(names_->name(f.name));
+    TimelineSlice& s = t->slices.emplace_back();
+    s.start = std::max(f.start, tl_.origin);
+    s.end = std::max(f.end, tl_.origin);
+    s.name = names_of_[f.name];
+    s.kind = SliceKind::function;
+    if (f.unfinished) s.args.push_back(Arg::of("unfinished", true));
+  }
+  void finish() override {
+    tl_.normalize();
+    write_html(tl_, sink_);
+  }
+
+ private:
+  ByteSink& sink_;
+  Timeline tl_;
+  const FunctionPass* names_ = nullptr;
+  std::unordered_map<std::uint32_t, std::size_t> by_json_pid_;
+  std::vector<std::uint32_t> names_of_;  // function name id -> name id in tl_
+};
+
+}  // namespace
+
+std::unique_ptr<TraceWriter> make_html_writer(ByteSink& sink) {
+  return std::make_unique<HtmlTraceWriter>(sink);
 }
 
 }  // namespace viztrace::report

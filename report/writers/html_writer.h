@@ -12,10 +12,15 @@
 
 #include "report/writers/byte_sink.h"
 #include "report/model/timeline.h"
+#include "report/writers/trace_writer.h"
 
 namespace viztrace::report {
 
 // Returns the bytes written.
 std::uint64_t write_html(const Timeline& timeline, ByteSink& sink);
+
+// The .html format as a TraceWriter: function calls join a copy of the timeline, and the page
+// is written at finish().
+std::unique_ptr<TraceWriter> make_html_writer(ByteSink& sink);
 
 }  // namespace viztrace::report

@@ -1,6 +1,8 @@
 #include "report/writers/perfetto_writer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -422,7 +424,8 @@ void PerfettoWriter::arg(const Arg& a) {
       arg(a.key, a.integer);
       break;
     case Arg::Kind::real:
-      arg_real(a.key, a.real);
+    case Arg::Kind::fixed3:
+      arg_real(a.key, a.number());
       break;
     case Arg::Kind::text:
       arg(a.key, std::string_view(a.text));
@@ -520,6 +523,59 @@ PerfettoWriter::Sequence PerfettoTimelineWriter::thread_sequence(std::size_t pro
 std::uint64_t PerfettoTimelineWriter::finish() {
   w_.finish();
   return w_.bytes();
+}
+
+namespace {
+
+class PerfettoTraceWriter final : public TraceWriter, FunctionEvents {
+ public:
+  explicit PerfettoTraceWriter(ByteSink& sink) : sink_(sink) {}
+
+  void begin(const Timeline& trace, const FunctionPass* names) override {
+    names_ = names;
+    origin_ = trace.origin;
+    for (std::size_t i = 0; i < trace.processes.size(); ++i)
+      by_json_pid_.emplace(trace.processes[i].json_pid(), i);
+    out_.emplace(trace, sink_);
+    out_->write();
+  }
+  FunctionEvents* call_events() override { return this; }
+  void finish() override { out_->finish(); }
+
+  // FunctionEvents: sequence 0 stands for a thread of no known process, whose calls are dropped.
+  std::uint32_t thread(std::uint32_t pid, std::uint32_t tid) override {
+    auto it = by_json_pid_.find(pid);
+    return it == by_json_pid_.end() ? 0 : out_->thread_sequence(it->second, tid);
+  }
+  void begin(std::uint32_t seq, std::uint64_t ts, std::uint32_t name) override {
+    if (seq == 0) return;
+    const PerfettoWriter::SourceLocation source{names_->source_file(name),
+                                                names_->source_line(name)};
+    PerfettoWriter& w = out_->writer();
+    w.begin_event(seq, std::max(ts, origin_), PerfettoWriter::kSliceBegin, names_->name(name), 0,
+                  {}, name, &source);
+    w.end_event();
+  }
+  void end(std::uint32_t seq, std::uint64_t ts, bool unfinished) override {
+    if (seq == 0) return;
+    PerfettoWriter& w = out_->writer();
+    w.begin_event(seq, std::max(ts, origin_), PerfettoWriter::kSliceEnd, {});
+    if (unfinished) w.arg("unfinished", true);
+    w.end_event();
+  }
+
+ private:
+  ByteSink& sink_;
+  const FunctionPass* names_ = nullptr;
+  std::uint64_t origin_ = 0;
+  std::unordered_map<std::uint32_t, std::size_t> by_json_pid_;
+  std::optional<PerfettoTimelineWriter> out_;
+};
+
+}  // namespace
+
+std::unique_ptr<TraceWriter> make_perfetto_writer(ByteSink& sink) {
+  return std::make_unique<PerfettoTraceWriter>(sink);
 }
 
 std::uint64_t write_perfetto(const Timeline& tl, ByteSink& sink,

@@ -30,6 +30,7 @@
 #include "report/writers/byte_sink.h"
 #include "report/writers/proto_encoder.h"
 #include "report/model/timeline.h"
+#include "report/writers/trace_writer.h"
 
 namespace viztrace::report {
 
@@ -173,5 +174,9 @@ class PerfettoTimelineWriter {
 std::uint64_t write_perfetto(
     const Timeline& timeline, ByteSink& sink,
     PerfettoWriter::Encoding encoding = PerfettoWriter::Encoding::incremental);
+
+// The .pftrace format as a TraceWriter: the timeline first, then each thread's function calls on
+// a sequence of its own, in time order.
+std::unique_ptr<TraceWriter> make_perfetto_writer(ByteSink& sink);
 
 }  // namespace viztrace::report

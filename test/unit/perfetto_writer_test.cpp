@@ -414,7 +414,10 @@ TEST_CASE("pftrace interning: each name stored once per sequence, a few bytes pe
       }
       at += 500;
     }
-    t.instants.push_back({T0 + 5000, tl.intern("mark"), {Arg::of("n", 1)}});
+    auto& mark = t.instants.emplace_back();
+    mark.ts = T0 + 5000;
+    mark.name = tl.intern("mark");
+    mark.args = {Arg::of("n", 1)};
   }
   tl.end = T0 + 13'000'000;
   REQUIRE(tl.normalize() == 0);
@@ -649,12 +652,10 @@ TEST_CASE("report formats: bytes per event and write speed, JSON vs pftrace vs H
     Timeline tl = timeline_from_model(model);
     const std::uint64_t events = tl.slice_count() + tl.instant_count();
     auto json = measure([&](CountingSink& sink) {
-      JsonWriter w(sink);
-      ChromeJsonWriter chrome(w);
-      chrome.begin();
-      chrome.write_processes(model);
-      chrome.write_instants(model);
-      chrome.end(model);
+      const Timeline trace = timeline_from_model(model);
+      ChromeJsonWriter chrome(sink);
+      chrome.begin(trace, nullptr);
+      chrome.finish();
     });
     auto pf =
         measure([&](CountingSink& sink) { write_perfetto(timeline_from_model(model), sink); });
