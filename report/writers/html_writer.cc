@@ -21,83 +21,6 @@ extern const std::size_t kViewerHtmlSize;
 namespace {
 
 constexpr std::string_view kPlaceholder = "VIZTRACE_DATA_PLACEHOLDER";
-constexpr std::size_t kFlushBytes = 1u << 20;
-
-// Appends the data as JSON that is safe inside a <script> element, handing full buffers on.
-class ScriptJson {
- public:
-  explicit ScriptJson(ByteSink& sink) : sink_(sink) { out_.reserve(kFlushBytes + 4096); }
-
-  void raw(std::string_view text) {
-    out_.append(text);
-    maybe_flush();
-  }
-  void number(std::uint64_t v) {
-    char buf[24];
-    out_.append(buf, write_decimal(buf, v));
-    maybe_flush();
-  }
-  void signed_number(std::int64_t v) {
-    if (v < 0) out_ += '-';
-    number(v < 0 ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v));
-  }
-  void string(std::string_view bytes) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-    const std::size_t n = bytes.size();
-    out_ += '"';
-    for (std::size_t i = 0; i < n;) {
-      unsigned char c = p[i];
-      if (c >= 0x80) {
-        std::size_t len = utf8_sequence_length(p + i, n - i);
-        if (len == 3 && c == 0xe2 && p[i + 1] == 0x80 && (p[i + 2] == 0xa8 || p[i + 2] == 0xa9)) {
-          out_ += p[i + 2] == 0xa8 ? "\\u2028" : "\\u2029";  // line breaks to old JS parsers
-        } else if (len > 0) {
-          out_.append(reinterpret_cast<const char*>(p + i), len);
-        } else {  // an invalid byte, shown as the text \xNN
-          out_ += "\\\\x";
-          out_ += kHex[c >> 4];
-          out_ += kHex[c & 15];
-          len = 1;
-        }
-        i += len;
-        continue;
-      }
-      if (c == '"' || c == '\\') {
-        out_ += '\\';
-        out_ += static_cast<char>(c);
-      } else if (c == '\n') {
-        out_ += "\\n";
-      } else if (c < 0x20 || c == 0x7f || c == '<' || c == '>' || c == '&') {
-        out_ += "\\u00";  // < > & too: no "</script" or "<!--" can form
-        out_ += kHex[c >> 4];
-        out_ += kHex[c & 15];
-      } else {
-        out_ += static_cast<char>(c);
-      }
-      ++i;
-    }
-    out_ += '"';
-    maybe_flush();
-  }
-  void flush() {
-    if (out_.empty()) return;
-    std::string chunk;
-    chunk.swap(out_);  // a throwing sink must not see these bytes again
-    out_.reserve(kFlushBytes + 4096);
-    sink_.write(chunk.data(), chunk.size());
-    written_ += chunk.size();
-  }
-  std::uint64_t written() const { return written_ + out_.size(); }
-
- private:
-  void maybe_flush() {
-    if (out_.size() >= kFlushBytes) flush();
-  }
-  ByteSink& sink_;
-  std::string out_;
-  std::uint64_t written_ = 0;
-};
 
 std::string real_text(double v) {
   char buf[32];
@@ -209,8 +132,6 @@ std::uint64_t write_html(const Timeline& tl, ByteSink& sink) {
   if (at == std::string_view::npos) throw Error("internal error: the HTML viewer has no data slot");
 
   Strings strings(tl.names);
-  ScriptJson out(sink);
-  out.raw(page.substr(0, at));
   auto rel = [&](std::uint64_t t) { return t > tl.origin ? t - tl.origin : 0; };
 
   // Tracks in display order: the trace-wide one, then each process's threads.
@@ -226,8 +147,11 @@ std::uint64_t write_html(const Timeline& tl, ByteSink& sink) {
     const TimelineCounter& c = tl.counters[i];
     TimelineThread& t = counter_tracks[i];
     t.name = "counter " + c.name;
-    for (const auto& [ts, value] : c.points)
-      t.instants.push_back({ts, strings.add(c.name + " = " + real_text(value)), {}});
+    for (const auto& [ts, value] : c.points) {
+      TimelineInstant& in = t.instants.emplace_back();
+      in.ts = ts;
+      in.name = strings.add(c.name + " = " + real_text(value));
+    }
     tracks.push_back({-1, &t});
   }
   std::vector<std::size_t> main_track(tl.processes.size(), 0);
@@ -237,117 +161,100 @@ std::uint64_t write_html(const Timeline& tl, ByteSink& sink) {
       tracks.push_back({static_cast<std::int64_t>(i), &t});
   }
 
-  out.raw("{\"version\":1,\"title\":");
-  out.string(tl.title);
-  out.raw(",\"status\":");
-  out.string(tl.status);
-  out.raw(",\"duration\":");
-  out.number(tl.end > tl.origin ? tl.end - tl.origin : 0);
+  sink.write(page.data(), at);
+  JsonWriter out(sink);
+  out.set_script_safe(true);
+  out.begin_object();
+  out.member("version", 1);
+  out.member("title", tl.title);
+  out.member("status", tl.status);
+  out.member("duration", tl.end > tl.origin ? tl.end - tl.origin : 0);
   std::uint64_t threads = 0;
   for (const TimelineProcess& p : tl.processes) threads += p.threads.size();
-  out.raw(",\"threads\":");
-  out.number(threads);
+  out.member("threads", threads);
 
   // Summary lines from the metadata.
-  out.raw(",\"meta\":[");
-  bool first = true;
+  out.key("meta");
+  out.begin_array();
   for (const Arg& a : tl.metadata) {
-    out.raw(first ? "[" : ",[");
-    first = false;
+    out.begin_array();
     out.string(a.key);
-    out.raw(",");
     out.string(value_text(a));
-    out.raw("]");
+    out.end_array();
   }
-  out.raw("],\"lost\":");
-  out.number(tl.lost);
+  out.end_array();
+  out.member("lost", tl.lost);
 
-  out.raw(",\"procs\":[");
+  out.key("procs");
+  out.begin_array();
   for (std::size_t i = 0; i < tl.processes.size(); ++i) {
     const TimelineProcess& p = tl.processes[i];
-    out.raw(i ? ",[" : "[");
-    out.number(p.pid);
-    out.raw(",");
-    out.number(p.ppid);
-    out.raw(",");
-    out.number(strings.add(p.name));
-    out.raw(",");
-    out.number(rel(p.start));
-    out.raw(",");
-    out.number(p.end > p.start ? p.end - p.start : 0);
-    out.raw(",");
-    out.number(strings.add(p.status));
-    out.raw(p.is_target ? ",1," : ",0,");
-    out.number(strings.add(joined(p.argv)));
-    out.raw(",");
-    out.number(main_track[i]);
-    out.raw("]");
+    out.begin_array();
+    out.unsigned_integer(p.pid);
+    out.unsigned_integer(p.ppid);
+    out.unsigned_integer(strings.add(p.name));
+    out.unsigned_integer(rel(p.start));
+    out.unsigned_integer(p.end > p.start ? p.end - p.start : 0);
+    out.unsigned_integer(strings.add(p.status));
+    out.unsigned_integer(p.is_target ? 1 : 0);
+    out.unsigned_integer(strings.add(joined(p.argv)));
+    out.unsigned_integer(main_track[i]);
+    out.end_array();
   }
+  out.end_array();
 
-  out.raw("],\"tracks\":[");
-  for (std::size_t i = 0; i < tracks.size(); ++i) {
-    out.raw(i ? ",[" : "[");
-    out.signed_number(tracks[i].process);
-    out.raw(",");
-    out.number(tracks[i].thread->tid);
-    out.raw(",");
-    out.number(strings.add(tracks[i].thread->name.empty() ? "viztrace" : tracks[i].thread->name));
-    out.raw(",");
-    out.number(tracks[i].thread->slices.size());
-    out.raw(",");
-    out.number(tracks[i].thread->instants.size());
-    out.raw("]");
+  out.key("tracks");
+  out.begin_array();
+  for (const TrackRef& t : tracks) {
+    out.begin_array();
+    out.integer(t.process);
+    out.unsigned_integer(t.thread->tid);
+    out.unsigned_integer(strings.add(t.thread->name.empty() ? "viztrace" : t.thread->name));
+    out.unsigned_integer(t.thread->slices.size());
+    out.unsigned_integer(t.thread->instants.size());
+    out.end_array();
   }
+  out.end_array();
 
   // Per slice: start (delta from the previous slice of the track), duration, name, kind, details.
-  out.raw("],\"slices\":[");
-  first = true;
+  out.key("slices");
+  out.begin_array();
   for (const TrackRef& t : tracks) {
     std::uint64_t prev = 0;
     for (const TimelineSlice& s : t.thread->slices) {
       std::uint64_t start = rel(s.start);
-      out.raw(first ? "" : ",");
-      first = false;
-      out.number(start - prev);
-      out.raw(",");
-      out.number(s.end > s.start ? s.end - s.start : 0);
-      out.raw(",");
-      out.number(s.name);
-      out.raw(",");
-      out.number(static_cast<std::uint64_t>(s.kind));
-      out.raw(",");
-      out.number(s.args.empty() ? 0 : strings.add(args_text(s.args)));
+      out.unsigned_integer(start - prev);
+      out.unsigned_integer(s.end > s.start ? s.end - s.start : 0);
+      out.unsigned_integer(s.name);
+      out.unsigned_integer(static_cast<std::uint64_t>(s.kind));
+      out.unsigned_integer(s.args.empty() ? 0 : strings.add(args_text(s.args)));
       prev = start;
     }
   }
-  out.raw("],\"instants\":[");
-  first = true;
+  out.end_array();
+  out.key("instants");
+  out.begin_array();
   for (const TrackRef& t : tracks) {
     std::uint64_t prev = 0;
     for (const TimelineInstant& in : t.thread->instants) {
       std::uint64_t ts = rel(in.ts);
-      out.raw(first ? "" : ",");
-      first = false;
-      out.number(ts - prev);
-      out.raw(",");
-      out.number(in.name);
-      out.raw(",");
-      out.number(in.args.empty() ? 0 : strings.add(args_text(in.args)));
+      out.unsigned_integer(ts - prev);
+      out.unsigned_integer(in.name);
+      out.unsigned_integer(in.args.empty() ? 0 : strings.add(args_text(in.args)));
       prev = ts;
     }
   }
+  out.end_array();
   // The string table last: every index above is in it by now.
-  out.raw("],\"strings\":[");
-  first = true;
-  for (const std::string& s : strings.table()) {
-    out.raw(first ? "" : ",");
-    first = false;
-    out.string(s);
-  }
-  out.raw("]}");
-  out.raw(page.substr(at + kPlaceholder.size()));
+  out.key("strings");
+  out.begin_array();
+  for (const std::string& text : strings.table()) out.string(text);
+  out.end_array();
+  out.end_object();
   out.flush();
-  return out.written();
+  const std::string_view rest = page.substr(at + kPlaceholder.size());
+  sink.write(rest.data(), rest.size());
+  return at + out.bytes() + rest.size();
 }
 
 namespace {

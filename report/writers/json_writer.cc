@@ -18,6 +18,13 @@ constexpr std::array<bool, 256> kPlain = [] {
   return t;
 }();
 
+// The same, in script-safe mode: without <, > and &.
+constexpr std::array<bool, 256> kPlainInScript = [] {
+  std::array<bool, 256> t = kPlain;
+  t['<'] = t['>'] = t['&'] = false;
+  return t;
+}();
+
 constexpr char kHex[] = "0123456789abcdef";
 
 constexpr std::uint64_t kOnes = 0x0101010101010101ull;
@@ -30,6 +37,11 @@ inline bool needs_care(std::uint64_t w) {
   std::uint64_t below_space = (w - kOnes * 0x20) & ~w & kHighs;
   return ((w | below_space) & kHighs) || has_zero(w ^ (kOnes * '"')) ||
          has_zero(w ^ (kOnes * '\\')) || has_zero(w ^ (kOnes * 0x7f));
+}
+inline bool needs_care_in_script(std::uint64_t w) {
+  auto has_zero = [](std::uint64_t x) { return (x - kOnes) & ~x & kHighs; };
+  return needs_care(w) || has_zero(w ^ (kOnes * '<')) || has_zero(w ^ (kOnes * '>')) ||
+         has_zero(w ^ (kOnes * '&'));
 }
 constexpr std::size_t kWorstExpansion = 6;  // a control byte becomes \u00XX
 
@@ -119,7 +131,7 @@ void JsonWriter::escape_piece(const unsigned char* p, std::size_t n) {
     while (n - i >= 8) {
       std::uint64_t w;
       std::memcpy(&w, p + i, 8);
-      if (!needs_care(w)) {
+      if (!(script_safe_ ? needs_care_in_script(w) : needs_care(w))) {
         std::memcpy(out, &w, 8);
         out += 8;
         i += 8;
@@ -129,14 +141,19 @@ void JsonWriter::escape_piece(const unsigned char* p, std::size_t n) {
     }
     if (i == n) break;
     unsigned char c = p[i];
-    if (kPlain[c]) {
+    if ((script_safe_ ? kPlainInScript : kPlain)[c]) {
       *out++ = static_cast<char>(c);
       ++i;
       continue;
     }
     if (c >= 0x80) {
       std::size_t len = utf8_sequence_length(p + i, n - i);
-      if (len > 0) {
+      if (script_safe_ && len == 3 && c == 0xe2 && p[i + 1] == 0x80 &&
+          (p[i + 2] == 0xa8 || p[i + 2] == 0xa9)) {  // line breaks to old JavaScript parsers
+        std::memcpy(out, p[i + 2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
+        out += 6;
+        i += 3;
+      } else if (len > 0) {
         std::memcpy(out, p + i, len);
         out += len;
         i += len;

@@ -77,6 +77,10 @@ class JsonWriter {
 
   explicit JsonWriter(ByteSink& sink, std::size_t buffer_bytes = kDefaultBufferBytes);
   JsonWriter(const JsonWriter&) = delete;
+
+  // Strings escape <, >, & (as \u003c...) and U+2028/U+2029 too, so the JSON is safe inside an
+  // HTML <script> element: no "</script" or "<!--" can form.
+  void set_script_safe(bool on) { script_safe_ = on; }
   JsonWriter& operator=(const JsonWriter&) = delete;
 
   // new_line: start the object on a line of its own (one event per line keeps reports greppable).
@@ -212,6 +216,7 @@ class JsonWriter {
   int depth_ = 0;
   std::uint64_t has_items_ = 0;  // bit d: the container at depth d already has an item
   bool after_key_ = false;
+  bool script_safe_ = false;
 };
 
 }  // namespace viztrace::report
