@@ -216,6 +216,22 @@ Arg Arg::dict_of(std::string key, std::vector<Arg> items) {
   return a;
 }
 
+const char* category_name(SliceKind kind) {
+  switch (kind) {
+    case SliceKind::process:
+      return "process";
+    case SliceKind::thread:
+      return "thread";
+    case SliceKind::function:
+      return "function";
+    case SliceKind::session:
+      return "viztrace";
+    case SliceKind::span:
+      break;
+  }
+  return "span";
+}
+
 std::uint32_t Timeline::intern(std::string_view name) {
   if (index_.empty())
     for (std::uint32_t i = 0; i < names.size(); ++i) index_.emplace(names[i], i);

@@ -54,6 +54,10 @@ using Args = std::vector<Arg>;
 
 enum class SliceKind : std::uint8_t { process, thread, function, span, session };
 
+// The category a slice of this kind has in a report: "process", "thread", "function", "span",
+// "viztrace" (the session).
+const char* category_name(SliceKind kind);
+
 struct TimelineSlice {
   std::uint64_t start = 0, end = 0;
   std::uint32_t name = 0;  // index into Timeline::names

@@ -12,21 +12,6 @@ class StringSink final : public ByteSink {
   std::string text;
 };
 
-const char* category_of(SliceKind kind) {
-  switch (kind) {
-    case SliceKind::process:
-      return "process";
-    case SliceKind::thread:
-      return "thread";
-    case SliceKind::function:
-      return "function";
-    case SliceKind::session:
-      return "viztrace";
-    default:
-      return "span";
-  }
-}
-
 }  // namespace
 
 void ChromeJsonWriter::begin_event(const char* ph, std::string_view name, std::uint32_t pid,
@@ -139,7 +124,7 @@ void ChromeJsonWriter::write_process(const TimelineProcess& p, std::uint64_t sor
     sort_index_event("thread_sort_index", pid, tid, thread_index++);
     for (const TimelineSlice& s : t.slices) {
       begin_event("X", trace_->names[s.name], pid, tid);
-      json_.member("cat", category_of(s.kind));
+      json_.member("cat", category_name(s.kind));
       time_member("ts", s.start);
       json_.key("dur");
       json_.fixed3(s.end > s.start ? s.end - s.start : 0);

@@ -56,17 +56,9 @@ constexpr std::uint32_t kBool = 2, kInt = 4, kDouble = 5, kString = 6, kName = 1
 
 constexpr std::size_t kFlushBytes = 1u << 20;
 
-const char* category_of(SliceKind kind) {
-  switch (kind) {
-    case SliceKind::process:
-      return "process";
-    case SliceKind::thread:
-      return "thread";
-    case SliceKind::session:
-      return "viztrace";
-    default:
-      return "";
-  }
+// Function calls and spans are a track's own slices: no category (2 bytes per event less).
+bool plain_track_slice(SliceKind kind) {
+  return kind == SliceKind::function || kind == SliceKind::span;
 }
 
 // A thread's slices and instants as BEGIN/END/INSTANT events in time order. Slices are sorted
@@ -86,7 +78,7 @@ void write_thread_events(PerfettoWriter& w, PerfettoWriter::Sequence seq, const 
     } else if (begin <= instant) {
       const TimelineSlice& s = t.slices[si++];
       w.begin_event(seq, s.start, PerfettoWriter::kSliceBegin, tl.names[s.name], 0,
-                    category_of(s.kind), s.name);
+                    plain_track_slice(s.kind) ? "" : category_name(s.kind), s.name);
       for (const Arg& a : s.args) w.arg(a);
       w.end_event();
       open.push_back(s.end);
