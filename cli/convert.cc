@@ -9,7 +9,6 @@
 #include "report/readers/chrome_json_converter.h"
 #include "report/writers/html_writer.h"
 #include "report/writers/output_file.h"
-#include "report/writers/perfetto_writer.h"
 
 namespace viztrace::cli {
 namespace {
@@ -33,12 +32,13 @@ int convert(const ConvertOptions& o) {
   SignalGuard::set_mode(SignalGuard::Mode::kReporting);  // an interrupt removes the temp file
 
   report::ConvertStats stats;
-  report::Timeline timeline = report::read_chrome_json(o.input, stats);
+  report::ConvertedTrace trace(o.input, stats);
+  const std::size_t processes = trace.outline().processes.size();
   report::OutputFile file(o.output);
   if (html)
-    report::write_html(timeline, file);
+    report::write_html(trace.timeline(), file);
   else
-    report::write_perfetto(timeline, file);
+    trace.write_perfetto(file);  // thread by thread: no whole Timeline in memory
   file.commit();
 
   if (!o.quiet) {
@@ -48,7 +48,7 @@ int convert(const ConvertOptions& o) {
                  o.input.c_str(), o.output.c_str(), static_cast<unsigned long long>(stats.events),
                  static_cast<unsigned long long>(stats.slices),
                  static_cast<unsigned long long>(stats.instants),
-                 static_cast<unsigned long long>(stats.counter_values), timeline.processes.size(),
+                 static_cast<unsigned long long>(stats.counter_values), processes,
                  static_cast<unsigned long long>(file.bytes_written()));
     std::string notes;
     for (const auto& [ph, n] : stats.skipped)

@@ -1,130 +1,243 @@
 #include "report/readers/chrome_json_converter.h"
 
-#include <simdjson.h>
-#include <zlib.h>
-
 #include <algorithm>
-#include <cmath>
+#include <cstring>
+#include <deque>
 #include <unordered_map>
+#include <vector>
 
 #include "common/error.h"
 #include "report/model/shell_words.h"
+#include "report/readers/trace_reader.h"
+#include "report/writers/perfetto_writer.h"
+#include "simdjson.h"
 
 namespace viztrace::report {
 namespace {
 
-constexpr std::int64_t kPidReuseStep =
-    4194304;  // our JSON's pid for the k-th reuse: pid + k * this
+namespace od = simdjson::ondemand;
 
-std::string read_all(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");  // reads plain files as they are
-  if (!f) throw system_error("cannot read " + path);
-  std::string out;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  int err = 0;
-  std::string why = n < 0 ? gzerror(f, &err) : "";
-  gzclose(f);
-  if (n < 0)
-    throw Error("cannot read " + path + ": " + (err == Z_ERRNO ? std::strerror(errno) : why));
-  return out;
-}
-
+// Our JSON's pid for the k-th reuse of a pid: pid + k * this.
+constexpr std::int64_t kPidReuseStep = 4194304;
+constexpr std::uint64_t kMetadataLimit = 64u << 20;  // larger top-level metadata is left out
 // Deeper args become text: the Perfetto writer nests at most a dozen levels.
 constexpr int kMaxArgDepth = 8;
 
-Arg to_arg(std::string key, simdjson::dom::element e, int depth = 0) {
-  using T = simdjson::dom::element_type;
-  Arg a;
-  a.key = std::move(key);
-  if (depth == kMaxArgDepth && (e.type() == T::OBJECT || e.type() == T::ARRAY)) {
-    a.kind = Arg::Kind::text;
-    a.text = simdjson::minify(e);
+// Whether an object's text has no member.
+bool empty_object(std::string_view text) {
+  std::size_t i = text.find_first_not_of(" \t\r\n", 1);
+  return i == std::string_view::npos || text[i] == '}';
+}
+
+// Arg trees from the JSON text of args objects (checked already by TraceReader).
+class ArgParser {
+ public:
+  // The members of an object's text, each an Arg.
+  Args parse(std::string_view object) {
+    Args args;
+    od::document doc;
+    od::object obj;
+    if (iterate(object, doc) || doc.get_object().get(obj)) return args;
+    for (auto f : obj) {
+      od::field field;
+      std::string_view key;
+      if (std::move(f).get(field) || field.unescaped_key().get(key)) break;
+      args.push_back(to_arg(std::string(key), field.value(), 0));
+    }
+    return args;
+  }
+
+  // Calls f(key, value) for each member of an object's text whose value is a number.
+  template <class F>
+  void numbers(std::string_view object, F&& f) {
+    od::document doc;
+    od::object obj;
+    if (iterate(object, doc) || doc.get_object().get(obj)) return;
+    for (auto m : obj) {
+      od::field field;
+      std::string_view key;
+      if (std::move(m).get(field) || field.unescaped_key().get(key)) return;
+      double v = 0;
+      od::json_type type;
+      od::value value = field.value();
+      if (value.type().get(type) == simdjson::SUCCESS && type == od::json_type::number &&
+          value.get_double().get(v) == simdjson::SUCCESS)
+        f(key, v);
+    }
+  }
+
+ private:
+  simdjson::error_code iterate(std::string_view text, od::document& doc) {
+    buffer_.resize(text.size() + simdjson::SIMDJSON_PADDING);
+    std::memcpy(buffer_.data(), text.data(), text.size());
+    return parser_
+        .iterate(simdjson::padded_string_view(buffer_.data(), text.size(), buffer_.size()))
+        .get(doc);
+  }
+
+  Arg to_arg(std::string key, od::value v, int depth) {
+    Arg a;
+    a.key = std::move(key);
+    od::json_type type;
+    if (v.type().get(type)) return a;
+    switch (type) {
+      case od::json_type::object: {
+        od::object o;
+        if (v.get_object().get(o)) return a;
+        if (depth == kMaxArgDepth) return as_text(std::move(a), o.raw_json());
+        a.kind = Arg::Kind::dict;
+        for (auto f : o) {
+          od::field field;
+          std::string_view k;
+          if (std::move(f).get(field) || field.unescaped_key().get(k)) break;
+          a.items.push_back(to_arg(std::string(k), field.value(), depth + 1));
+        }
+        break;
+      }
+      case od::json_type::array: {
+        od::array arr;
+        if (v.get_array().get(arr)) return a;
+        if (depth == kMaxArgDepth) return as_text(std::move(a), arr.raw_json());
+        a.kind = Arg::Kind::array;
+        for (auto item : arr) {
+          od::value element;
+          if (std::move(item).get(element)) break;
+          a.items.push_back(to_arg("", element, depth + 1));
+        }
+        break;
+      }
+      case od::json_type::string: {
+        std::string_view s;
+        if (v.get_string().get(s)) return a;
+        a.kind = Arg::Kind::text;
+        a.text = s;
+        break;
+      }
+      case od::json_type::number: {
+        od::number n;
+        if (v.get_number().get(n)) return a;
+        if (n.is_int64()) {
+          a.kind = Arg::Kind::integer;
+          a.integer = n.get_int64();
+        } else {
+          a.kind = Arg::Kind::real;
+          a.real = n.as_double();
+        }
+        break;
+      }
+      case od::json_type::boolean: {
+        bool b = false;
+        if (v.get_bool().get(b)) return a;
+        a.kind = Arg::Kind::boolean;
+        a.integer = b;
+        break;
+      }
+      case od::json_type::null:
+        break;
+    }
     return a;
   }
-  switch (e.type()) {
-    case T::OBJECT: {
-      a.kind = Arg::Kind::dict;
-      simdjson::dom::object object = e.get_object().value();
-      for (auto field : object)
-        a.items.push_back(to_arg(std::string(field.key), field.value, depth + 1));
-      break;
-    }
-    case T::ARRAY: {
-      a.kind = Arg::Kind::array;
-      simdjson::dom::array array = e.get_array().value();
-      for (simdjson::dom::element item : array) a.items.push_back(to_arg("", item, depth + 1));
-      break;
-    }
-    case T::STRING:
-      a.kind = Arg::Kind::text;
-      a.text = std::string(e.get_string().value());
-      break;
-    case T::INT64:
-      a.kind = Arg::Kind::integer;
-      a.integer = e.get_int64().value();
-      break;
-    case T::UINT64:
-      a.kind = Arg::Kind::real;
-      a.real = static_cast<double>(e.get_uint64().value());
-      break;
-    case T::DOUBLE:
-      a.kind = Arg::Kind::real;
-      a.real = e.get_double().value();
-      break;
-    case T::BOOL:
-      a.kind = Arg::Kind::boolean;
-      a.integer = e.get_bool().value();
-      break;
-    default:
-      break;
+
+  // An object or array nested too deeply: its minified text.
+  static Arg as_text(Arg a, simdjson::simdjson_result<std::string_view> raw) {
+    std::string_view text;
+    if (std::move(raw).get(text)) return a;
+    a.kind = Arg::Kind::text;
+    a.text.resize(text.size());
+    std::size_t length = 0;
+    if (simdjson::minify(text.data(), text.size(), a.text.data(), length))
+      a.text = text;
+    else
+      a.text.resize(length);
+    return a;
   }
-  return a;
-}
 
-const Arg* find_arg(const Args& args, std::string_view key) {
-  for (const Arg& a : args)
-    if (a.key == key) return &a;
-  return nullptr;
-}
+  od::parser parser_;
+  std::string buffer_;
+};
 
-// A number or numeric string; fallback when missing or not a number.
-double number(simdjson::dom::element e, std::string_view key, double fallback) {
-  auto v = e[key];
-  if (v.error()) return fallback;
-  if (auto d = v.get_double(); !d.error()) return d.value();
-  if (auto s = v.get_string(); !s.error()) {
-    std::string text(s.value());
-    char* end = nullptr;
-    double d = std::strtod(text.c_str(), &end);
-    if (end && end != text.c_str()) return d;
+// Each distinct args object's text, stored once: a trace repeats few of them.
+class ArgsTable {
+ public:
+  static constexpr std::uint32_t kNone = 0;
+  static constexpr std::uint32_t kMaxId = (1u << 29) - 1;
+
+  explicit ArgsTable(const std::string& path) : path_(path) {}
+
+  std::uint32_t intern(std::string_view object) {
+    if (object.empty() || empty_object(object)) return kNone;
+    auto it = ids_.find(object);
+    if (it != ids_.end()) return it->second;
+    if (texts_.size() > kMaxId)
+      throw Error(path_ + ": more than " + std::to_string(kMaxId) + " distinct args objects");
+    const std::uint32_t id = static_cast<std::uint32_t>(texts_.size());
+    ids_.emplace(texts_.emplace_back(object), id);
+    return id;
   }
-  return fallback;
-}
 
-std::string text(simdjson::dom::element e, std::string_view key) {
-  auto v = e[key].get_string();
-  return v.error() ? std::string() : std::string(v.value());
-}
+  // The args of id with the members of object added (an E's args join its B's).
+  std::uint32_t join(std::uint32_t id, std::string_view object) {
+    if (object.empty() || empty_object(object)) return id;
+    if (id == kNone) return intern(object);
+    std::string_view first = texts_[id];
+    first.remove_suffix(first.size() - first.rfind('}'));
+    std::string joined(first);
+    joined += ',';
+    joined += object.substr(1);
+    return intern(joined);
+  }
 
-// One thread's events while reading.
+  // The Arg trees of id, parsed once while they are among the recently used ones.
+  const Args& args(std::uint32_t id) {
+    if (id == kNone) return none_;
+    auto it = parsed_.find(id);
+    if (it != parsed_.end()) return it->second;
+    if (parsed_.size() >= kCached) parsed_.clear();
+    return parsed_.emplace(id, parser_.parse(texts_[id])).first->second;
+  }
+
+  ArgParser& parser() { return parser_; }
+
+ private:
+  static constexpr std::size_t kCached = 4096;
+  const std::string& path_;                       // of the trace, for the error
+  std::deque<std::string> texts_{std::string()};  // by id; a deque keeps their bytes in place
+  std::unordered_map<std::string_view, std::uint32_t> ids_;
+  std::unordered_map<std::uint32_t, Args> parsed_;
+  ArgParser parser_;
+  const Args none_;
+};
+
+// A slice while reading: times as in the file (ns), names in Timeline::names, args by id.
+struct SliceIn {
+  std::int64_t start = 0, end = 0;
+  std::uint32_t name = 0;
+  std::uint32_t args : 29;
+  std::uint32_t kind : 3;  // SliceKind
+};
+static_assert(sizeof(SliceIn) == 24);
+
+struct InstantIn {
+  std::int64_t ts = 0;
+  std::uint32_t name = 0, args = 0;
+};
+
 struct ThreadIn {
   std::int64_t tid = 0;
   std::string name;
-  std::uint64_t first = UINT64_MAX;
-  std::vector<TimelineSlice> slices;
-  std::vector<TimelineInstant> instants;
-  std::vector<TimelineSlice> open;  // B events waiting for their E
+  std::int64_t first = INT64_MAX;
+  std::vector<SliceIn> slices;
+  std::vector<InstantIn> instants;
+  std::vector<SliceIn> open;  // B events waiting for their E, innermost last
 };
 
 struct ProcessIn {
   std::int64_t json_pid = 0;
   std::string name;
-  std::uint64_t first = UINT64_MAX, last = 0;
+  std::int64_t first = INT64_MAX, last = INT64_MIN;
   std::vector<ThreadIn> threads;
   std::unordered_map<std::int64_t, std::size_t> thread_index;
-  std::map<std::string, TimelineCounter> counters;
+  std::map<std::string, std::vector<std::pair<std::int64_t, double>>> counters;
 
   ThreadIn& thread(std::int64_t tid) {
     auto [it, fresh] = thread_index.emplace(tid, threads.size());
@@ -140,234 +253,278 @@ SliceKind kind_of(std::string_view cat) {
   return SliceKind::span;
 }
 
+// As the Perfetto writer names the categories of the Timeline's slice kinds.
+std::string_view category_of(SliceKind kind) {
+  switch (kind) {
+    case SliceKind::process:
+      return "process";
+    case SliceKind::thread:
+      return "thread";
+    case SliceKind::session:
+      return "viztrace";
+    default:
+      return "";
+  }
+}
+
+const Arg* find_arg(const Args& args, std::string_view key) {
+  for (const Arg& a : args)
+    if (a.key == key) return &a;
+  return nullptr;
+}
+
+// Sorts a thread's slices by start (parents first) and cuts each that outlives the one
+// enclosing it at that one's end, as Timeline::normalize does. Returns how many were cut.
+std::uint64_t sort_and_nest(std::vector<SliceIn>& slices) {
+  auto by_start = [](const SliceIn& a, const SliceIn& b) {
+    return a.start != b.start ? a.start < b.start : a.end > b.end;
+  };
+  if (!std::is_sorted(slices.begin(), slices.end(), by_start))
+    std::stable_sort(slices.begin(), slices.end(), by_start);
+  std::uint64_t cut = 0;
+  std::vector<std::int64_t> open;  // ends of the enclosing slices
+  for (SliceIn& s : slices) {
+    while (!open.empty() && open.back() <= s.start) open.pop_back();
+    if (!open.empty() && s.end > open.back()) {
+      s.end = open.back();
+      ++cut;
+    }
+    open.push_back(s.end);
+  }
+  return cut;
+}
+
 }  // namespace
 
-Timeline read_chrome_json(const std::string& path, ConvertStats& stats) {
-  std::string bytes = read_all(path);
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  auto parsed = parser.parse(bytes);
-  if (parsed.error()) {
-    // An array cut short (a crashed writer): close it, as catapult and Perfetto do.
-    std::size_t b = bytes.find_first_not_of(" \t\r\n");
-    std::size_t e = bytes.find_last_not_of(" \t\r\n,");
-    if (b != std::string::npos && bytes[b] == '[' && e != std::string::npos && bytes[e] != ']') {
-      std::string closed = bytes.substr(0, e + 1) + "]";
-      auto again = parser.parse(closed);
-      if (!again.error()) {
-        bytes.swap(closed);
-        parsed = parser.parse(bytes);
-        stats.closed_truncated_array = true;
-      }
-    }
-  }
-  if (parsed.error())
-    throw Error(path + " is not a Chrome JSON trace: " + simdjson::error_message(parsed.error()));
-  root = parsed.value();
+// What the reading pass collects, then the outline built from it and the slices beside it.
+struct ConvertedTrace::Store final : TraceReader::Visitor {
+  Store(const std::string& file, ConvertStats& counts) : path(file), stats(counts), args(file) {}
 
-  simdjson::dom::array events;
+  const std::string& path;
+  ConvertStats& stats;
   Timeline tl;
-  if (auto arr = root.get_array(); !arr.error()) {
-    events = arr.value();
-  } else if (auto obj = root.get_object(); !obj.error()) {
-    auto te = obj.value()["traceEvents"].get_array();
-    if (te.error()) throw Error(path + " is not a Chrome JSON trace: no traceEvents array");
-    events = te.value();
-    for (const char* key : {"metadata", "otherData"}) {
-      auto meta = obj.value()[key].get_object();
-      if (meta.error()) continue;
-      simdjson::dom::object fields = meta.value();
-      for (auto field : fields) tl.metadata.push_back(to_arg(std::string(field.key), field.value));
-    }
-  } else {
-    throw Error(path + " is not a Chrome JSON trace: neither an array nor an object");
-  }
-
-  // Times: µs in the file, read as Perfetto does (llround(v * 1000)); shifted so none is negative.
-  auto ns = [](double us) { return static_cast<std::int64_t>(std::llround(us * 1000)); };
-  std::int64_t min_ts = 0;
-  for (simdjson::dom::element e : events) min_ts = std::min(min_ts, ns(number(e, "ts", 0)));
-  const std::uint64_t shift = static_cast<std::uint64_t>(-min_ts);
-  auto at = [&](double us) { return static_cast<std::uint64_t>(ns(us)) + shift; };
-
+  ArgsTable args;
   std::vector<ProcessIn> procs;
   std::unordered_map<std::int64_t, std::size_t> proc_index;
-  auto process = [&](std::int64_t pid) -> ProcessIn& {
+  std::vector<InstantIn> global_instants;
+  std::int64_t min_ts = 0, last_ts = 0;  // min_ts <= 0: times shift by -min_ts
+  // After finish(): the slices of tl.processes[p].threads[t], sorted and nested.
+  std::vector<std::vector<std::vector<SliceIn>>> slices;
+
+  std::uint64_t at(std::int64_t ts) const { return static_cast<std::uint64_t>(ts - min_ts); }
+
+  void event(const TraceEvent& e) override {
+    ++stats.events;
+    const std::int64_t ts = e.has_ts ? e.ts : 0;
+    min_ts = std::min(min_ts, ts);
+    switch (e.ph) {
+      case 'M':
+        return metadata(e);
+      case 'X':
+      case 'B':
+        return slice(e, ts);
+      case 'E':
+        return end(e, ts);
+      case 'i':
+      case 'I':
+      case 'R':
+        return instant(e, ts);
+      case 'C':
+        return counter(e, ts);
+      default:
+        ++stats.skipped[e.ph ? std::string(1, e.ph) : "(none)"];
+    }
+  }
+
+  void member(std::string_view key, std::string_view raw, std::uint64_t) override {
+    if ((key != "metadata" && key != "otherData") || raw.empty() || raw.front() != '{') return;
+    for (Arg& a : args.parser().parse(raw)) tl.metadata.push_back(std::move(a));
+  }
+
+  ProcessIn& process(std::int64_t pid) {
     auto [it, fresh] = proc_index.emplace(pid, procs.size());
     if (fresh) procs.emplace_back().json_pid = pid;
     return procs[it->second];
-  };
-  std::uint64_t last_ts = 0;
-  auto seen = [&](ProcessIn& p, ThreadIn& t, std::uint64_t ts) {
+  }
+  // The thread tid of process pid, which an event was seen on at ts.
+  ThreadIn& thread_at(ProcessIn& p, std::int64_t tid, std::int64_t ts) {
+    ThreadIn& t = p.thread(tid);
+    seen(p, ts);
+    t.first = std::min(t.first, ts);
+    return t;
+  }
+  // Perfetto's rules: a missing pid is 0, a missing tid the pid's main thread.
+  static std::int64_t pid_of(const TraceEvent& e) { return e.has_pid ? e.pid : 0; }
+  static std::int64_t tid_of(const TraceEvent& e) { return e.has_tid ? e.tid : pid_of(e); }
+  void seen(ProcessIn& p, std::int64_t ts) {
     p.first = std::min(p.first, ts);
     p.last = std::max(p.last, ts);
-    t.first = std::min(t.first, ts);
     last_ts = std::max(last_ts, ts);
-  };
-  auto args_of = [](simdjson::dom::element e) {
-    Args args;
-    auto obj = e["args"].get_object();
-    if (obj.error()) return args;
-    simdjson::dom::object fields = obj.value();
-    for (auto field : fields) args.push_back(to_arg(std::string(field.key), field.value));
-    return args;
-  };
-
-  for (simdjson::dom::element e : events) {
-    if (e.type() != simdjson::dom::element_type::OBJECT) continue;
-    ++stats.events;
-    const std::string ph = text(e, "ph");
-    const auto pid = static_cast<std::int64_t>(number(e, "pid", 0));
-    const auto tid = static_cast<std::int64_t>(number(e, "tid", static_cast<double>(pid)));
-    const std::uint64_t ts = at(number(e, "ts", 0));
-    std::string name = text(e, "name");
-    if (ph == "M") {
-      ++stats.metadata;
-      auto value = e["args"]["name"].get_string();
-      if (value.error()) continue;
-      if (name == "process_name") process(pid).name = std::string(value.value());
-      if (name == "thread_name") process(pid).thread(tid).name = std::string(value.value());
-      continue;
-    }
-    if (ph == "X" || ph == "B" || ph == "E") {
-      ProcessIn& p = process(pid);
-      ThreadIn& t = p.thread(tid);
-      seen(p, t, ts);
-      if (ph == "E") {
-        if (t.open.empty()) {
-          ++stats.unmatched_ends;
-          continue;
-        }
-        TimelineSlice s = std::move(t.open.back());
-        t.open.pop_back();
-        s.end = std::max(ts, s.start);
-        for (Arg& a : args_of(e)) s.args.push_back(std::move(a));  // E's args join B's
-        t.slices.push_back(std::move(s));
-        ++stats.slices;
-        continue;
-      }
-      TimelineSlice s;
-      s.start = ts;
-      s.name = tl.intern(name.empty() ? "(unnamed)" : name);
-      s.kind = kind_of(text(e, "cat"));
-      s.args = args_of(e);
-      if (ph == "B") {
-        t.open.push_back(std::move(s));
-        continue;
-      }
-      s.end = ts + static_cast<std::uint64_t>(std::max<std::int64_t>(0, ns(number(e, "dur", 0))));
-      seen(p, t, s.end);
-      t.slices.push_back(std::move(s));
-      ++stats.slices;
-      continue;
-    }
-    if (ph == "i" || ph == "I" || ph == "R") {
-      TimelineInstant in;
-      in.ts = ts;
-      in.name = tl.intern(name.empty() ? "(unnamed)" : name);
-      in.args = args_of(e);
-      ++stats.instants;
-      last_ts = std::max(last_ts, ts);
-      if (text(e, "s") == "g") {
-        tl.global.instants.push_back(std::move(in));
-        continue;
-      }
-      ProcessIn& p = process(pid);
-      ThreadIn& t = p.thread(text(e, "s") == "p" ? pid : tid);
-      seen(p, t, ts);
-      t.instants.push_back(std::move(in));
-      continue;
-    }
-    if (ph == "C") {
-      ProcessIn& p = process(pid);
-      auto obj = e["args"].get_object();
-      if (obj.error()) continue;
-      simdjson::dom::object fields = obj.value();
-      std::string id = text(e, "id");
-      for (auto field : fields) {
-        auto v = field.value.get_double();
-        if (v.error()) continue;
-        std::string series = name + (id.empty() ? "" : " id: " + id) + " " + std::string(field.key);
-        TimelineCounter& c = p.counters[series];
-        c.name = series;
-        c.points.emplace_back(ts, v.value());
-        ++stats.counter_values;
-        p.first = std::min(p.first, ts);
-        p.last = std::max(p.last, ts);
-        last_ts = std::max(last_ts, ts);
-      }
-      continue;
-    }
-    ++stats.skipped[ph.empty() ? "(none)" : ph];
+  }
+  std::uint32_t name_of(std::string_view name) {
+    return tl.intern(name.empty() ? "(unnamed)" : name);
   }
 
-  // Build the processes: by first event; the main thread first, then threads by first event.
-  for (ProcessIn& p : procs) {
-    for (ThreadIn& t : p.threads)
-      for (TimelineSlice& s : t.open) {  // a B never closed ends with the trace
-        s.end = std::max(last_ts, s.start);
-        t.slices.push_back(std::move(s));
-        ++stats.unclosed_begins;
-        ++stats.slices;
-      }
+  void metadata(const TraceEvent& e) {
+    ++stats.metadata;
+    if (e.arg_name.empty()) return;
+    if (e.name == "process_name") process(pid_of(e)).name = e.arg_name;
+    if (e.name == "thread_name") process(pid_of(e)).thread(tid_of(e)).name = e.arg_name;
   }
-  std::stable_sort(procs.begin(), procs.end(),
-                   [](const ProcessIn& a, const ProcessIn& b) { return a.first < b.first; });
-  for (ProcessIn& p : procs) {
-    bool has_events = !p.counters.empty();
-    for (const ThreadIn& t : p.threads)
-      has_events = has_events || !t.slices.empty() || !t.instants.empty();
-    if (!has_events) continue;  // names only (e.g. viztrace's own pid, whose events are global)
-    TimelineProcess& tp = tl.processes.emplace_back();
-    tp.pid = static_cast<std::uint32_t>(p.json_pid);
-    tp.name = p.name.empty() ? "pid " + std::to_string(p.json_pid) : p.name;
-    tp.start = p.first == UINT64_MAX ? 0 : p.first;
-    tp.end = std::max(p.last, tp.start);
-    std::stable_sort(p.threads.begin(), p.threads.end(), [&](const ThreadIn& a, const ThreadIn& b) {
-      if ((a.tid == p.json_pid) != (b.tid == p.json_pid)) return a.tid == p.json_pid;
-      return a.first < b.first;
+
+  void slice(const TraceEvent& e, std::int64_t ts) {
+    ProcessIn& p = process(pid_of(e));
+    ThreadIn& t = thread_at(p, tid_of(e), ts);
+    SliceIn s{ts, ts, name_of(e.name), args.intern(e.args),
+              static_cast<std::uint32_t>(kind_of(e.cat))};
+    if (e.ph == 'B') {
+      t.open.push_back(s);
+      return;
+    }
+    s.end = ts + std::max<std::int64_t>(0, e.dur);
+    seen(p, s.end);
+    t.slices.push_back(s);
+    ++stats.slices;
+  }
+
+  // A named E ends the innermost open B of its name and those opened inside it.
+  void end(const TraceEvent& e, std::int64_t ts) {
+    ThreadIn& t = thread_at(process(pid_of(e)), tid_of(e), ts);
+    std::size_t match = t.open.size();
+    while (match > 0 && !e.name.empty() && tl.names[t.open[match - 1].name] != e.name) --match;
+    if (match == 0) {
+      ++stats.unmatched_ends;
+      return;
+    }
+    while (t.open.size() > match) close(t, ts, {});
+    close(t, ts, e.args);
+  }
+
+  void close(ThreadIn& t, std::int64_t ts, std::string_view end_args) {
+    SliceIn s = t.open.back();
+    t.open.pop_back();
+    s.end = std::max(ts, s.start);
+    s.args = args.join(s.args, end_args);
+    t.slices.push_back(s);
+    ++stats.slices;
+  }
+
+  void instant(const TraceEvent& e, std::int64_t ts) {
+    const InstantIn in{ts, name_of(e.name), args.intern(e.args)};
+    ++stats.instants;
+    last_ts = std::max(last_ts, ts);
+    if (e.scope == 'g') {
+      global_instants.push_back(in);
+      return;
+    }
+    ProcessIn& p = process(pid_of(e));
+    thread_at(p, e.scope == 'p' ? pid_of(e) : tid_of(e), ts).instants.push_back(in);
+  }
+
+  void counter(const TraceEvent& e, std::int64_t ts) {
+    if (e.args.empty()) return;
+    ProcessIn& p = process(pid_of(e));
+    std::string prefix(e.name);
+    if (!e.id.empty()) prefix += " id: " + std::string(e.id);
+    args.parser().numbers(e.args, [&](std::string_view key, double v) {
+      p.counters[prefix + " " + std::string(key)].emplace_back(ts, v);
+      ++stats.counter_values;
+      seen(p, ts);
     });
-    for (ThreadIn& t : p.threads) {
-      if (t.slices.empty() && t.instants.empty()) continue;
-      TimelineThread& tt = tp.threads.emplace_back();
-      tt.tid = static_cast<std::uint32_t>(t.tid);
-      tt.name = !t.name.empty()       ? t.name
-                : t.tid == p.json_pid ? tp.name
-                                      : "thread " + std::to_string(t.tid);
-      tt.slices = std::move(t.slices);
-      tt.instants = std::move(t.instants);
-      // What our own process spans say about the process: real pid, ppid, argv, how it ended.
-      for (const TimelineSlice& s : tt.slices) {
-        if (s.kind != SliceKind::process) continue;
-        if (const Arg* a = find_arg(s.args, "pid"); a && a->kind == Arg::Kind::integer) {
-          tp.pid = static_cast<std::uint32_t>(a->integer);
-          if (tt.tid == static_cast<std::uint32_t>(p.json_pid)) tt.tid = tp.pid;
-        }
-        if (const Arg* a = find_arg(s.args, "ppid"); a && a->kind == Arg::Kind::integer)
-          tp.ppid = static_cast<std::uint32_t>(a->integer);
-        if (const Arg* a = find_arg(s.args, "argv"); a && a->kind == Arg::Kind::array) {
-          tp.argv.clear();
-          for (const Arg& item : a->items) tp.argv.push_back(item.text);
-        }
-        if (const Arg* a = find_arg(s.args, "exit_code"); a && a->kind == Arg::Kind::integer)
-          tp.status = "exit " + std::to_string(a->integer);
-        if (const Arg* a = find_arg(s.args, "signal_name"); a && a->kind == Arg::Kind::text)
-          tp.status = a->text;
-        if (find_arg(s.args, "target")) tp.is_target = true;
-        if (const Arg* a = find_arg(s.args, "unfinished");
-            a && a->kind == Arg::Kind::boolean && a->integer && tp.status.empty())
-          tp.status = "unfinished";
-      }
-    }
-    // Without our args, a pid beyond Linux's pid range is a viztrace pid reuse: the real pid.
-    if (tp.pid >= kPidReuseStep) tp.pid %= kPidReuseStep;
-    for (auto& [series, c] : p.counters) tp.counters.push_back(std::move(c));
   }
 
+  void finish();
+  void close_open_begins();
+  void build_process(ProcessIn& p);
+  void describe_process(TimelineProcess& tp, TimelineThread& tt, std::int64_t json_pid,
+                        const std::vector<SliceIn>& slices);
+  void describe_trace();
+};
+
+void ConvertedTrace::Store::close_open_begins() {
+  for (ProcessIn& p : procs)
+    for (ThreadIn& t : p.threads)
+      while (!t.open.empty()) {  // a B never closed ends with the trace
+        ++stats.unclosed_begins;
+        close(t, last_ts, {});
+      }
+}
+
+// What our own process spans say about the process: real pid, ppid, argv, how it ended.
+void ConvertedTrace::Store::describe_process(TimelineProcess& tp, TimelineThread& tt,
+                                             std::int64_t json_pid,
+                                             const std::vector<SliceIn>& thread_slices) {
+  for (const SliceIn& s : thread_slices) {
+    if (static_cast<SliceKind>(s.kind) != SliceKind::process) continue;
+    const Args& a = args.args(s.args);
+    if (const Arg* pid = find_arg(a, "pid"); pid && pid->kind == Arg::Kind::integer) {
+      tp.pid = static_cast<std::uint32_t>(pid->integer);
+      if (tt.tid == static_cast<std::uint32_t>(json_pid)) tt.tid = tp.pid;
+    }
+    if (const Arg* ppid = find_arg(a, "ppid"); ppid && ppid->kind == Arg::Kind::integer)
+      tp.ppid = static_cast<std::uint32_t>(ppid->integer);
+    if (const Arg* argv = find_arg(a, "argv"); argv && argv->kind == Arg::Kind::array) {
+      tp.argv.clear();
+      for (const Arg& item : argv->items) tp.argv.push_back(item.text);
+    }
+    if (const Arg* code = find_arg(a, "exit_code"); code && code->kind == Arg::Kind::integer)
+      tp.status = "exit " + std::to_string(code->integer);
+    if (const Arg* sig = find_arg(a, "signal_name"); sig && sig->kind == Arg::Kind::text)
+      tp.status = sig->text;
+    if (find_arg(a, "target")) tp.is_target = true;
+    if (const Arg* u = find_arg(a, "unfinished");
+        u && u->kind == Arg::Kind::boolean && u->integer && tp.status.empty())
+      tp.status = "unfinished";
+  }
+}
+
+// One process of the outline: the main thread first, then threads by first event.
+void ConvertedTrace::Store::build_process(ProcessIn& p) {
+  bool has_events = !p.counters.empty();
+  for (const ThreadIn& t : p.threads)
+    has_events = has_events || !t.slices.empty() || !t.instants.empty();
+  if (!has_events) return;  // names only (e.g. viztrace's own pid, whose events are global)
+  TimelineProcess& tp = tl.processes.emplace_back();
+  auto& process_slices = slices.emplace_back();
+  tp.pid = static_cast<std::uint32_t>(p.json_pid);
+  tp.name = p.name.empty() ? "pid " + std::to_string(p.json_pid) : p.name;
+  tp.start = p.first == INT64_MAX ? 0 : at(p.first);
+  tp.end = p.last == INT64_MIN ? tp.start : std::max(at(p.last), tp.start);
+  std::stable_sort(p.threads.begin(), p.threads.end(), [&](const ThreadIn& a, const ThreadIn& b) {
+    if ((a.tid == p.json_pid) != (b.tid == p.json_pid)) return a.tid == p.json_pid;
+    return a.first < b.first;
+  });
+  for (ThreadIn& t : p.threads) {
+    if (t.slices.empty() && t.instants.empty()) continue;
+    TimelineThread& tt = tp.threads.emplace_back();
+    tt.tid = static_cast<std::uint32_t>(t.tid);
+    tt.name = !t.name.empty()       ? t.name
+              : t.tid == p.json_pid ? tp.name
+                                    : "thread " + std::to_string(t.tid);
+    for (const InstantIn& in : t.instants)
+      tt.instants.push_back(TimelineInstant{at(in.ts), in.name, args.args(in.args)});
+    stats.cut += sort_and_nest(t.slices);
+    describe_process(tp, tt, p.json_pid, t.slices);
+    process_slices.push_back(std::move(t.slices));
+    t = ThreadIn{};
+  }
+  // Without our args, a pid beyond Linux's pid range is a viztrace pid reuse: the real pid.
+  if (tp.pid >= kPidReuseStep) tp.pid %= kPidReuseStep;
+  for (auto& [series, points] : p.counters) {
+    TimelineCounter& c = tp.counters.emplace_back();
+    c.name = series;
+    for (const auto& [ts, value] : points) c.points.emplace_back(at(ts), value);
+  }
+}
+
+// The trace-wide part: title, status, losses, and the metadata on a slice over the whole trace.
+void ConvertedTrace::Store::describe_trace() {
   tl.global.name = "global";
   tl.origin = 0;
   for (const TimelineProcess& p : tl.processes) tl.end = std::max(tl.end, p.end);
-  tl.end = std::max(tl.end, last_ts);
+  tl.end = std::max(tl.end, at(last_ts));
+  for (const InstantIn& in : global_instants)
+    tl.global.instants.push_back(TimelineInstant{at(in.ts), in.name, args.args(in.args)});
   if (const Arg* cmd = find_arg(tl.metadata, "command"); cmd && cmd->kind == Arg::Kind::array) {
     std::vector<std::string> words;
     for (const Arg& a : cmd->items) words.push_back(a.text);
@@ -387,7 +544,6 @@ Timeline read_chrome_json(const std::string& path, ConvertStats& stats) {
                             "no_space_threads", "argv_cut"})
       if (const Arg* a = find_arg(lost->items, key))
         tl.lost += static_cast<std::uint64_t>(std::max<std::int64_t>(0, a->integer));
-  // The metadata on a slice over the whole trace, as viztrace's own reports carry it.
   if (!tl.metadata.empty()) {
     const bool ours = find_arg(tl.metadata, "viztrace_version") != nullptr;
     if (ours) tl.global.name = "viztrace";
@@ -398,8 +554,78 @@ Timeline read_chrome_json(const std::string& path, ConvertStats& stats) {
     s.kind = SliceKind::session;
     s.args = tl.metadata;
   }
-  stats.cut = tl.normalize();
-  return tl;
+}
+
+void ConvertedTrace::Store::finish() {
+  close_open_begins();
+  std::stable_sort(procs.begin(), procs.end(),
+                   [](const ProcessIn& a, const ProcessIn& b) { return a.first < b.first; });
+  for (ProcessIn& p : procs) build_process(p);
+  procs.clear();
+  proc_index.clear();
+  describe_trace();
+  stats.cut += tl.normalize();  // the outline's instants, counters and the session slice
+}
+
+ConvertedTrace::ConvertedTrace(const std::string& path, ConvertStats& stats)
+    : store_(std::make_unique<Store>(path, stats)) {
+  TraceReader::Options options;
+  options.capture_limit = kMetadataLimit;
+  stats.closed_truncated_array = TraceReader::read(path, *store_, options).unclosed_array;
+  store_->finish();
+}
+
+ConvertedTrace::~ConvertedTrace() = default;
+
+const Timeline& ConvertedTrace::outline() const {
+  return store_->tl;
+}
+
+Timeline ConvertedTrace::timeline() {
+  Store& st = *store_;
+  for (std::size_t p = 0; p < st.slices.size(); ++p)
+    for (std::size_t t = 0; t < st.slices[p].size(); ++t) {
+      std::vector<SliceIn>& in = st.slices[p][t];
+      std::vector<TimelineSlice>& out = st.tl.processes[p].threads[t].slices;
+      out.reserve(in.size());
+      for (const SliceIn& s : in)
+        out.push_back(TimelineSlice{st.at(s.start), st.at(s.end), s.name,
+                                    static_cast<SliceKind>(s.kind), st.args.args(s.args)});
+      std::vector<SliceIn>().swap(in);
+    }
+  return std::move(st.tl);
+}
+
+std::uint64_t ConvertedTrace::write_perfetto(ByteSink& sink) {
+  Store& st = *store_;
+  PerfettoTimelineWriter out(st.tl, sink);
+  out.write();
+  PerfettoWriter& w = out.writer();
+  for (std::size_t p = 0; p < st.slices.size(); ++p)
+    for (std::size_t t = 0; t < st.slices[p].size(); ++t) {
+      const std::vector<SliceIn>& thread_slices = st.slices[p][t];
+      if (thread_slices.empty()) continue;
+      const PerfettoWriter::Sequence seq =
+          out.thread_sequence(p, st.tl.processes[p].threads[t].tid);
+      std::vector<std::uint64_t> open;  // ends of the open slices, innermost last
+      for (const SliceIn& s : thread_slices) {
+        const std::uint64_t start = st.at(s.start);
+        for (; !open.empty() && open.back() <= start; open.pop_back())
+          w.slice_end(seq, open.back());
+        w.begin_event(seq, start, PerfettoWriter::kSliceBegin, st.tl.names[s.name], 0,
+                      category_of(static_cast<SliceKind>(s.kind)), s.name);
+        for (const Arg& a : st.args.args(s.args)) w.arg(a);
+        w.end_event();
+        open.push_back(st.at(s.end));
+      }
+      for (; !open.empty(); open.pop_back()) w.slice_end(seq, open.back());
+      w.end_sequence(seq);
+    }
+  return out.finish();
+}
+
+Timeline read_chrome_json(const std::string& path, ConvertStats& stats) {
+  return ConvertedTrace(path, stats).timeline();
 }
 
 }  // namespace viztrace::report

@@ -1,20 +1,28 @@
-// Reads a Chrome trace-event JSON file (object or array form; gzip-compressed when it ends in
-// .gz; an array cut short is closed) into a Timeline, for `viztrace convert`. Carried over:
+// Reads a Chrome trace-event JSON file for `viztrace convert`, in one streaming pass through
+// TraceReader (object or array form, an array left unclosed, gzip, invalid UTF-8 read as '?').
+// Carried over:
 //   X and B/E slices (name, category, args), i/I/R instants (s:"g" on a trace-wide track, else on
 //   the thread), C counters (one track per process, name and arg key: "name key"),
 //   process_name/thread_name metadata, and the top-level "metadata"/"otherData" object.
-// Slices that do not nest on their thread are cut at the end of the slice enclosing them; E
-// events with no open B are dropped, and a B never closed ends with the trace. Flow (s/t/f),
-// async (b/e/n, S/T/F/p), sample, object and mark events are skipped and counted per phase.
-// A viztrace report's reused pids (pid + k * 4194304) become separate processes with the real pid.
-// The whole file is parsed in memory (simdjson DOM): about 3x its size.
+// B/E pair as `viztrace stats` and Perfetto pair them: a named E ends the innermost open B of its
+// name and the B's opened inside it; an E with no such B is dropped and counted; a B never
+// closed ends with the trace. Slices that do not nest on their thread are cut at the end of the
+// slice enclosing them. Flow (s/t/f), async (b/e/n, S/T/F/p), sample, object and mark events are
+// skipped and counted per phase. A viztrace report's reused pids (pid + k * 4194304) become
+// separate processes with the real pid.
+//
+// Memory: each slice is kept in 24 bytes (name interned, each distinct args object stored once
+// as its JSON text), each instant in 16; args become Arg trees only as they are written. The
+// .pftrace writer gets the slices thread by thread, so the whole Timeline never exists then.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "report/model/timeline.h"
+#include "report/writers/byte_sink.h"
 
 namespace viztrace::report {
 
@@ -27,8 +35,28 @@ struct ConvertStats {
   bool closed_truncated_array = false;
 };
 
-// Throws viztrace::Error: "cannot read <path>: <reason>" or "<path> is not a Chrome JSON trace:
-// ...".
+// A Chrome trace read for conversion. Throws viztrace::Error with one line naming the file, as
+// TraceReader::read does.
+class ConvertedTrace {
+ public:
+  ConvertedTrace(const std::string& path, ConvertStats& stats);
+  ~ConvertedTrace();
+  ConvertedTrace(const ConvertedTrace&) = delete;
+  ConvertedTrace& operator=(const ConvertedTrace&) = delete;
+
+  // The processes, threads, names, instants and counters; thread slices are not in it.
+  const Timeline& outline() const;
+  // The whole Timeline, every slice with its args (for the HTML writer). Call once.
+  Timeline timeline();
+  // Writes a .pftrace: the outline, then each thread's slices on its track. Returns the bytes.
+  std::uint64_t write_perfetto(ByteSink& sink);
+
+ private:
+  struct Store;
+  std::unique_ptr<Store> store_;
+};
+
+// ConvertedTrace(path, stats).timeline().
 Timeline read_chrome_json(const std::string& path, ConvertStats& stats);
 
 }  // namespace viztrace::report

@@ -4,8 +4,9 @@
 
 namespace viztrace::report {
 
-// Whether inner nests in outer. A B still open nests where it starts: it is expected to end in
-// time (end() counts it as improper when it does not).
+// Whether inner nests in outer. A B still open holds what arrives while it is open and starts
+// with or after it (it is expected to end in time: end() counts it as improper when it does
+// not); one that starts with it and ends after its E is its parent (end() swaps them).
 bool SliceStack::contains(const Entry& outer, const Entry& inner) {
   if (outer.name == kRun || inner.start < outer.start) return false;
   if (outer.end == kOpen) return true;
@@ -13,9 +14,12 @@ bool SliceStack::contains(const Entry& outer, const Entry& inner) {
   return inner.end <= outer.end;
 }
 
-// Whether a finished entry lies within s (which may still be open).
+// Whether a finished entry lies within s. A B just opened holds those that start after it; one
+// that started with it holds it instead, unless its E tells otherwise (end() swaps them).
 bool SliceStack::inside(const Entry& inner, const Entry& outer) {
-  return inner.end != kOpen && inner.start >= outer.start && inner.end <= outer.end;
+  if (inner.end == kOpen || inner.start < outer.start) return false;
+  if (outer.end == kOpen) return inner.start > outer.start;
+  return inner.end <= outer.end;
 }
 
 void SliceStack::emit(Sink& sink, const Entry& e) {
@@ -147,13 +151,16 @@ void SliceStack::end(Sink& sink, std::int64_t ts, NameId name) {
 }
 
 void SliceStack::close_innermost(std::int64_t ts) {
-  const std::size_t i = static_cast<std::size_t>(open_.back());
+  std::size_t i = static_cast<std::size_t>(open_.back());
   open_.pop_back();
-  Entry& o = stack_[i];
-  if (ts < o.start) {  // time running backwards on a thread
+  if (ts < stack_[i].start) {  // time running backwards on a thread
     ++counts_.improper;
-    ts = o.start;
+    ts = stack_[i].start;
   }
+  bool swapped = false;
+  i = swap_with_shorter_parent(i, ts);
+  i = swap_with_longer_child(i, ts, swapped);
+  Entry& o = stack_[i];
   o.end = ts;
   o.dur = ts - o.start;
   if (o.parent >= 0) {
@@ -161,7 +168,96 @@ void SliceStack::close_innermost(std::int64_t ts) {
     parent.child += o.dur;
     if (parent.end != kOpen && o.end > parent.end) ++counts_.improper;
   }
-  if (stack_.size() > i + 1 && stack_.back().end > o.end) ++counts_.improper;
+  if (!swapped && stack_.size() > i + 1 && stack_.back().end > o.end) ++counts_.improper;
+}
+
+// The B at index i ends at ts. When its parent (the entry just below) is a finished slice that
+// started with it but ends before ts, that slice is its child instead: they swap places, and
+// the B's children that lie within the slice become the slice's. Returns the B's index.
+std::size_t SliceStack::swap_with_shorter_parent(std::size_t i, std::int64_t ts) {
+  if (i == 0 || stack_[i].parent != static_cast<std::int32_t>(i - 1)) return i;
+  Entry& below = stack_[i - 1];
+  if (below.end == kOpen || below.name == kRun || below.start != stack_[i].start || below.end >= ts)
+    return i;
+  Entry inner = below;
+  Entry outer = stack_[i];
+  const auto at = static_cast<std::int32_t>(i - 1), up = static_cast<std::int32_t>(i);
+  outer.parent = inner.parent;
+  if (outer.parent >= 0) stack_[static_cast<std::size_t>(outer.parent)].child -= inner.dur;
+  inner.parent = at;
+  outer.child += inner.dur;
+  bool missed = false;  // children of the B already handed out may have been the slice's
+  bool first = true;
+  for (std::size_t k = i + 1; k < stack_.size(); ++k) {
+    Entry& e = stack_[k];
+    if (e.parent != up) continue;
+    if (first && e.start >= inner.end && outer.child > inner.dur) missed = true;
+    first = false;
+    if (e.end != kOpen && e.end <= inner.end) {  // the slice's child, not the B's
+      outer.child -= e.dur;
+      inner.child += e.dur;
+    } else {
+      e.parent = at;
+    }
+  }
+  if (first && outer.child > inner.dur) missed = true;
+  if (missed) ++counts_.approximate;
+  stack_[i - 1] = outer;
+  stack_[i] = inner;
+  return i - 1;
+}
+
+// The B at index i ends at ts. When its first child (the entry just above) is a finished slice
+// that started with it but ends after ts, that slice is its parent instead: they swap places,
+// and the slice's children that lie within the B become the B's. Returns the B's index.
+std::size_t SliceStack::swap_with_longer_child(std::size_t i, std::int64_t ts, bool& swapped) {
+  if (i + 1 >= stack_.size() || stack_[i + 1].parent != static_cast<std::int32_t>(i)) return i;
+  const Entry& above = stack_[i + 1];
+  if (above.end == kOpen || above.name == kRun || above.start != stack_[i].start || above.end <= ts)
+    return i;
+  Entry outer = above;
+  Entry inner = stack_[i];
+  const auto at = static_cast<std::int32_t>(i), up = static_cast<std::int32_t>(i + 1);
+  outer.parent = inner.parent;  // whose child time held inner's, not yet outer's
+  if (outer.parent >= 0) stack_[static_cast<std::size_t>(outer.parent)].child += outer.dur;
+  inner.parent = at;
+  inner.child -= outer.dur;
+  // The slice's children on the stack: those that end by ts are the B's. The ones it already
+  // handed out came before them: the B's too when a later one starts within the B.
+  const std::int64_t outer_children = outer.child;
+  std::int64_t seen = 0;
+  bool first = true, handed_out_inside = false;
+  for (std::size_t k = i + 2; k < stack_.size(); ++k) {
+    Entry& e = stack_[k];
+    if (e.parent == at) {  // the B's other children stay the B's
+      e.parent = up;
+      continue;
+    }
+    if (e.parent != up) continue;
+    seen += e.dur;
+    if (first) handed_out_inside = e.start <= ts;
+    first = false;
+    if (e.end != kOpen && e.end <= ts) {
+      outer.child -= e.dur;
+      inner.child += e.dur;
+    } else {
+      if (e.start < ts) ++counts_.improper;
+      e.parent = at;
+    }
+  }
+  const std::int64_t handed_out = outer_children - seen;
+  if (handed_out > 0) {
+    if (handed_out_inside) {
+      outer.child -= handed_out;
+      inner.child += handed_out;
+    } else {
+      ++counts_.approximate;
+    }
+  }
+  stack_[i] = outer;
+  stack_[i + 1] = inner;
+  swapped = true;
+  return i + 1;
 }
 
 void SliceStack::finish(Sink& sink, std::int64_t last_ts) {

@@ -46,7 +46,7 @@ class SliceStack {
   };
 
   // Times are ns. The sink is called from these, in no particular order.
-  void begin(Sink& sink, NameId name, std::int64_t ts);                       // B
+  void begin(Sink& sink, NameId name, std::int64_t ts);  // B
   // E. A named E ends the innermost open B of that name, as Perfetto's importer does, and
   // closes the open B's inside it at the same time; with no such B it is ignored (uftrace
   // writes E events for scheduling spans that began before its recording).
@@ -78,6 +78,8 @@ class SliceStack {
   void merge(Sink& sink, std::int32_t parent);
   void emit(Sink& sink, const Entry& e);
   void close_innermost(std::int64_t ts);
+  std::size_t swap_with_longer_child(std::size_t i, std::int64_t ts, bool& swapped);
+  std::size_t swap_with_shorter_parent(std::size_t i, std::int64_t ts);
 
   std::size_t max_siblings_;
   std::vector<Entry> stack_;

@@ -43,6 +43,18 @@ struct Input {
 
 constexpr std::string_view kLabelsEvent = "process_labels";
 
+// An event without pid belongs to pid 0, as viewers and `viztrace stats` read it: so its input's
+// pid 0, remapped with the input's other pids.
+std::int64_t pid_of(const TraceEvent& e) {
+  return e.has_pid ? e.pid : 0;
+}
+
+// Whether an event's text has a member, so that one inserted after its '{' takes a comma.
+bool has_members(std::string_view text) {
+  std::size_t i = text.find_first_not_of(" \t\r\n", 1);
+  return i != std::string_view::npos && text[i] != '}';
+}
+
 bool is_labels_event(const TraceEvent& e) {
   return e.ph == 'M' && e.name == kLabelsEvent;
 }
@@ -52,12 +64,12 @@ class InputSurvey final : public TraceReader::Visitor {
  public:
   explicit InputSurvey(Input& input) : input_(input) {}
   void event(const TraceEvent& e) override {
-    if (e.has_pid) input_.pids.insert(e.pid);
+    input_.pids.insert(pid_of(e));
     if (e.ph != 'M' && e.has_ts) {
       input_.has_time = true;
       input_.first = std::min(input_.first, e.ts);
     }
-    if (e.has_pid && is_labels_event(e)) keep_labels(e);
+    if (is_labels_event(e)) keep_labels(e);
   }
   void member(std::string_view key, std::string_view raw, std::uint64_t size) override {
     input_.members.push_back({std::string(key), std::string(raw), size});
@@ -70,7 +82,7 @@ class InputSurvey final : public TraceReader::Visitor {
     if (parser_.parse(simdjson::padded_string(e.text)).get(doc) != simdjson::SUCCESS ||
         doc["args"]["labels"].get(text) != simdjson::SUCCESS || text.empty())
       return;
-    std::vector<std::string>& kept = input_.labels[e.pid];
+    std::vector<std::string>& kept = input_.labels[pid_of(e)];
     if (std::find(kept.begin(), kept.end(), text) == kept.end()) kept.emplace_back(text);
   }
 
@@ -85,7 +97,7 @@ class EventCopier final : public TraceReader::Visitor {
       : input_(input), align_(align), json_(json), sink_(sink) {}
 
   void event(const TraceEvent& e) override {
-    if (e.has_pid && is_labels_event(e)) return;  // folded into the one label we write
+    if (is_labels_event(e)) return;  // folded into the one label we write
     const std::string_view text = e.text;
     struct Edit {
       std::size_t pos, len;
@@ -100,26 +112,30 @@ class EventCopier final : public TraceReader::Visitor {
       ed.len = token.size();
       ed.n = static_cast<std::size_t>(render(ed.buf) - ed.buf);
     };
-    std::int64_t pid = e.pid;
-    bool remapped = false;
-    if (e.has_pid) {
-      auto it = input_.remap.find(e.pid);
-      if (it != input_.remap.end()) {
-        pid = it->second;
-        remapped = true;
-        replace(e.pid_token, 0, [&](char* out) { return write_integer(out, pid); });
-      }
-    }
-    if (e.has_tid && remapped && e.tid == e.pid) {
-      replace(e.tid_token, 0, [&](char* out) { return write_integer(out, pid); });
-    } else if (e.has_pid && e.tid_token.empty()) {  // viewers such as speedscope need a tid
+    // An inserted member, after the '{'; an inserted pid is followed by a tid, given or inserted.
+    auto insert = [&](std::string_view key, std::int64_t value, bool comma) {
       replace({}, 1, [&](char* out) {
-        static constexpr std::string_view kKey = "\"tid\":";
-        out = std::copy(kKey.begin(), kKey.end(), out);
-        out = write_integer(out, pid);
-        *out++ = ',';
+        out = std::copy(key.begin(), key.end(), out);
+        out = write_integer(out, value);
+        if (comma) *out++ = ',';
         return out;
       });
+    };
+    std::int64_t pid = pid_of(e);
+    bool remapped = false;
+    if (auto it = input_.remap.find(pid); it != input_.remap.end()) {
+      pid = it->second;
+      remapped = true;
+      if (!e.pid_token.empty())  // a number, or what stands for none (null, a word)
+        replace(e.pid_token, 0, [&](char* out) { return write_integer(out, pid); });
+      else
+        insert("\"pid\":", pid, true);
+    }
+    const bool has_pid = e.has_pid || remapped;
+    if (e.has_tid && remapped && e.tid == pid_of(e)) {
+      replace(e.tid_token, 0, [&](char* out) { return write_integer(out, pid); });
+    } else if (has_pid && e.tid_token.empty()) {  // viewers such as speedscope need a tid
+      insert("\"tid\":", pid, has_members(text));
     }
     if (align_ && e.ph != 'M' && e.has_ts && input_.shift != 0 && e.ts >= input_.shift) {
       replace(e.ts_token, 0, [&](char* out) {

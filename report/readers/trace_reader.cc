@@ -204,10 +204,32 @@ error_code read_id(od::value v, std::int64_t& id, bool& ok) {
   return simdjson::SUCCESS;
 }
 
+// The text of the JSON object that starts at open, which is valid JSON and ends before limit.
+std::string_view object_text(const char* open, const char* limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (const char* p = open; p < limit; ++p) {
+    if (in_string) {
+      if (*p == '\\')
+        ++p;
+      else if (*p == '"')
+        in_string = false;
+    } else if (*p == '"') {
+      in_string = true;
+    } else if (*p == '{' || *p == '[') {
+      ++depth;
+    } else if ((*p == '}' || *p == ']') && --depth == 0) {
+      return {open, static_cast<std::size_t>(p + 1 - open)};
+    }
+  }
+  return {};
+}
+
 error_code read_args(od::value v, TraceEvent& ev) {
   od::json_type type;
   if (auto e = v.type().get(type)) return e;
   if (type != od::json_type::object) return validate(v);
+  const char* open = v.raw_json_token().data();
   od::object args;
   if (auto e = v.get_object().get(args)) return e;
   Number utime, stime;
@@ -228,6 +250,7 @@ error_code read_args(od::value v, TraceEvent& ev) {
     if (e) return e;
   }
   // ms to ns: the µs conversion of a value a thousand times larger.
+  ev.args = object_text(open, ev.text.data() + ev.text.size());
   if (utime.ok && stime.ok && utime.value >= 0 && stime.value >= 0)
     ev.has_cpu =
         micros_to_ns(utime.value * 1000, ev.utime) && micros_to_ns(stime.value * 1000, ev.stime);
@@ -255,6 +278,18 @@ error_code decode(od::object& obj, TraceEvent& ev) {
       ev.ph = ph.empty() ? 0 : ph[0];
     } else if (key == "name") {
       e = read_string(v, ev.name);
+    } else if (key == "s") {
+      std::string_view scope;
+      e = read_string(v, scope);
+      ev.scope = scope.empty() ? 0 : scope[0];
+    } else if (key == "id") {
+      od::json_type type;
+      if (!(e = v.type().get(type)) && type == od::json_type::number) {
+        ev.id = token_of(v);
+        e = validate(v);
+      } else if (!e) {
+        e = read_string(v, ev.id);
+      }
     } else if (key == "cat") {
       e = read_string(v, ev.cat);
     } else if (key == "ts") {

@@ -25,6 +25,9 @@ struct TraceEvent {
   bool has_ts = false, has_dur = false;
   std::int64_t pid = 0, tid = 0;  // integers or numeric strings
   bool has_pid = false, has_tid = false;
+  std::string_view args;      // the args object's JSON text; empty when missing or no object
+  char scope = 0;             // first byte of "s" (instants: g, p, t); 0 when missing
+  std::string_view id;        // "id": a string's content or a number's text
   std::string_view arg_name;  // args.name (process_name and thread_name metadata)
   // args.utime_ms and args.stime_ms, which our process spans carry, in ns.
   std::int64_t utime = 0, stime = 0;

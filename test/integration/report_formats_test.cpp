@@ -15,6 +15,7 @@
 
 #include "../unit/proto_decoder.h"
 #include "harness.h"
+#include "simdjson.h"
 
 using namespace vt_test;
 using viztrace::test::decode_pftrace;
@@ -297,6 +298,55 @@ TEST_CASE("convert: a JSON report becomes a pftrace with the same processes and 
   Result missing = s.viztrace({"convert", "nope.json", "x.pftrace"});
   CHECK(missing.exit_code() == 2);
   CHECK(missing.err.find("nope.json") != std::string::npos);
+  require_clean(s);
+}
+
+TEST_CASE("convert nests slices as stats does: an E ends the innermost B of its name") {
+  Sandbox s;
+  // E work ends work and leaf (still open inside it); X p and B d start together, d ends first.
+  s.write_file("t.json", R"([
+{"ph":"B","name":"main","pid":1,"tid":1,"ts":0},
+{"ph":"B","name":"work","pid":1,"tid":1,"ts":2},
+{"ph":"B","name":"leaf","pid":1,"tid":1,"ts":4},
+{"ph":"E","name":"work","pid":1,"tid":1,"ts":6},
+{"ph":"E","name":"nothing open","pid":1,"tid":1,"ts":7},
+{"ph":"X","name":"p","pid":1,"tid":1,"ts":20,"dur":14},
+{"ph":"B","name":"d","pid":1,"tid":1,"ts":20},
+{"ph":"E","name":"d","pid":1,"tid":1,"ts":25},
+{"ph":"E","name":"main","pid":1,"tid":1,"ts":40}])");
+  Result c = s.viztrace({"convert", "t.json", "t.pftrace"});
+  INFO(c.err);
+  REQUIRE(c.exit_code() == 0);
+  CHECK(c.err.find("1 E events without a B dropped") != std::string::npos);
+  DecodedTrace t = decode_pftrace(slurp(s.path("t.pftrace")));
+  REQUIRE(t.problems.empty());
+  std::vector<std::string> problems;
+  auto content = viztrace::test::slices_by_track(t, problems);
+  CHECK(problems.empty());
+  // Self time per name from the converted slices: duration minus the direct children's.
+  std::map<std::string, std::int64_t> from_pftrace;
+  for (const auto& [uuid, track] : content) {
+    const auto& sl = track.slices;
+    for (std::size_t i = 0; i < sl.size(); ++i) {
+      std::int64_t self = static_cast<std::int64_t>(sl[i].end - sl[i].start);
+      for (std::size_t j = i + 1; j < sl.size() && sl[j].depth > sl[i].depth; ++j)
+        if (sl[j].depth == sl[i].depth + 1)
+          self -= static_cast<std::int64_t>(sl[j].end - sl[j].start);
+      from_pftrace[sl[i].name] += self;
+    }
+  }
+  Result st = s.viztrace({"stats", "--json", "t.json"});
+  REQUIRE(st.exit_code() == 0);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE(parser.parse(st.out).get(doc) == simdjson::SUCCESS);
+  std::map<std::string, std::int64_t> from_stats;
+  for (simdjson::dom::element n : simdjson::dom::array(doc["names"]))
+    from_stats[std::string(std::string_view(n["name"]))] = std::int64_t(n["self_ns"]);
+  CHECK(from_pftrace == from_stats);
+  CHECK(from_stats == std::map<std::string, std::int64_t>{
+                          {"main", 22000}, {"work", 2000}, {"leaf", 2000}, {"p", 9000},
+                          {"d", 5000}});
   require_clean(s);
 }
 

@@ -407,3 +407,50 @@ TEST_CASE("combine --align starts every input at zero and failures leave no outp
   CHECK(html.err == "viztrace: combine writes JSON: use .json or .json.gz for out.html\n");
   require_clean(s);
 }
+
+TEST_CASE("combine gives the events without pid of each input that input's pid 0, remapped") {
+  Sandbox s;
+  // Viewers and stats read a missing pid as 0: each file has one process without a pid.
+  s.write_file("a.json", R"([{"ph":"X","name":"a","ts":0,"dur":5,"tid":1},
+{"ph":"M","name":"process_name","args":{"name":"first"}}])");
+  s.write_file("b.json", R"({"traceEvents":[{"ph":"X","name":"b","ts":1,"dur":3,"tid":1},
+{"ph":"i","name":"mark","ts":2},{"ph":"X","name":"c","ts":1,"dur":1,"pid":0,"tid":0}, {}]})");
+  auto r = s.viztrace({"combine", "-q", "a.json", "b.json", "-o", "all.json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  const std::string text = slurp(s.path("all.json"));
+  INFO(text);
+  REQUIRE(parser.parse(text).get(doc) == simdjson::SUCCESS);
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> where;  // name -> pid, tid
+  std::map<std::int64_t, std::string> labels;
+  for (simdjson::dom::element e : simdjson::dom::array(doc["traceEvents"])) {
+    std::string_view name;
+    std::int64_t pid = -1, tid = -1;
+    if (e["name"].get(name) != simdjson::SUCCESS) name = {};  // missing: each stays as set
+    if (e["pid"].get(pid) != simdjson::SUCCESS) pid = -1;
+    if (e["tid"].get(tid) != simdjson::SUCCESS) tid = -1;
+    if (name == "process_labels")
+      labels[pid] = std::string(std::string_view(e["args"]["labels"]));
+    else
+      where[std::string(name)] = {pid, tid};
+  }
+  const std::int64_t k = 10000000;
+  CHECK(where["a"] == std::pair<std::int64_t, std::int64_t>{-1, 1});  // the first input's as is
+  CHECK(where["process_name"] == std::pair<std::int64_t, std::int64_t>{-1, -1});
+  CHECK(where["b"] == std::pair<std::int64_t, std::int64_t>{k, 1});
+  CHECK(where["mark"] == std::pair<std::int64_t, std::int64_t>{k, k});  // given a tid as well
+  CHECK(where["c"] == std::pair<std::int64_t, std::int64_t>{k, k});     // pid 0 of b.json too
+  CHECK(where[""] == std::pair<std::int64_t, std::int64_t>{k, k});
+  CHECK(labels[0] == "a.json");
+  CHECK(labels[k] == "b.json (pid 0)");
+  // stats agrees: two processes, one per input.
+  auto st = s.viztrace({"stats", "--json", "all.json"});
+  REQUIRE(st.exit_code() == 0);
+  StatsJson stats(st.out);
+  CHECK(stats.processes.size() == 2);
+  CHECK(stats.processes.count(0));
+  CHECK(stats.processes.count(k));
+  require_clean(s);
+}

@@ -478,6 +478,19 @@ TEST_CASE("pftrace: an event out of time order on its sequence is written at the
   CHECK_THROWS(w.arg("x", std::int64_t{1}));  // no event open
 }
 
+namespace {
+
+// convert's own .pftrace path: the outline, then the slices streamed thread by thread.
+Pftrace streamed_pftrace(const std::string& path) {
+  viztrace::report::ConvertStats stats;
+  viztrace::report::ConvertedTrace trace(path, stats);
+  StringSink sink;
+  trace.write_perfetto(sink);
+  return Pftrace(sink.bytes);
+}
+
+}  // namespace
+
 TEST_CASE("convert: a JSON report becomes the same pftrace as the report written directly") {
   TempDir dir;
   auto chunks = scenario();
@@ -502,6 +515,10 @@ TEST_CASE("convert: a JSON report becomes the same pftrace as the report written
     return out;
   };
   CHECK(args_of(converted) == args_of(direct));
+  Pftrace streamed = streamed_pftrace(dir.file("r.json"));
+  require_clean(streamed.trace, streamed.nesting_problems);
+  CHECK(streamed.threads() == direct.threads());
+  CHECK(args_of(streamed) == args_of(direct));
   const TrackContent* g = converted.named("viztrace");
   REQUIRE(g);
   REQUIRE(g->instants.size() == 1);
@@ -566,6 +583,12 @@ TEST_CASE("convert: B/E, counters, global instants, misnesting and skipped phase
   for (const DecodedTrack& t : pf.trace.tracks)
     app |= t.kind == DecodedTrack::Kind::process && t.name == "app";
   CHECK(app);
+  Pftrace streamed = streamed_pftrace(dir.file("t.json"));
+  require_clean(streamed.trace, streamed.nesting_problems);
+  CHECK(streamed.threads() == pf.threads());
+  REQUIRE(streamed.of(7, 8).size() == 1);
+  CHECK(streamed.of(7, 8)[0]->slices[0].args == io[0]->slices[0].args);
+  CHECK(streamed.of(7, 8)[0]->slices[1].args == io[0]->slices[1].args);
 }
 
 // Sizes and speeds of the report formats; run with: unit_tests "[bench]" (hidden otherwise).

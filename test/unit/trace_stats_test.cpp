@@ -327,6 +327,69 @@ TEST_CASE("SliceStack: overlapping slices are counted and never crash or give ne
   }
 }
 
+namespace {
+
+// A B and an X that start together, in either order, under an ancestor written first; the B
+// ends at b_end. Names: 0 ancestor [10, 40], 1 the X [20, 34], 2 the B.
+void tie(bool b_first, std::int64_t b_end, SelfTimes& sink, SliceStack& stack) {
+  stack.complete(sink, 0, 10, 30);
+  if (b_first) stack.begin(sink, 2, 20);
+  stack.complete(sink, 1, 20, 14);
+  if (!b_first) stack.begin(sink, 2, 20);
+  stack.end(sink, b_end, 2);
+  stack.finish(sink, 40);
+}
+
+}  // namespace
+
+TEST_CASE("SliceStack: a B and an X starting together nest by their ends, in either order") {
+  for (bool b_first : {false, true}) {
+    INFO("B first: " << b_first);
+    {  // the B ends first: the X holds it
+      SliceStack stack;
+      SelfTimes sink;
+      tie(b_first, 25, sink, stack);
+      CHECK(sink.seen.at(0) == std::pair<std::int64_t, std::int64_t>{30, 16});
+      CHECK(sink.seen.at(1) == std::pair<std::int64_t, std::int64_t>{14, 9});
+      CHECK(sink.seen.at(2) == std::pair<std::int64_t, std::int64_t>{5, 5});
+      CHECK(stack.counts().approximate == 0);
+      CHECK(stack.counts().improper == 0);
+    }
+    {  // the X ends first: the B holds it
+      SliceStack stack;
+      SelfTimes sink;
+      tie(b_first, 38, sink, stack);
+      CHECK(sink.seen.at(0) == std::pair<std::int64_t, std::int64_t>{30, 12});
+      CHECK(sink.seen.at(1) == std::pair<std::int64_t, std::int64_t>{14, 14});
+      CHECK(sink.seen.at(2) == std::pair<std::int64_t, std::int64_t>{18, 4});
+      CHECK(stack.counts().approximate == 0);
+      CHECK(stack.counts().improper == 0);
+    }
+  }
+}
+
+TEST_CASE("SliceStack: an open B holds what starts after it, and its children move with a swap") {
+  // B d [20, 30] starts with X p [20, 26]; x [22, 24] comes inside both, y [27, 29] after p.
+  for (bool b_first : {false, true}) {
+    INFO("B first: " << b_first);
+    SliceStack stack;
+    SelfTimes sink;
+    if (b_first) stack.begin(sink, 0, 20);
+    stack.complete(sink, 1, 20, 6);
+    if (!b_first) stack.begin(sink, 0, 20);
+    stack.complete(sink, 2, 22, 2);
+    stack.complete(sink, 3, 27, 2);
+    stack.end(sink, 30, 0);
+    stack.finish(sink, 30);
+    CHECK(sink.seen.at(0) == std::pair<std::int64_t, std::int64_t>{10, 2});
+    CHECK(sink.seen.at(1) == std::pair<std::int64_t, std::int64_t>{6, 4});
+    CHECK(sink.seen.at(2) == std::pair<std::int64_t, std::int64_t>{2, 2});
+    CHECK(sink.seen.at(3) == std::pair<std::int64_t, std::int64_t>{2, 2});
+    CHECK(stack.counts().approximate == 0);
+    CHECK(stack.counts().improper == 0);
+  }
+}
+
 TEST_CASE("table: sorted and cut as asked with printable names and notes for oddities") {
   TraceStatsResult r;
   r.path = "t.json";
