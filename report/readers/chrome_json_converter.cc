@@ -253,20 +253,6 @@ SliceKind kind_of(std::string_view cat) {
   return SliceKind::span;
 }
 
-// As the Perfetto writer names the categories of the Timeline's slice kinds.
-std::string_view category_of(SliceKind kind) {
-  switch (kind) {
-    case SliceKind::process:
-      return "process";
-    case SliceKind::thread:
-      return "thread";
-    case SliceKind::session:
-      return "viztrace";
-    default:
-      return "";
-  }
-}
-
 const Arg* find_arg(const Args& args, std::string_view key) {
   for (const Arg& a : args)
     if (a.key == key) return &a;
@@ -312,6 +298,13 @@ struct ConvertedTrace::Store final : TraceReader::Visitor {
   std::vector<std::vector<std::vector<SliceIn>>> slices;
 
   std::uint64_t at(std::int64_t ts) const { return static_cast<std::uint64_t>(ts - min_ts); }
+  TimelineInstant instant(const InstantIn& in) {
+    TimelineInstant out;
+    out.ts = at(in.ts);
+    out.name = in.name;
+    out.args = args.args(in.args);
+    return out;
+  }
 
   void event(const TraceEvent& e) override {
     ++stats.events;
@@ -502,7 +495,7 @@ void ConvertedTrace::Store::build_process(ProcessIn& p) {
               : t.tid == p.json_pid ? tp.name
                                     : "thread " + std::to_string(t.tid);
     for (const InstantIn& in : t.instants)
-      tt.instants.push_back(TimelineInstant{at(in.ts), in.name, args.args(in.args)});
+      tt.instants.push_back(instant(in));
     stats.cut += sort_and_nest(t.slices);
     describe_process(tp, tt, p.json_pid, t.slices);
     process_slices.push_back(std::move(t.slices));
@@ -524,7 +517,7 @@ void ConvertedTrace::Store::describe_trace() {
   for (const TimelineProcess& p : tl.processes) tl.end = std::max(tl.end, p.end);
   tl.end = std::max(tl.end, at(last_ts));
   for (const InstantIn& in : global_instants)
-    tl.global.instants.push_back(TimelineInstant{at(in.ts), in.name, args.args(in.args)});
+    tl.global.instants.push_back(instant(in));
   if (const Arg* cmd = find_arg(tl.metadata, "command"); cmd && cmd->kind == Arg::Kind::array) {
     std::vector<std::string> words;
     for (const Arg& a : cmd->items) words.push_back(a.text);
@@ -613,7 +606,7 @@ std::uint64_t ConvertedTrace::write_perfetto(ByteSink& sink) {
         for (; !open.empty() && open.back() <= start; open.pop_back())
           w.slice_end(seq, open.back());
         w.begin_event(seq, start, PerfettoWriter::kSliceBegin, st.tl.names[s.name], 0,
-                      category_of(static_cast<SliceKind>(s.kind)), s.name);
+                      perfetto_category(static_cast<SliceKind>(s.kind)), s.name);
         for (const Arg& a : st.args.args(s.args)) w.arg(a);
         w.end_event();
         open.push_back(st.at(s.end));

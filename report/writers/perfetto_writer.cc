@@ -56,11 +56,6 @@ constexpr std::uint32_t kBool = 2, kInt = 4, kDouble = 5, kString = 6, kName = 1
 
 constexpr std::size_t kFlushBytes = 1u << 20;
 
-// Function calls and spans are a track's own slices: no category (2 bytes per event less).
-bool plain_track_slice(SliceKind kind) {
-  return kind == SliceKind::function || kind == SliceKind::span;
-}
-
 // A thread's slices and instants as BEGIN/END/INSTANT events in time order. Slices are sorted
 // and nested (Timeline::normalize): a slice ends before the next one starts unless it encloses it.
 void write_thread_events(PerfettoWriter& w, PerfettoWriter::Sequence seq, const Timeline& tl,
@@ -78,7 +73,7 @@ void write_thread_events(PerfettoWriter& w, PerfettoWriter::Sequence seq, const 
     } else if (begin <= instant) {
       const TimelineSlice& s = t.slices[si++];
       w.begin_event(seq, s.start, PerfettoWriter::kSliceBegin, tl.names[s.name], 0,
-                    plain_track_slice(s.kind) ? "" : category_name(s.kind), s.name);
+                    perfetto_category(s.kind), s.name);
       for (const Arg& a : s.args) w.arg(a);
       w.end_event();
       open.push_back(s.end);
@@ -432,6 +427,10 @@ void PerfettoWriter::arg(const Arg& a) {
       end_arg();
       break;
   }
+}
+
+std::string_view perfetto_category(SliceKind kind) {
+  return kind == SliceKind::function || kind == SliceKind::span ? "" : category_name(kind);
 }
 
 PerfettoTimelineWriter::PerfettoTimelineWriter(const Timeline& timeline, ByteSink& sink,

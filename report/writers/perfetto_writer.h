@@ -143,6 +143,10 @@ class PerfettoWriter {
   int context_depth_ = 0;
 };
 
+// The category of a slice of this kind in a .pftrace: function calls and spans are their
+// track's own slices and have none (2 bytes per event less).
+std::string_view perfetto_category(SliceKind kind);
+
 // Writes a whole Timeline: the trace-wide track "viztrace" (session slice, global instants),
 // then per process its track and per thread a sequence with its track, slices and instants,
 // then counters. Encoding::incremental: incremental where it pays (a sequence of many events),
