@@ -1,4 +1,4 @@
-// viztrace convert IN.json OUT.pftrace|OUT.html
+// viztrace convert IN.json OUT.pftrace|OUT.html|OUT.json|OUT.json.gz
 #include <cstdio>
 #include <memory>
 
@@ -7,8 +7,7 @@
 #include "common/error.h"
 #include "core/signal_guard.h"
 #include "report/readers/chrome_json_converter.h"
-#include "report/writers/html_writer.h"
-#include "report/writers/output_file.h"
+#include "report/writers/report_output.h"
 
 namespace viztrace::cli {
 namespace {
@@ -18,28 +17,25 @@ struct ConvertOptions {
   bool quiet = false;
 };
 
-bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() > suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 int convert(const ConvertOptions& o) {
-  const bool html = ends_with(o.output, ".html");
-  if (!html && !ends_with(o.output, ".pftrace"))
-    throw Error("unknown output format for " + o.output + ": use .pftrace or .html");
-  check_output_path(o.output);
+  check_output_path(o.output);  // an unknown extension too
+  const report::ReportFormat& format = report::report_format(o.output);
   SignalGuard::install();
   SignalGuard::set_mode(SignalGuard::Mode::kReporting);  // an interrupt removes the temp file
 
   report::ConvertStats stats;
   report::ConvertedTrace trace(o.input, stats);
   const std::size_t processes = trace.outline().processes.size();
-  report::OutputFile file(o.output);
-  if (html)
-    report::write_html(trace.timeline(), file);
-  else
-    trace.write_perfetto(file);  // thread by thread: no whole Timeline in memory
-  file.commit();
+  report::ReportOutput out(o.output, format);
+  if (format.extension == ".pftrace") {
+    trace.write_perfetto(out.sink());  // thread by thread: no whole Timeline in memory
+  } else {
+    const report::Timeline timeline = trace.timeline();
+    std::unique_ptr<report::TraceWriter> writer = format.make(out.sink());
+    writer->begin(timeline, nullptr);
+    writer->finish();
+  }
+  const std::uint64_t bytes = out.commit();
 
   if (!o.quiet) {
     std::fprintf(stderr,
@@ -49,7 +45,7 @@ int convert(const ConvertOptions& o) {
                  static_cast<unsigned long long>(stats.slices),
                  static_cast<unsigned long long>(stats.instants),
                  static_cast<unsigned long long>(stats.counter_values), processes,
-                 static_cast<unsigned long long>(file.bytes_written()));
+                 static_cast<unsigned long long>(bytes));
     std::string notes;
     for (const auto& [ph, n] : stats.skipped)
       notes += (notes.empty() ? "" : ", ") + std::to_string(n) + " '" + ph + "'";
@@ -74,9 +70,10 @@ Command add_convert_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "convert",
       "Convert a Chrome trace-event JSON file (a viztrace report, or any X/B/E/i/C/M events)\n"
-      "into Perfetto's native format (.pftrace) or a self-contained HTML page (.html).");
+      "into Perfetto's native format (.pftrace), a self-contained HTML page (.html), or\n"
+      "Chrome JSON again (.json, .json.gz: as viztrace writes it, one event per line).");
   cmd->add_option("input", o->input, "Chrome JSON trace (.json, or .json.gz)")->required();
-  cmd->add_option("output", o->output, "What to write: .pftrace or .html")->required();
+  cmd->add_option("output", o->output, "What to write: .pftrace, .html, .json or .json.gz")->required();
   cmd->add_flag("-q,--quiet", o->quiet, "No summary on stderr");
   cmd->footer(
       "Carried over: slices (X, B/E), instants (i/I), counters (C), process and thread\n"

@@ -1,7 +1,6 @@
 #include "report/report.h"
 
 #include <memory>
-#include <optional>
 #include <unordered_set>
 
 #include "common/fault_injection.h"
@@ -10,10 +9,8 @@
 #include "report/model/record_decoder.h"
 #include "report/model/timeline.h"
 #include "report/progress.h"
-#include "report/writers/gzip_sink.h"
-#include "report/writers/output_file.h"
+#include "report/writers/report_output.h"
 #include "report/writers/summary.h"
-#include "report/writers/threaded_sink.h"
 #include "report/writers/trace_writer.h"
 #include "spill/spill_reader.h"
 
@@ -21,31 +18,6 @@ namespace viztrace::report {
 namespace {
 
 constexpr std::size_t kTopFunctions = 5;
-
-// The report file, written atomically; compressed on a thread of its own, beside the formatting,
-// when its format asks. (Plain output is written from the writers' own buffers: handing them
-// over to a thread would cost a copy that the write saves.)
-class ReportOutput {
- public:
-  ReportOutput(const std::string& path, bool gzip) : file_(path) {
-    if (!gzip) return;
-    gz_.emplace(file_, path);
-    threaded_.emplace(*gz_);
-  }
-  ByteSink& sink() { return threaded_ ? static_cast<ByteSink&>(*threaded_) : file_; }
-  // Returns the bytes written.
-  std::uint64_t commit() {
-    if (threaded_) threaded_->finish();
-    if (gz_) gz_->finish();
-    file_.commit();
-    return file_.bytes_written();
-  }
-
- private:
-  OutputFile file_;
-  std::optional<GzipSink> gz_;
-  std::optional<ThreadedSink> threaded_;
-};
 
 // Processes whose end nobody told last at least until their last function record: one more
 // pass over the spill, taking the last record of each function chunk of those processes only.
@@ -132,7 +104,7 @@ ReportResult result_of(const TraceModel& model) {
 ReportResult write_report(const std::string& spill_dir, const ReportOptions& options) {
   const ReportFormat& format = report_format(options.output);
   // Open the output first: an unwritable path fails before a long pass over the spill.
-  ReportOutput out(options.output, format.gzip);
+  ReportOutput out(options.output, format);
   RecordDecoder decoder;
   ProcessTable table;
   const TraceModel model = decode_spill(spill_dir, options, decoder, table);

@@ -502,6 +502,7 @@ void ConvertedTrace::Store::build_process(ProcessIn& p) {
     t = ThreadIn{};
   }
   // Without our args, a pid beyond Linux's pid range is a viztrace pid reuse: the real pid.
+  tp.trace_pid = static_cast<std::uint32_t>(p.json_pid);
   if (tp.pid >= kPidReuseStep) tp.pid %= kPidReuseStep;
   for (auto& [series, points] : p.counters) {
     TimelineCounter& c = tp.counters.emplace_back();

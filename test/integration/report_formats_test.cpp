@@ -294,7 +294,18 @@ TEST_CASE("convert: a JSON report becomes a pftrace with the same processes and 
   for (const Process& p : rep.processes)
     from_json.insert(p.name + " " + std::to_string(p.pid % 4194304));
   CHECK(from_pf == from_json);
-  CHECK(s.viztrace({"convert", "t.json", "t.txt"}).exit_code() == 2);  // unknown output format
+  // Back to JSON through the same writer as `run`: the same processes, a valid report.
+  Result back = s.viztrace({"convert", "-q", "t.json", "back.json"});
+  INFO(back.err);
+  REQUIRE(back.exit_code() == 0);
+  Report again = s.report("back.json");
+  std::multiset<std::string> from_back;
+  for (const Process& p : again.processes)
+    from_back.insert(p.name + " " + std::to_string(p.pid % 4194304));
+  CHECK(from_back == from_json);
+  Result unknown = s.viztrace({"convert", "t.json", "t.txt"});
+  CHECK(unknown.exit_code() == 2);
+  CHECK(unknown.err.find("use .json, .json.gz, .pftrace or .html") != std::string::npos);
   Result missing = s.viztrace({"convert", "nope.json", "x.pftrace"});
   CHECK(missing.exit_code() == 2);
   CHECK(missing.err.find("nope.json") != std::string::npos);
