@@ -1,4 +1,4 @@
-// FunctionPass: records of VT_KIND_FUNCTIONS chunks into slices.
+// FunctionPass: the records of function chunks (as the collector packs them) into slices.
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <cstring>

@@ -336,7 +336,7 @@ TEST_CASE("report: a process whose end nobody told ends at the run's end, else i
     Stream c = collector(), sh(6000, 6000, 1), daemon(6001, 6001, 2);
     streams(c, sh, daemon);
     std::vector<Stream::Chunk> chunks = interleave({&c, &sh, &daemon}, 2);
-    chunks.push_back(packed_function_chunk(
+    chunks.push_back(function_chunk(
         6001, 6001, 2, {{T0 + 600'000, 0x1000}, {(T0 + 4'000'000) | VT_FN_EXIT, 0x1000}}));
     Run run(chunks);
     auto d = run->find("X", "process", 6001);

@@ -232,25 +232,11 @@ inline vt_chunk_header function_header(std::uint8_t kind, std::uint32_t pid, std
   return h;
 }
 
-// A chunk of one thread's function call records (ts | VT_FN_EXIT for a return, address), as
-// they are in a ring.
+// A chunk of one thread's function call records (ts | VT_FN_EXIT for a return, address), packed
+// as the collector spills a ring's records (VT_KIND_FUNCTIONS_PACKED).
 inline Stream::Chunk function_chunk(std::uint32_t pid, std::uint32_t tid, std::uint32_t image,
                                     const std::vector<vt_fn_record>& records,
                                     std::uint8_t clock = VT_CLOCK_MONOTONIC) {
-  const vt_chunk_header h = function_header(VT_KIND_FUNCTIONS, pid, tid, image, records.size(),
-                                            records.size() * sizeof(vt_fn_record), clock);
-  Stream::Chunk c(h.length);
-  std::memcpy(c.data(), &h, sizeof h);
-  if (!records.empty())
-    std::memcpy(c.data() + sizeof h, records.data(), records.size() * sizeof(vt_fn_record));
-  return c;
-}
-
-// The same records packed, as the collector spills them (VT_KIND_FUNCTIONS_PACKED).
-inline Stream::Chunk packed_function_chunk(std::uint32_t pid, std::uint32_t tid,
-                                           std::uint32_t image,
-                                           const std::vector<vt_fn_record>& records,
-                                           std::uint8_t clock = VT_CLOCK_MONOTONIC) {
   Stream::Chunk c(VT_CHUNK_MAX);
   viztrace::spill::FnPacker packer(c.data() + sizeof(vt_chunk_header),
                                    c.size() - sizeof(vt_chunk_header));
