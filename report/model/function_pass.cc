@@ -1,7 +1,7 @@
 #include "report/model/function_pass.h"
 
 #include <algorithm>
-#include <cstring>
+#include <cstdio>
 
 #include "common/error.h"
 #include "spill/fn_pack.h"
@@ -64,16 +64,8 @@ std::uint64_t last_record_ns(const vt_chunk_header& h, const unsigned char* body
   auto take = [&](const vt_fn_record& r) {
     last = std::max(last, clock.to_ns(r.ts & ~VT_FN_EXIT, h.reserved));
   };
-  if (h.kind == VT_KIND_FUNCTIONS_PACKED) {
+  if (h.kind == VT_KIND_FUNCTIONS_PACKED)
     spill::for_each_packed(body, h.length - sizeof h, h.nrec, take);
-  } else if (h.kind == VT_KIND_FUNCTIONS) {
-    for (std::size_t i = 0; i < h.nrec && (i + 1) * sizeof(vt_fn_record) <= h.length - sizeof h;
-         ++i) {
-      vt_fn_record r;
-      std::memcpy(&r, body + i * sizeof r, sizeof r);
-      take(r);
-    }
-  }
   return last;
 }
 
@@ -155,18 +147,10 @@ void FunctionPass::chunk(const vt_chunk_header& h, const unsigned char* body) {
   s.tid = h.tid;
   s.image = h.image;
   const std::uint8_t clock = h.reserved;
-  if (h.kind == VT_KIND_FUNCTIONS_PACKED) {
-    // Decoded as it goes: no copy of the records in between.
-    if (!spill::for_each_packed(body, h.length - sizeof h, h.nrec,
-                                [&](const vt_fn_record& r) { record(s, r, clock); }))
-      ++counts_.malformed_chunks;
-    return;
-  }
-  for (std::size_t i = 0; i < h.nrec; ++i) {
-    vt_fn_record r;
-    std::memcpy(&r, body + i * sizeof r, sizeof r);
-    record(s, r, clock);
-  }
+  // Decoded as it goes: no copy of the records in between.
+  if (!spill::for_each_packed(body, h.length - sizeof h, h.nrec,
+                              [&](const vt_fn_record& r) { record(s, r, clock); }))
+    ++counts_.malformed_chunks;
 }
 
 __attribute__((always_inline)) inline void FunctionPass::record(Stream& s, const vt_fn_record& r,

@@ -55,8 +55,7 @@ class RecordClock {
   std::uint64_t mult_ = 0;
 };
 
-// The time of the latest record of a VT_KIND_FUNCTIONS or VT_KIND_FUNCTIONS_PACKED chunk;
-// 0 when none can be placed.
+// The time of the latest record of a VT_KIND_FUNCTIONS_PACKED chunk; 0 when none can be placed.
 std::uint64_t last_record_ns(const vt_chunk_header& h, const unsigned char* body,
                              const RecordClock& clock);
 
@@ -120,7 +119,7 @@ class FunctionPass {
   // Also sends the calls, in time order, to events (not owned; nullptr: none).
   void set_events(FunctionEvents* events) { events_ = events; }
 
-  // One VT_KIND_FUNCTIONS or VT_KIND_FUNCTIONS_PACKED chunk: its header, and the bytes after.
+  // One VT_KIND_FUNCTIONS_PACKED chunk: its header, and the bytes after.
   void chunk(const vt_chunk_header& h, const unsigned char* body);
   // Closes the calls still open.
   void finish();
