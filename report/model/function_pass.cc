@@ -9,13 +9,12 @@
 namespace viztrace::report {
 namespace {
 
-std::unique_ptr<std::regex> compile(const std::string& pattern, const char* option) {
+std::unique_ptr<std::regex> compile(const std::string& pattern, const char* which) {
   if (pattern.empty()) return nullptr;
   try {
     return std::make_unique<std::regex>(function_name_regex(pattern));
   } catch (const std::regex_error& e) {
-    throw Error(std::string(option) + " '" + pattern + "' is not a valid regular expression: " +
-                e.what());
+    throw Error(std::string(which) + " pattern " + function_pattern_problem(pattern, e));
   }
 }
 
@@ -25,14 +24,18 @@ std::regex function_name_regex(const std::string& pattern) {
   return std::regex(pattern, std::regex::ECMAScript | std::regex::optimize);
 }
 
+std::string function_pattern_problem(const std::string& pattern, const std::regex_error& e) {
+  return "'" + pattern + "' is not a valid regular expression: " + e.what();
+}
+
 FunctionPass::FunctionPass(const TraceModel& model, const ModuleMap& modules,
                            const std::vector<ClockSample>& clock, const FunctionFilter& filter,
                            Sink sink)
     : model_(model),
       modules_(modules),
       filter_(filter),
-      include_(compile(filter.include, "--include")),
-      exclude_(compile(filter.exclude, "--exclude")),
+      include_(compile(filter.include, "include")),
+      exclude_(compile(filter.exclude, "exclude")),
       sink_(std::move(sink)),
       clock_(clock) {}
 

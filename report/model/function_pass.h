@@ -68,6 +68,9 @@ struct FunctionFilter {
 
 // A pattern of FunctionFilter compiled as the report uses it; throws std::regex_error.
 std::regex function_name_regex(const std::string& pattern);
+// Why that pattern is refused, for a message that names where it came from first:
+// "'([' is not a valid regular expression: ...".
+std::string function_pattern_problem(const std::string& pattern, const std::regex_error& e);
 
 struct FunctionSlice {
   std::uint32_t pid = 0, tid = 0;  // json pid, real tid
@@ -111,7 +114,7 @@ class FunctionPass {
   // Every call shown, when it has returned; may be empty.
   using Sink = std::function<void(const FunctionSlice&)>;
 
-  // Throws viztrace::Error for a regex that does not compile, naming it.
+  // Throws viztrace::Error for a regex that does not compile, naming the filter and the regex.
   FunctionPass(const TraceModel& model, const ModuleMap& modules,
                const std::vector<ClockSample>& clock, const FunctionFilter& filter, Sink sink);
   ~FunctionPass();
