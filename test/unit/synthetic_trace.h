@@ -84,6 +84,11 @@ inline std::string gunzip_file(const std::string& path) {
   return out;
 }
 
+// A hand-written trace in test/fixtures/traces.
+inline std::string fixture_trace(const std::string& name) {
+  return std::string(FIXTURE_TRACES_DIR) + "/" + name;
+}
+
 // argv as the wire carries it: each element NUL-terminated.
 inline std::string argv_bytes(const std::vector<std::string>& argv) {
   std::string out;
