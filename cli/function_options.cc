@@ -34,8 +34,7 @@ void add_regex_option(CLI::App* app, const std::string& name, std::string& targe
            try {
              report::function_name_regex(text);
            } catch (const std::regex_error& e) {
-             throw CLI::ValidationError(
-                 name, "'" + text + "' is not a valid regular expression: " + e.what());
+             throw CLI::ValidationError(name, report::function_pattern_problem(text, e));
            }
            target = text;
          },

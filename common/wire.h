@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define VT_WIRE_MAGIC 0x31545a56u /* "VZT1" read as little-endian bytes */
-#define VT_WIRE_VERSION 3
+#define VT_WIRE_VERSION 4
 #define VT_CHUNK_MAX 4096 /* PIPE_BUF on Linux: writes up to this size are atomic */
 
 /* Environment variables the launcher sets for the target and the shim passes on. */
@@ -47,10 +47,11 @@ static inline uint32_t vt_image_nonce(uint64_t seed, uint32_t pid) {
 /* vt_chunk_header.kind */
 enum {
   VT_KIND_RECORDS = 1,   /* vt_record-headed records */
-  VT_KIND_FUNCTIONS = 2, /* vt_fn_record only (nrec of them); reserved: VT_CLOCK_*;
-                            pid/tid/image are the ring's. Still read, no longer written */
-  VT_KIND_FUNCTIONS_PACKED = 3, /* the same, packed (spill/fn_pack.h): what the collector
-                                   makes of a function ring's records */
+  VT_KIND_FUNCTIONS = 2, /* retired in version 4, never written nor accepted: the name stays
+                            only until report/report.cc stops naming it */
+  VT_KIND_FUNCTIONS_PACKED = 3, /* nrec vt_fn_records packed (spill/fn_pack.h): what the
+                                   collector makes of a function ring's records; reserved:
+                                   VT_CLOCK_*; pid/tid/image are the ring's */
 };
 
 /* vt_chunk_header.flags */

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "common/sys.h"
+#include "shim/decimal.h"
 
 namespace vt_shim {
 namespace {
@@ -90,12 +91,7 @@ bool session_address(const char* fifo_path, const char* name, struct sockaddr_un
     static const char kPrefix[] = "/proc/self/fd/";
     memcpy(addr.sun_path, kPrefix, sizeof kPrefix - 1);
     n = sizeof kPrefix - 1;
-    char digits[12];
-    int k = 0;
-    unsigned v = static_cast<unsigned>(fd);
-    do digits[k++] = static_cast<char>('0' + v % 10);
-    while ((v /= 10) != 0);
-    while (k) addr.sun_path[n++] = digits[--k];
+    n += put_decimal(addr.sun_path + n, static_cast<unsigned long>(fd));
     addr.sun_path[n++] = '/';
   }
   memcpy(addr.sun_path + n, name, ln + 1);

@@ -13,6 +13,7 @@
 #endif
 
 #include "shim/channel.h"
+#include "shim/decimal.h"
 #include "shim/state.h"
 #include "common/sys.h"
 #include "shim/tracer.h"
@@ -110,15 +111,6 @@ __attribute__((no_instrument_function)) void put_hex(char* out, uint32_t v) {
   *out = '\0';
 }
 
-__attribute__((no_instrument_function)) void put_dec(char* out, uint32_t v) {
-  char tmp[12];
-  int n = 0;
-  do tmp[n++] = static_cast<char>('0' + v % 10);
-  while ((v /= 10) != 0);
-  while (n) *out++ = tmp[--n];
-  *out = '\0';
-}
-
 // The path of a thread's ring, fn-<pid>-<tid>-<image in hex> in the session dir. False if it
 // does not fit.
 __attribute__((no_instrument_function)) bool ring_path(const StreamId& id, char (&name)[PATH_MAX]) {
@@ -127,11 +119,9 @@ __attribute__((no_instrument_function)) bool ring_path(const StreamId& id, char 
   memcpy(name, g_fifo_path, n);
   memcpy(name + n, "fn-", 3);
   n += 3;
-  put_dec(name + n, id.pid);
-  n += strlen(name + n);
+  n += put_decimal(name + n, id.pid);
   name[n++] = '-';
-  put_dec(name + n, id.tid);
-  n += strlen(name + n);
+  n += put_decimal(name + n, id.tid);
   name[n++] = '-';
   put_hex(name + n, id.image);
   return true;

@@ -22,6 +22,7 @@
 #include "common/exe_probe.h"
 #include "shim/state.h"
 #include "common/sys.h"
+#include "shim/decimal.h"
 #include "shim/tracer.h"
 #include "common/wire.h"
 
@@ -95,17 +96,6 @@ int do_execvpe(const char* file, char* const argv[], char* const envp[]) {
   return r;
 }
 
-void append_decimal(char* out, int v) {
-  out += strlen(out);
-  char tmp[16];
-  int n = 0;
-  unsigned u = v < 0 ? 0u : static_cast<unsigned>(v);
-  do tmp[n++] = static_cast<char>('0' + u % 10);
-  while ((u /= 10) != 0);
-  while (n) *out++ = tmp[--n];
-  *out = '\0';
-}
-
 // argv of an execl-style call, collected into a caller-provided array.
 size_t count_varargs(const char* arg0, va_list ap) {
   size_t n = 1;
@@ -166,7 +156,7 @@ VT_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) {
   if (!REAL(fexecve, "fexecve")) return errno = ENOSYS, -1;
   if (tracing()) {
     char link[64] = "/proc/self/fd/", path[PATH_MAX];
-    append_decimal(link, fd);
+    put_decimal(link + strlen(link), fd < 0 ? 0ul : static_cast<unsigned long>(fd));
     long n = sys::readlink(link, path, sizeof path - 1);
     path[n > 0 ? n : 0] = '\0';
     emit_exec(n > 0 ? path : link, argv, probe_exe_fd(fd));

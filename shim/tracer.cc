@@ -21,6 +21,7 @@
 #include "shim/functions.h"
 #include "shim/state.h"
 #include "common/sys.h"
+#include "shim/decimal.h"
 #include "common/wire.h"
 
 namespace vt_shim {
@@ -183,15 +184,6 @@ bool read_small(const char* path, char* buf, size_t size) {
   if (buf[n - 1] == '\n') --n;
   buf[n] = '\0';
   return true;
-}
-
-void put_decimal(char* out, unsigned long v) {
-  char tmp[24];
-  int n = 0;
-  do tmp[n++] = static_cast<char>('0' + v % 10);
-  while ((v /= 10) != 0);
-  while (n) *out++ = tmp[--n];
-  *out = '\0';
 }
 
 // Names of this process's other threads, read at exit (threads can be named in many ways).

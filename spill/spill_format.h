@@ -49,8 +49,7 @@ namespace viztrace::spill {
 // Whether a chunk header is well-formed (its body may not have arrived yet).
 inline bool valid_chunk_header(const vt_chunk_header& h) {
   return h.magic == VT_WIRE_MAGIC && h.version == VT_WIRE_VERSION &&
-         (h.kind == VT_KIND_RECORDS || h.kind == VT_KIND_FUNCTIONS ||
-          h.kind == VT_KIND_FUNCTIONS_PACKED) &&
+         (h.kind == VT_KIND_RECORDS || h.kind == VT_KIND_FUNCTIONS_PACKED) &&
          h.length >= sizeof(vt_chunk_header) && h.length <= VT_CHUNK_MAX && h.length % 8 == 0 &&
          h.pid != 0;
 }
@@ -62,8 +61,6 @@ inline bool valid_chunk(const void* p, std::size_t available) {
   vt_chunk_header h;
   std::memcpy(&h, p, sizeof h);
   if (!valid_chunk_header(h) || h.length > available) return false;
-  if (h.kind == VT_KIND_FUNCTIONS)
-    return h.length - sizeof h == std::size_t{h.nrec} * sizeof(vt_fn_record);
   if (h.kind == VT_KIND_FUNCTIONS_PACKED)  // 2 to 18 bytes a record, then padding
     return h.length - sizeof h >= 2 * std::size_t{h.nrec} &&
            h.length - sizeof h <= 18 * std::size_t{h.nrec} + 7;

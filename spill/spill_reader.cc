@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/error.h"
@@ -84,6 +85,11 @@ void SpillReader::for_each(const std::function<void(const vt_chunk_header&)>& fn
       damaged_bytes_ += rest();  // created but never written: a full disk at rollover
       continue;
     }
+    SegmentHeader header;
+    std::memcpy(&header, buf.get(), sizeof header);
+    if (header.wire_version != VT_WIRE_VERSION)  // its chunks would all look damaged
+      throw Error(path + ": trace data of wire version " + std::to_string(header.wire_version) +
+                  ", this viztrace reads version " + std::to_string(VT_WIRE_VERSION));
     off = sizeof(SegmentHeader);
     // Chunks are 8-byte multiples written whole, so each starts 8-byte aligned in buf.
     for (;;) {

@@ -16,7 +16,8 @@ class SpillReader {
   explicit SpillReader(std::string dir) : dir_(std::move(dir)) {}
 
   // Calls fn for every chunk; `chunk` points at the header, followed by length-32 body bytes.
-  // Throws viztrace::Error when the dir has no segment at all or a segment cannot be read.
+  // Throws viztrace::Error when the dir has no segment at all, a segment cannot be read, or a
+  // segment was written in another wire version.
   // Damaged bytes (a torn tail after a crash) are skipped and counted.
   void for_each(const std::function<void(const vt_chunk_header& chunk)>& fn);
 

@@ -20,7 +20,7 @@ bool is_bulk(const unsigned char* chunk, std::size_t length) {
   if (length < sizeof(vt_chunk_header)) return false;
   vt_chunk_header h;
   std::memcpy(&h, chunk, sizeof h);
-  return h.kind == VT_KIND_FUNCTIONS || h.kind == VT_KIND_FUNCTIONS_PACKED;
+  return h.kind == VT_KIND_FUNCTIONS_PACKED;
 }
 
 bool out_of_space(int err) {

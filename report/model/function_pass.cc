@@ -1,7 +1,7 @@
 #include "report/model/function_pass.h"
 
 #include <algorithm>
-#include <cstring>
+#include <cstdio>
 
 #include "common/error.h"
 #include "spill/fn_pack.h"
@@ -9,13 +9,12 @@
 namespace viztrace::report {
 namespace {
 
-std::unique_ptr<std::regex> compile(const std::string& pattern, const char* option) {
+std::unique_ptr<std::regex> compile(const std::string& pattern, const char* which) {
   if (pattern.empty()) return nullptr;
   try {
     return std::make_unique<std::regex>(function_name_regex(pattern));
   } catch (const std::regex_error& e) {
-    throw Error(std::string(option) + " '" + pattern + "' is not a valid regular expression: " +
-                e.what());
+    throw Error(std::string(which) + " pattern " + function_pattern_problem(pattern, e));
   }
 }
 
@@ -25,14 +24,18 @@ std::regex function_name_regex(const std::string& pattern) {
   return std::regex(pattern, std::regex::ECMAScript | std::regex::optimize);
 }
 
+std::string function_pattern_problem(const std::string& pattern, const std::regex_error& e) {
+  return "'" + pattern + "' is not a valid regular expression: " + e.what();
+}
+
 FunctionPass::FunctionPass(const TraceModel& model, const ModuleMap& modules,
                            const std::vector<ClockSample>& clock, const FunctionFilter& filter,
                            Sink sink)
     : model_(model),
       modules_(modules),
       filter_(filter),
-      include_(compile(filter.include, "--include")),
-      exclude_(compile(filter.exclude, "--exclude")),
+      include_(compile(filter.include, "include")),
+      exclude_(compile(filter.exclude, "exclude")),
       sink_(std::move(sink)),
       clock_(clock) {}
 
@@ -64,16 +67,8 @@ std::uint64_t last_record_ns(const vt_chunk_header& h, const unsigned char* body
   auto take = [&](const vt_fn_record& r) {
     last = std::max(last, clock.to_ns(r.ts & ~VT_FN_EXIT, h.reserved));
   };
-  if (h.kind == VT_KIND_FUNCTIONS_PACKED) {
+  if (h.kind == VT_KIND_FUNCTIONS_PACKED)
     spill::for_each_packed(body, h.length - sizeof h, h.nrec, take);
-  } else if (h.kind == VT_KIND_FUNCTIONS) {
-    for (std::size_t i = 0; i < h.nrec && (i + 1) * sizeof(vt_fn_record) <= h.length - sizeof h;
-         ++i) {
-      vt_fn_record r;
-      std::memcpy(&r, body + i * sizeof r, sizeof r);
-      take(r);
-    }
-  }
   return last;
 }
 
@@ -155,18 +150,10 @@ void FunctionPass::chunk(const vt_chunk_header& h, const unsigned char* body) {
   s.tid = h.tid;
   s.image = h.image;
   const std::uint8_t clock = h.reserved;
-  if (h.kind == VT_KIND_FUNCTIONS_PACKED) {
-    // Decoded as it goes: no copy of the records in between.
-    if (!spill::for_each_packed(body, h.length - sizeof h, h.nrec,
-                                [&](const vt_fn_record& r) { record(s, r, clock); }))
-      ++counts_.malformed_chunks;
-    return;
-  }
-  for (std::size_t i = 0; i < h.nrec; ++i) {
-    vt_fn_record r;
-    std::memcpy(&r, body + i * sizeof r, sizeof r);
-    record(s, r, clock);
-  }
+  // Decoded as it goes: no copy of the records in between.
+  if (!spill::for_each_packed(body, h.length - sizeof h, h.nrec,
+                              [&](const vt_fn_record& r) { record(s, r, clock); }))
+    ++counts_.malformed_chunks;
 }
 
 __attribute__((always_inline)) inline void FunctionPass::record(Stream& s, const vt_fn_record& r,

@@ -55,8 +55,7 @@ class RecordClock {
   std::uint64_t mult_ = 0;
 };
 
-// The time of the latest record of a VT_KIND_FUNCTIONS or VT_KIND_FUNCTIONS_PACKED chunk;
-// 0 when none can be placed.
+// The time of the latest record of a VT_KIND_FUNCTIONS_PACKED chunk; 0 when none can be placed.
 std::uint64_t last_record_ns(const vt_chunk_header& h, const unsigned char* body,
                              const RecordClock& clock);
 
@@ -69,6 +68,9 @@ struct FunctionFilter {
 
 // A pattern of FunctionFilter compiled as the report uses it; throws std::regex_error.
 std::regex function_name_regex(const std::string& pattern);
+// Why that pattern is refused, for a message that names where it came from first:
+// "'([' is not a valid regular expression: ...".
+std::string function_pattern_problem(const std::string& pattern, const std::regex_error& e);
 
 struct FunctionSlice {
   std::uint32_t pid = 0, tid = 0;  // json pid, real tid
@@ -112,7 +114,7 @@ class FunctionPass {
   // Every call shown, when it has returned; may be empty.
   using Sink = std::function<void(const FunctionSlice&)>;
 
-  // Throws viztrace::Error for a regex that does not compile, naming it.
+  // Throws viztrace::Error for a regex that does not compile, naming the filter and the regex.
   FunctionPass(const TraceModel& model, const ModuleMap& modules,
                const std::vector<ClockSample>& clock, const FunctionFilter& filter, Sink sink);
   ~FunctionPass();
@@ -120,7 +122,7 @@ class FunctionPass {
   // Also sends the calls, in time order, to events (not owned; nullptr: none).
   void set_events(FunctionEvents* events) { events_ = events; }
 
-  // One VT_KIND_FUNCTIONS or VT_KIND_FUNCTIONS_PACKED chunk: its header, and the bytes after.
+  // One VT_KIND_FUNCTIONS_PACKED chunk: its header, and the bytes after.
   void chunk(const vt_chunk_header& h, const unsigned char* body);
   // Closes the calls still open.
   void finish();

@@ -31,7 +31,7 @@ RecordDecoder::Stream& RecordDecoder::stream_of(const vt_chunk_header& chunk) {
 void RecordDecoder::decode(const vt_chunk_header& chunk, RecordVisitor& visitor) {
   ++counts_.chunks;
   counts_.dropped_records += chunk.dropped;
-  if (chunk.kind == VT_KIND_FUNCTIONS || chunk.kind == VT_KIND_FUNCTIONS_PACKED) {
+  if (chunk.kind == VT_KIND_FUNCTIONS_PACKED) {
     ++counts_.function_chunks;
     counts_.function_records += chunk.nrec;
     return;

@@ -77,7 +77,7 @@ struct StreamInfo {
 
 struct DecodeCounts {
   std::uint64_t chunks = 0;
-  std::uint64_t function_chunks = 0;  // VT_KIND_FUNCTIONS: left to the function pass
+  std::uint64_t function_chunks = 0;  // VT_KIND_FUNCTIONS_PACKED: left to the function pass
   std::uint64_t function_records = 0;
   std::uint64_t records = 0;          // well-formed records, strings included
   std::uint64_t events = 0;           // well-formed non-string records

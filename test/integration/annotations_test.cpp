@@ -137,12 +137,6 @@ std::string needed(const Sandbox& s, const std::string& program) {
   return out;
 }
 
-void compile(const Sandbox& s, const std::vector<std::string>& argv) {
-  auto r = s.command(argv);
-  INFO(r.err);
-  REQUIRE(r.exit_code() == 0);
-}
-
 std::string bin_dir() {
   std::string bin = viztrace_bin();
   return bin.substr(0, bin.rfind('/'));

@@ -97,9 +97,7 @@ const Call* parent_call(const std::vector<Call>& calls, const Call& c) {
 // Writes name.c and builds it with -finstrument-functions into ./name.
 void build_instrumented(const Sandbox& s, const std::string& name, const std::string& source) {
   s.write_file(name + ".c", source);
-  auto cc = s.command({"gcc", "-O1", "-finstrument-functions", "-o", name, name + ".c"});
-  INFO(cc.err);
-  REQUIRE(cc.exit_code() == 0);
+  compile(s, {"gcc", "-O1", "-finstrument-functions", "-o", name, name + ".c"});
 }
 
 // The number of the first line of a fixture's source that starts with `start`; 0 if none.
@@ -291,10 +289,7 @@ TEST_CASE("calls of threads that never published their rings, SIGKILLed, are all
                "  pthread_barrier_wait(&ready);\n"
                "  kill(getpid(), SIGKILL);\n"
                "  return 0; }\n");
-  auto cc = s.command(
-      {"gcc", "-O1", "-finstrument-functions", "-pthread", "-o", "sudden", "sudden.c"});
-  INFO(cc.err);
-  REQUIRE(cc.exit_code() == 0);
+  compile(s, {"gcc", "-O1", "-finstrument-functions", "-pthread", "-o", "sudden", "sudden.c"});
   auto r = s.viztrace({"run", "-q", "-o", "t.json", "--", "./sudden"});
   INFO(r.err);
   CHECK(r.signal() == SIGKILL);  // as the command ended

@@ -12,11 +12,13 @@
 #include <zlib.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "simdjson.h"
 
@@ -419,6 +421,40 @@ void kill_then_recover(const Sandbox& s, Running& run) {
   auto r = s.viztrace({"recover", "-q", "-o", "r.json"});
   INFO(r.err);
   REQUIRE(r.exit_code() == 0);
+}
+
+void compile(const Sandbox& s, const std::vector<std::string>& argv) {
+  auto cc = s.command(argv);
+  INFO(cc.err);
+  REQUIRE(cc.exit_code() == 0);
+}
+
+Result straced(const Sandbox& s, const std::vector<std::string>& argv, const std::string& prefix,
+               const Options& o) {
+  std::filesystem::create_directories(std::filesystem::path(prefix).parent_path());
+  std::vector<std::string> full = {"strace", "-ff", "-qq", "-e", "trace=execve",
+                                   "-e", "signal=none", "-o", prefix};
+  full.insert(full.end(), argv.begin(), argv.end());
+  return s.command(full, o);
+}
+
+void leave_orphan(const Sandbox& s) {
+  auto run = s.start_viztrace({"run", "--", "sh", "-c", "echo ready; exec sleep 30"});
+  run->wait_for_out("ready");
+  // Killed once something is on disk: a dir without spill is nothing to recover.
+  REQUIRE(s.temp_leftovers().size() == 1);
+  const std::string spill = s.tmp() + "/" + s.temp_leftovers()[0] + "/spill-000000.vzs";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!(std::filesystem::exists(spill) && std::filesystem::file_size(spill) > 0)) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto children = children_of(run->pid());
+  run->signal(SIGKILL);
+  run->finish();
+  for (pid_t c : children) kill(c, SIGKILL);
+  for (pid_t c : children) await_exit(c);
+  REQUIRE(s.temp_leftovers().size() == 1);
 }
 
 void require_clean(const Sandbox& s) {

@@ -115,6 +115,15 @@ std::vector<StracedExec> strace_execs(const std::string& prefix);
 class Sandbox;
 // Every integration test ends with this: nothing left behind in the temp root.
 void require_clean(const Sandbox& s);
+// Runs a compiler command in s's working dir; fails the test, with its stderr, if it fails.
+void compile(const Sandbox& s, const std::vector<std::string>& argv);
+// Runs argv under `strace -ff -qq -e trace=execve -e signal=none -o <prefix>`: a log per process,
+// for strace_execs. Creates prefix's directory.
+Result straced(const Sandbox& s, const std::vector<std::string>& argv, const std::string& prefix,
+               const Options& o = {});
+// Leaves the trace data dir of a `viztrace run` killed with SIGKILL once its spill has data, and
+// kills its command: a trace for recover, the only entry in the temp root.
+void leave_orphan(const Sandbox& s);
 // Kills a running `viztrace run` (of one command) with SIGKILL once its spill holds the
 // modules a function ring announced, waits for the command to end, then runs
 // `viztrace recover -q -o r.json`, which must succeed.

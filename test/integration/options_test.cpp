@@ -1,12 +1,8 @@
 // Options: every value is checked when the command line is read, before a command starts or a
 // trace is read, and a bad one is refused with one line naming the option and what it takes.
-#include <signal.h>
-
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <chrono>
 #include <filesystem>
-#include <thread>
 
 #include "harness.h"
 
@@ -32,26 +28,6 @@ void check_run_refused(const Sandbox& s, const std::string& option, const std::s
   check_refused(r, option);
   CHECK_FALSE(fs::exists(s.path("ran")));
   CHECK_FALSE(fs::exists(s.path("r.json")));
-}
-
-// A trace data dir left by a viztrace killed with SIGKILL, for recover.
-void leave_orphan(const Sandbox& s) {
-  auto run = s.start_viztrace({"run", "--", "sh", "-c", "echo ready; exec sleep 30"});
-  run->wait_for_out("ready");
-  // Killed once something is on disk: a dir without spill is nothing to recover.
-  REQUIRE(s.temp_leftovers().size() == 1);
-  const std::string spill = s.tmp() + "/" + s.temp_leftovers()[0] + "/spill-000000.vzs";
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!(fs::exists(spill) && fs::file_size(spill) > 0)) {
-    REQUIRE(std::chrono::steady_clock::now() < deadline);
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  auto children = children_of(run->pid());
-  run->signal(SIGKILL);
-  run->finish();
-  for (pid_t c : children) kill(c, SIGKILL);
-  for (pid_t c : children) await_exit(c);
-  REQUIRE(s.temp_leftovers().size() == 1);
 }
 
 }  // namespace

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <filesystem>
 #include <map>
 #include <string>
 
@@ -41,12 +40,7 @@ std::map<std::string, int> report_programs(const Report& rep) {
 // that ran, and on what the command printed and how it ended.
 void same_programs_as_strace(const Sandbox& s, const std::vector<std::string>& argv,
                              int expected_status) {
-  std::filesystem::create_directories(s.path("strace"));
-  std::vector<std::string> oracle_argv = {"strace",      "-ff",          "-qq",
-                                          "-e",          "trace=execve", "-e",
-                                          "signal=none", "-o",           s.path("strace/log")};
-  oracle_argv.insert(oracle_argv.end(), argv.begin(), argv.end());
-  Result oracle = s.command(oracle_argv);
+  Result oracle = straced(s, argv, s.path("strace/log"));
   REQUIRE(oracle.exit_code() == expected_status);
   Result plain = s.command(argv);
   std::vector<std::string> traced_argv = {"run", "--"};

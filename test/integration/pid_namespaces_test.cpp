@@ -3,8 +3,6 @@
 // and with the pid it had inside as args.ns_pid. strace -f is the oracle for what ran.
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -17,11 +15,6 @@ using namespace vt_test;
 
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // Whether `unshare -pf` works here (root, or user namespaces allowed).
 bool can_unshare(const Sandbox& s) {
   if (!on_path("unshare") || !on_path("strace")) return false;
@@ -31,25 +24,10 @@ bool can_unshare(const Sandbox& s) {
 // How many times each program was exec'd successfully, by base name, per strace -f (a log per
 // process, so that no line is split between two).
 std::map<std::string, int> execs_by_strace(const Sandbox& s, const std::vector<std::string>& cmd) {
-  std::filesystem::create_directories(s.path("strace"));
-  std::vector<std::string> argv = {"strace",      "-ff",          "-qq",
-                                   "-e",          "trace=execve", "-e",
-                                   "signal=none", "-o",           s.path("strace/log")};
-  argv.insert(argv.end(), cmd.begin(), cmd.end());
-  Result r = s.command(argv);
-  REQUIRE(r.exit_code() == 0);
+  REQUIRE(straced(s, cmd, s.path("strace/log")).exit_code() == 0);
   std::map<std::string, int> runs;
-  for (const auto& entry : std::filesystem::directory_iterator(s.path("strace"))) {
-    std::string log = read_text(entry.path());
-    std::size_t at = 0;
-    for (std::size_t nl; (nl = log.find('\n', at)) != std::string::npos; at = nl + 1) {
-      std::string line = log.substr(at, nl - at);
-      std::size_t q = line.find("execve(\"");
-      if (q == std::string::npos || line.find(") = 0") == std::string::npos) continue;
-      std::string path = line.substr(q + 8, line.find('"', q + 8) - q - 8);
-      ++runs[path.substr(path.rfind('/') + 1)];
-    }
-  }
+  for (const StracedExec& e : strace_execs(s.path("strace/log")))
+    ++runs[e.path.substr(e.path.rfind('/') + 1)];
   return runs;
 }
 

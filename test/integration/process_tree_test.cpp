@@ -131,9 +131,7 @@ TEST_CASE("the shim leaves no descriptor open in the program, however much it sa
                "    if (strstr(link, \"/viztrace-\")) { session++; highest = atoi(e->d_name); } }\n"
                "  printf(\"all %d session %d at %d\\n\", all, session, highest);\n"
                "  return 0; }\n");
-  auto cc = s.command({"gcc", "-O1", "-pthread", "-o", "fds", "fds.c"});
-  INFO(cc.err);
-  REQUIRE(cc.exit_code() == 0);
+  compile(s, {"gcc", "-O1", "-pthread", "-o", "fds", "fds.c"});
   // Against the same program untraced (it inherits whatever the test runner left open).
   auto untraced = s.command({"./fds"});
   int all = -1, session = -1, at = -1;

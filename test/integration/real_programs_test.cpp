@@ -67,10 +67,8 @@ std::map<std::string, int> toolchain_runs_by_strace(const Sandbox& s, const std:
                                                     const Options& o) {
   // One log per process (-ff): in one file, an exec that another process's event interrupts
   // is split over two lines.
-  std::filesystem::create_directories(s.path("go-strace"));
-  auto r = s.command({"strace", "-ff", "-qq", "-e", "trace=execve", "-e", "signal=none", "-o",
-                      s.path("go-strace/log"), "sh", "-c", "cd " + dir + " && go build -o hello ."},
-                     o);
+  auto r = straced(s, {"sh", "-c", "cd " + dir + " && go build -o hello ."},
+                   s.path("go-strace/log"), o);
   REQUIRE(r.exit_code() == 0);
   std::map<std::string, int> counts;
   for (const auto& entry : std::filesystem::directory_iterator(s.path("go-strace"))) {
@@ -338,10 +336,7 @@ std::map<std::string, int> execs_in_strace_logs(const std::string& prefix,
 void same_runs_as_strace(const Sandbox& s, const std::string& script,
                          const std::vector<std::string>& names, Options o) {
   o.timeout_s = 300;
-  std::filesystem::create_directories(s.path("strace"));
-  auto oracle = s.command({"strace", "-ff", "-qq", "-e", "trace=execve", "-o", s.path("strace/log"),
-                           "sh", "-c", "cd a && " + script},
-                          o);
+  auto oracle = straced(s, {"sh", "-c", "cd a && " + script}, s.path("strace/log"), o);
   INFO(oracle.err);
   REQUIRE(oracle.exit_code() == 0);
   auto expected = execs_in_strace_logs(s.path("strace/log"), names);

@@ -5,11 +5,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "harness.h"
+#include "common/wire.h"
 #include "spill/spill_format.h"
 
 using namespace vt_test;
@@ -275,5 +279,38 @@ TEST_CASE("Ctrl+C in a real terminal (tmux): target stopped, report written, pro
   CHECK(slurp(s.path("status")) == std::to_string(-SIGINT) + "\n");  // died of SIGINT
   CHECK(screen.find("was killed by SIGINT") != std::string::npos);
   CHECK(s.report().target().signal == SIGINT);
+  require_clean(s);
+}
+
+TEST_CASE("recover refuses a trace of another wire version in one line, and keeps it") {
+  Sandbox s;
+  leave_orphan(s);
+  const std::string name = s.temp_leftovers()[0];
+  const std::string segment = s.tmp() + "/" + name + "/" + viztrace::spill::segment_name(0);
+  const std::string good = slurp(segment);
+  std::string doctored = good;
+  const std::uint32_t older = VT_WIRE_VERSION - 1;
+  std::memcpy(&doctored[offsetof(viztrace::spill::SegmentHeader, wire_version)], &older,
+              sizeof older);
+  auto put = [&](const std::string& bytes) {
+    std::ofstream(segment, std::ios::binary | std::ios::trunc) << bytes;
+  };
+  put(doctored);
+  auto r = s.viztrace({"recover", "-o", "r.json"});
+  INFO(r.err);
+  CHECK(r.exit_code() == 2);
+  const std::string refusal = "/" + name + "/spill-000000.vzs: trace data of wire version " +
+                              std::to_string(older) + ", this viztrace reads version " +
+                              std::to_string(VT_WIRE_VERSION) + "\n";
+  CHECK(r.err.ends_with(refusal));
+  const std::string last_line = r.err.substr(r.err.rfind('\n', r.err.size() - 2) + 1);
+  CHECK(last_line.starts_with("viztrace: "));
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 2);  // "recovering ...", the refusal
+  CHECK_FALSE(fs::exists(s.path("r.json")));
+  CHECK(s.temp_leftovers() == std::vector<std::string>{name});  // for a viztrace that reads it
+
+  put(good);
+  CHECK(s.viztrace({"recover", "-q", "-o", "r.json"}).exit_code() == 0);
+  CHECK(fs::exists(s.path("r.json")));
   require_clean(s);
 }

@@ -95,9 +95,7 @@ TEST_CASE("stats on uftrace dump --chrome of a program built with gcc -pg") {
       "int leaf(int x) { return x * 2; }\n"
       "int mid(int x) { int s = 0; for (int i = 0; i < 3; i++) s += leaf(x + i); return s; }\n"
       "int main(void) { printf(\"%d\\n\", mid(1) + mid(2)); return 0; }\n");
-  auto cc = s.command({"gcc", "-pg", "-O0", "-o", "prog", "prog.c"});
-  INFO(cc.err);
-  REQUIRE(cc.exit_code() == 0);
+  compile(s, {"gcc", "-pg", "-O0", "-o", "prog", "prog.c"});
   auto rec = s.command({"uftrace", "record", "./prog"});
   INFO(rec.err);
   REQUIRE(rec.exit_code() == 0);

@@ -31,10 +31,7 @@ void build_threads(const Sandbox& s) {
                "  for (int i = 0; i < n; i++) pthread_join(t[i], 0);\n"
                "  printf(\"threads done\\n\");\n"
                "  return 0; }\n");
-  auto cc =
-      s.command({"gcc", "-O1", "-finstrument-functions", "-pthread", "-o", "threads", "threads.c"});
-  INFO(cc.err);
-  REQUIRE(cc.exit_code() == 0);
+  compile(s, {"gcc", "-O1", "-finstrument-functions", "-pthread", "-o", "threads", "threads.c"});
 }
 
 // Runs `prepare`, then viztrace with args, with TMPDIR on a tmpfs of `size`; prints what is

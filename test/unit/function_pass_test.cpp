@@ -1,4 +1,4 @@
-// FunctionPass: records of VT_KIND_FUNCTIONS chunks into slices.
+// FunctionPass: the records of function chunks (as the collector packs them) into slices.
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <cstring>
@@ -194,7 +194,7 @@ TEST_CASE("function pass: filters hide calls but keep them in their callers' sel
   FunctionFilter bad;
   bad.include = "([";
   CHECK_THROWS_WITH(FunctionPass(m, modules, {}, bad, r.sink()),
-                    Catch::Contains("--include '([' is not a valid regular expression"));
+                    Catch::StartsWith("include pattern '([' is not a valid regular expression"));
 }
 
 TEST_CASE("function pass: names come from the module that holds the address") {

@@ -7,17 +7,11 @@
 #include <catch2/catch.hpp>
 #include <string>
 
+#include "string_sink.h"
+
 using viztrace::report::Arg;
 using viztrace::report::Timeline;
-
-namespace {
-
-struct StringSink final : viztrace::report::ByteSink {
-  std::string bytes;
-  void write(const char* data, std::size_t n) override { bytes.append(data, n); }
-};
-
-}  // namespace
+using viztrace::test::StringSink;
 
 TEST_CASE("html: trace strings stay data inside the page, whatever bytes they hold") {
   const std::string hostile =

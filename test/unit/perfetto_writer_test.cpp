@@ -20,6 +20,7 @@
 #include "report/model/record_decoder.h"
 #include "report/report.h"
 #include "spill/spill_reader.h"
+#include "string_sink.h"
 #include "synthetic_trace.h"
 
 using viztrace::report::Arg;
@@ -37,11 +38,6 @@ namespace {
 constexpr std::uint64_t T0 = 9'000'000'000;
 constexpr std::int32_t kViztrace = 1000;
 constexpr std::int64_t kReuse = 4194304;
-
-struct StringSink final : viztrace::report::ByteSink {
-  std::string bytes;
-  void write(const char* data, std::size_t n) override { bytes.append(data, n); }
-};
 
 // A session with a process tree, an exec chain, a reused pid, named threads, a failed spawn,
 // signals and hostile strings.

@@ -9,6 +9,7 @@
 #include "proto_decoder.h"
 #include "report/model/annotation_table.h"
 #include "report/report.h"
+#include "report_run.h"
 #include "synthetic_trace.h"
 
 using viztrace::report::NumberArgs;
@@ -35,14 +36,8 @@ std::string write_spill(const TempDir& dir, const std::vector<Stream::Chunk>& ch
   return o.output;
 }
 
-struct Run {
-  TempDir dir;
-  std::unique_ptr<ParsedReport> report;
-
-  explicit Run(const std::vector<Stream::Chunk>& chunks) {
-    report = std::make_unique<ParsedReport>(read_file(write_spill(dir, chunks, "r.json")));
-  }
-  const ParsedReport* operator->() const { return report.get(); }
+struct Run : ReportRun {
+  using ReportRun::ReportRun;
   simdjson::dom::element annotations() const { return report->metadata()["annotations"].value(); }
   // The span events, by start.
   std::vector<simdjson::dom::element> spans() const { return report->find("X", "span"); }

@@ -6,35 +6,17 @@
 #include <regex>
 
 #include "report/report.h"
+#include "report_run.h"
 #include "synthetic_trace.h"
 
-using viztrace::report::ReportOptions;
-using viztrace::report::ReportResult;
-using viztrace::report::write_report;
 using namespace viztrace::test;
 using R = ParsedReport;
+using Run = ReportRun;
 
 namespace {
 
 constexpr std::uint64_t T0 = 7'000'000'000;
 constexpr std::int32_t kViztrace = 900;
-
-struct Run {
-  TempDir dir;
-  ReportResult result;
-  std::unique_ptr<ParsedReport> report;
-
-  explicit Run(const std::vector<Stream::Chunk>& chunks) {
-    SyntheticSpill spill(dir);
-    spill.add(chunks);
-    ReportOptions o;
-    o.output = dir.file("r.json");
-    o.quiet = true;
-    result = write_report(spill.dir(), o);
-    report = std::make_unique<ParsedReport>(read_file(o.output));
-  }
-  const ParsedReport* operator->() const { return report.get(); }
-};
 
 Stream collector() {
   return Stream(kViztrace, kViztrace, 1, VT_CHUNK_COLLECTOR);

@@ -6,21 +6,13 @@
 #include <string>
 
 #include "report/writers/json_writer.h"
+#include "string_sink.h"
 
-using viztrace::report::ByteSink;
 using viztrace::report::JsonWriter;
 using viztrace::report::write_fixed3;
+using viztrace::test::StringSink;
 
 namespace {
-
-struct StringSink final : ByteSink {
-  std::string bytes;
-  int writes = 0;
-  void write(const char* data, std::size_t n) override {
-    bytes.append(data, n);
-    ++writes;
-  }
-};
 
 std::string fixed3(std::uint64_t v) {
   char buf[32];

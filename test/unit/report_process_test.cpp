@@ -5,37 +5,17 @@
 #include <catch2/catch.hpp>
 
 #include "report/report.h"
+#include "report_run.h"
 #include "synthetic_trace.h"
 
-using viztrace::report::ReportOptions;
-using viztrace::report::ReportResult;
-using viztrace::report::write_report;
 using namespace viztrace::test;
 using R = ParsedReport;
+using Run = ReportRun;
 
 namespace {
 
 constexpr std::uint64_t T0 = 5'000'000'000;  // the session start, CLOCK_MONOTONIC ns
 constexpr std::int32_t kViztrace = 1000;
-
-// Writes the report of these chunks and parses it.
-struct Run {
-  TempDir dir;
-  ReportResult result;
-  std::unique_ptr<ParsedReport> report;
-
-  explicit Run(const std::vector<Stream::Chunk>& chunks) {
-    SyntheticSpill spill(dir);
-    spill.add(chunks);
-    ReportOptions o;
-    o.output = dir.file("r.json");
-    o.quiet = true;
-    result = write_report(spill.dir(), o);
-    report = std::make_unique<ParsedReport>(read_file(o.output));
-  }
-  const ParsedReport& operator*() const { return *report; }
-  const ParsedReport* operator->() const { return report.get(); }
-};
 
 Stream collector() {
   return Stream(kViztrace, kViztrace, 1, VT_CHUNK_COLLECTOR);
@@ -336,7 +316,7 @@ TEST_CASE("report: a process whose end nobody told ends at the run's end, else i
     Stream c = collector(), sh(6000, 6000, 1), daemon(6001, 6001, 2);
     streams(c, sh, daemon);
     std::vector<Stream::Chunk> chunks = interleave({&c, &sh, &daemon}, 2);
-    chunks.push_back(packed_function_chunk(
+    chunks.push_back(function_chunk(
         6001, 6001, 2, {{T0 + 600'000, 0x1000}, {(T0 + 4'000'000) | VT_FN_EXIT, 0x1000}}));
     Run run(chunks);
     auto d = run->find("X", "process", 6001);

@@ -147,11 +147,11 @@ TEST_CASE("summary: a packed function chunk that does not unpack is left out and
   viztrace::test::SyntheticSpill spill(dir);
   spill.add(one_run("prog"));
   // Two calls, then a chunk whose one record names an address slot past the table.
-  spill.add({viztrace::test::packed_function_chunk(
+  spill.add({viztrace::test::function_chunk(
       10, 10, 7,
       {{T0 + 10'000, 0x1000}, {(T0 + 20'000) | VT_FN_EXIT, 0x1000},
        {T0 + 30'000, 0x1000}, {(T0 + 40'000) | VT_FN_EXIT, 0x1000}})});
-  auto bad = viztrace::test::packed_function_chunk(10, 10, 7, {{T0 + 50'000, 0x1000}});
+  auto bad = viztrace::test::function_chunk(10, 10, 7, {{T0 + 50'000, 0x1000}});
   bad[sizeof(vt_chunk_header)] = 0x02;     // a table hit...
   bad[sizeof(vt_chunk_header) + 1] = 64;   // ...of slot 64
   spill.add({bad});

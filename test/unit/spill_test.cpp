@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstddef>
 #include <cstring>
 
 #include "common/error.h"
@@ -157,4 +158,37 @@ TEST_CASE("spill: chunks of every size across the reader's buffer boundaries, th
   SpillReader cut(spill.dir());
   CHECK(read_back_ts(cut).size() == index);
   CHECK(cut.damaged_bytes() == bytes.size() - off);
+}
+
+TEST_CASE("spill: a segment of another wire version is refused, naming it and both versions") {
+  TempDir root;
+  SyntheticSpill spill(root, 2048);
+  auto chunks = numbered_chunks(6, 600);  // two segments
+  spill.add({chunks.begin(), chunks.begin() + 3});
+  spill.add({chunks.begin() + 3, chunks.end()});
+  REQUIRE(spill.writer().segments() == 2);
+  const std::string old_version = std::to_string(VT_WIRE_VERSION - 1);
+  const std::string current = std::to_string(VT_WIRE_VERSION);
+  for (std::uint32_t index : {0u, 1u}) {
+    INFO("segment " << index);
+    const std::string segment = spill.dir() + "/" + viztrace::spill::segment_name(index);
+    const std::string good = viztrace::test::read_file(segment);
+    std::string bytes = good;
+    const std::uint32_t older = VT_WIRE_VERSION - 1;
+    std::memcpy(&bytes[offsetof(viztrace::spill::SegmentHeader, wire_version)], &older,
+                sizeof older);
+    viztrace::test::write_file(segment, bytes);
+    SpillReader reader(spill.dir());
+    try {
+      reader.for_each([](const vt_chunk_header&) {});
+      FAIL("the spill was read");
+    } catch (const viztrace::Error& e) {
+      const std::string message = e.what();
+      CHECK(message == segment + ": trace data of wire version " + old_version +
+                           ", this viztrace reads version " + current);
+    }
+    viztrace::test::write_file(segment, good);
+  }
+  SpillReader reader(spill.dir());
+  CHECK(read_back_ts(reader) == std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5});
 }

@@ -84,6 +84,11 @@ inline std::string gunzip_file(const std::string& path) {
   return out;
 }
 
+// A hand-written trace in test/fixtures/traces.
+inline std::string fixture_trace(const std::string& name) {
+  return std::string(FIXTURE_TRACES_DIR) + "/" + name;
+}
+
 // argv as the wire carries it: each element NUL-terminated.
 inline std::string argv_bytes(const std::vector<std::string>& argv) {
   std::string out;
@@ -232,25 +237,11 @@ inline vt_chunk_header function_header(std::uint8_t kind, std::uint32_t pid, std
   return h;
 }
 
-// A chunk of one thread's function call records (ts | VT_FN_EXIT for a return, address), as
-// they are in a ring.
+// A chunk of one thread's function call records (ts | VT_FN_EXIT for a return, address), packed
+// as the collector spills a ring's records (VT_KIND_FUNCTIONS_PACKED).
 inline Stream::Chunk function_chunk(std::uint32_t pid, std::uint32_t tid, std::uint32_t image,
                                     const std::vector<vt_fn_record>& records,
                                     std::uint8_t clock = VT_CLOCK_MONOTONIC) {
-  const vt_chunk_header h = function_header(VT_KIND_FUNCTIONS, pid, tid, image, records.size(),
-                                            records.size() * sizeof(vt_fn_record), clock);
-  Stream::Chunk c(h.length);
-  std::memcpy(c.data(), &h, sizeof h);
-  if (!records.empty())
-    std::memcpy(c.data() + sizeof h, records.data(), records.size() * sizeof(vt_fn_record));
-  return c;
-}
-
-// The same records packed, as the collector spills them (VT_KIND_FUNCTIONS_PACKED).
-inline Stream::Chunk packed_function_chunk(std::uint32_t pid, std::uint32_t tid,
-                                           std::uint32_t image,
-                                           const std::vector<vt_fn_record>& records,
-                                           std::uint8_t clock = VT_CLOCK_MONOTONIC) {
   Stream::Chunk c(VT_CHUNK_MAX);
   viztrace::spill::FnPacker packer(c.data() + sizeof(vt_chunk_header),
                                    c.size() - sizeof(vt_chunk_header));

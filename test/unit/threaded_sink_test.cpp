@@ -6,20 +6,13 @@
 #include <string>
 
 #include "common/error.h"
+#include "string_sink.h"
 
 using viztrace::report::ByteSink;
 using viztrace::report::ThreadedSink;
+using viztrace::test::StringSink;
 
 namespace {
-
-struct StringSink final : ByteSink {
-  std::string bytes;
-  std::size_t calls = 0;
-  void write(const char* data, std::size_t n) override {
-    bytes.append(data, n);
-    ++calls;
-  }
-};
 
 // Takes `limit` bytes, then fails like a full disk.
 struct FullSink final : ByteSink {
@@ -50,7 +43,7 @@ TEST_CASE("threaded sink: every byte, in order, whatever the sizes of the writes
   }
   CHECK(out.bytes.size() == expected.size());
   CHECK(out.bytes == expected);
-  CHECK(out.calls == (expected.size() + ThreadedSink::kBufferBytes - 1) / ThreadedSink::kBufferBytes);
+  CHECK(out.writes == (expected.size() + ThreadedSink::kBufferBytes - 1) / ThreadedSink::kBufferBytes);
 }
 
 TEST_CASE("threaded sink: the sink's error comes back as it was thrown") {

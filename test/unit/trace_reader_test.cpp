@@ -19,11 +19,6 @@ using namespace viztrace::test;
 
 namespace {
 
-// The hand-written traces in test/fixtures/traces.
-std::string fixture_trace(const std::string& name) {
-  return std::string(FIXTURE_TRACES_DIR) + "/" + name;
-}
-
 // What a visit saw, copied out of the views.
 struct Seen {
   std::uint64_t offset;

@@ -25,10 +25,6 @@ using namespace viztrace::test;
 
 namespace {
 
-std::string fixture_trace(const std::string& name) {
-  return std::string(FIXTURE_TRACES_DIR) + "/" + name;
-}
-
 const NameStats& name(const TraceStatsResult& r, const std::string& n) {
   for (const NameStats& s : r.names)
     if (s.name == n) return s;
