@@ -47,8 +47,7 @@ static inline uint32_t vt_image_nonce(uint64_t seed, uint32_t pid) {
 /* vt_chunk_header.kind */
 enum {
   VT_KIND_RECORDS = 1,   /* vt_record-headed records */
-  VT_KIND_FUNCTIONS = 2, /* retired in version 4, never written nor accepted: the name stays
-                            only until report/report.cc stops naming it */
+  /* 2: raw function records, retired in version 4; never reused */
   VT_KIND_FUNCTIONS_PACKED = 3, /* nrec vt_fn_records packed (spill/fn_pack.h): what the
                                    collector makes of a function ring's records; reserved:
                                    VT_CLOCK_*; pid/tid/image are the ring's */

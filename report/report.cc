@@ -31,9 +31,7 @@ void end_unfinished_after_calls(const std::string& spill_dir,
   std::vector<FunctionRecordTime> last;
   spill::SpillReader reader(spill_dir);
   reader.for_each([&](const vt_chunk_header& chunk) {
-    if ((chunk.kind != VT_KIND_FUNCTIONS && chunk.kind != VT_KIND_FUNCTIONS_PACKED) ||
-        !pids.count(chunk.pid))
-      return;
+    if (chunk.kind != VT_KIND_FUNCTIONS_PACKED || !pids.count(chunk.pid)) return;
     const auto* body = reinterpret_cast<const unsigned char*>(&chunk) + sizeof chunk;
     if (std::uint64_t ts = last_record_ns(chunk, body, clock)) last.push_back({chunk.pid, ts});
   });
@@ -61,7 +59,7 @@ void stream_function_calls(const std::string& spill_dir, std::uint64_t records_i
                     "function calls");
   std::uint64_t records = 0;
   spill::SpillReader(spill_dir).for_each([&](const vt_chunk_header& chunk) {
-    if (chunk.kind != VT_KIND_FUNCTIONS && chunk.kind != VT_KIND_FUNCTIONS_PACKED) return;
+    if (chunk.kind != VT_KIND_FUNCTIONS_PACKED) return;
     pass.chunk(chunk, reinterpret_cast<const unsigned char*>(&chunk) + sizeof chunk);
     records += chunk.nrec;
     if ((records & 0xffff) < chunk.nrec) progress.update(records / 2);

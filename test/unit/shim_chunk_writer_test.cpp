@@ -682,7 +682,7 @@ TEST_CASE("valid_chunk rejects a bad header", "[shim]") {
   check_bad([](auto& c) { poke<uint8_t>(c, offsetof(vt_chunk_header, version), VT_WIRE_VERSION + 1); });
   check_bad([](auto& c) { poke<uint8_t>(c, offsetof(vt_chunk_header, version), VT_WIRE_VERSION - 1); });
   check_bad([](auto& c) { poke<uint8_t>(c, offsetof(vt_chunk_header, kind), 0); });
-  check_bad([](auto& c) { poke<uint8_t>(c, offsetof(vt_chunk_header, kind), VT_KIND_FUNCTIONS); });
+  check_bad([](auto& c) { poke<uint8_t>(c, offsetof(vt_chunk_header, kind), 2); });  // retired
   check_bad([](auto& c) { poke<uint8_t>(c, offsetof(vt_chunk_header, kind), VT_KIND_FUNCTIONS_PACKED + 1); });
   check_bad([](auto& c) { poke<uint32_t>(c, offsetof(vt_chunk_header, pid), 0); });
   check_bad([](auto& c) { poke<uint16_t>(c, offsetof(vt_chunk_header, length), 0); });
