@@ -118,7 +118,7 @@ _viztrace() {
       if ((given == 0)); then
         _viztrace_files "$cur" .json .json.gz
       else
-        _viztrace_files "$cur" .pftrace .html
+        _viztrace_files "$cur" "${reports[@]}"
       fi
       ;;
   esac
