@@ -157,12 +157,12 @@ void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h,
       if (rings_->stats().rings == 0) sample_clock();
       rings_->add(original.pid, original.tid, h.image, h.pid, h.tid);
     } else if (r.type == VT_REC_PROC_START && (r.aux & VT_PROC_GO)) {
-      watcher_->watch_children(static_cast<pid_t>(h.pid));
+      watcher_->watch_children(static_cast<pid_t>(h.pid), r.ts);
     } else if (r.type == VT_REC_EXEC && (r.aux & VT_EXE_SETUID)) {
       // The loader drops LD_PRELOAD from its environment: no descendant loads the shim.
       watcher_->watch_subtree(static_cast<pid_t>(h.pid), r.ts, true);
     } else if (r.type == VT_REC_EXEC && (r.aux & (VT_EXE_SHIMLESS | VT_EXE_GO))) {
-      watcher_->watch_children(static_cast<pid_t>(h.pid));
+      watcher_->watch_children(static_cast<pid_t>(h.pid), r.ts);
     } else if (r.type == VT_REC_SPAWN && (r.aux & (VT_EXE_SHIMLESS | VT_EXE_GO)) &&
                r.size >= sizeof r + sizeof(vt_spawn)) {
       vt_spawn s;
@@ -170,7 +170,7 @@ void Collector::inspect_records(unsigned char* p, const vt_chunk_header& h,
       if (s.pid > 0 && (r.aux & VT_EXE_SETUID))
         watcher_->watch_subtree(s.pid, r.ts, true);
       else if (s.pid > 0)
-        watcher_->watch_children(s.pid);
+        watcher_->watch_children(s.pid, r.ts);
     }
     off += r.size;
   }

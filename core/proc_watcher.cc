@@ -105,9 +105,15 @@ ProcWatcher::~ProcWatcher() {
   for (auto& [fd, pid] : pidfds_) ::close(fd);
 }
 
-void ProcWatcher::watch_children(pid_t pid) {
+void ProcWatcher::watch_children(pid_t pid, std::uint64_t since) {
   scanned_.insert(pid);
   follow(pid);
+  if (events_.fd() < 0 || since == UINT64_MAX) return;
+  finish();  // the events until now
+  // Children it started and ended before viztrace learnt of it (a record read late on a busy
+  // machine): the kernel told of them a moment ago.
+  for (const ProcEvents::Event& e : recent_)
+    if (e.ts >= since) on_child_event(e);
 }
 
 void ProcWatcher::listen() {
@@ -140,6 +146,10 @@ void ProcWatcher::watch_subtree(pid_t pid, std::uint64_t since, bool announced,
 // at once rather than at the next scan, so that short ones are not missed.
 bool ProcWatcher::on_child_event(const ProcEvents::Event& e) {
   using Kind = ProcEvents::Event::Kind;
+  if (e.kind == Kind::exit && unnamed_.erase(e.pid)) {
+    on_ended_({e.pid, e.ts, e.status});
+    return true;
+  }
   if (e.kind == Kind::fork) {
     if (!scanned_.count(e.parent) || known_.count(e.pid)) return false;
     forked_[e.pid] = {e.parent, e.ts};
@@ -152,8 +162,14 @@ bool ProcWatcher::on_child_event(const ProcEvents::Event& e) {
   if (known_.count(e.pid)) return true;  // a scan saw it first
   const std::string base = "/proc/" + std::to_string(e.pid);
   if (e.kind == Kind::exec) {
-    report(e.pid, fork.ppid, fork.first_seen, read_link(base + "/exe"),
-           read_file(base + "/cmdline"), e.ts);
+    if (!report(e.pid, fork.ppid, fork.first_seen, read_link(base + "/exe"),
+                read_file(base + "/cmdline"), e.ts)) {
+      // Gone already, even its zombie (the kernel's exec event names no program): seen, with
+      // its parent, times and exit status, but not what it ran.
+      known_.insert(e.pid);
+      on_observed_({e.pid, fork.ppid, fork.first_seen, {}, {}});
+      unnamed_.insert(e.pid);
+    }
   } else {  // it ended without an exec: a fork running its parent's program
     known_.insert(e.pid);
     pending_.erase(e.pid);
@@ -247,7 +263,7 @@ void ProcWatcher::examine(pid_t child, pid_t parent, std::uint64_t first_seen, s
   report(child, parent, first_seen, std::move(exe), std::move(argv), now);
 }
 
-void ProcWatcher::report(pid_t child, pid_t parent, std::uint64_t first_seen, std::string exe,
+bool ProcWatcher::report(pid_t child, pid_t parent, std::uint64_t first_seen, std::string exe,
                          std::string argv, std::uint64_t now) {
   const std::string base = "/proc/" + std::to_string(child);
   pending_.erase(child);
@@ -255,16 +271,19 @@ void ProcWatcher::report(pid_t child, pid_t parent, std::uint64_t first_seen, st
   if (exe.empty() && argv.empty()) {
     // Already a zombie (or gone): its name and status can still be read until it is reaped.
     std::string comm = zombie_comm(child);
-    if (comm.empty()) return;
+    if (comm.empty()) {
+      known_.erase(child);
+      return false;
+    }
     on_observed_({child, parent, first_seen, comm + '\0', ""});
     on_ended_({child, now, zombie_status(child)});
-    return;
+    return true;
   }
   if (subtree_.count(parent)) {
     subtree_[child] = {argv, exe, parent};
     on_observed_({child, parent, first_seen, std::move(argv), exe});
     watch_children(child);
-    return;
+    return true;
   }
   on_observed_({child, parent, first_seen, std::move(argv), exe});
   int fd = ::open((base + "/exe").c_str(), O_RDONLY | O_CLOEXEC);
@@ -275,6 +294,7 @@ void ProcWatcher::report(pid_t child, pid_t parent, std::uint64_t first_seen, st
     watch_children(child);
   else
     follow(child);
+  return true;
 }
 
 // A process of a watched subtree whose cmdline changed has exec'd: a new image.

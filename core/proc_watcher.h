@@ -53,8 +53,9 @@ class ProcWatcher {
   ProcWatcher(const ProcWatcher&) = delete;
   ProcWatcher& operator=(const ProcWatcher&) = delete;
 
-  // Scan pid's children from now on (and follow its end).
-  void watch_children(pid_t pid);
+  // Scan pid's children from now on (and follow its end). With process events, the children it
+  // started from `since` on (before viztrace knew of it) are taken from the recent events.
+  void watch_children(pid_t pid, std::uint64_t since = UINT64_MAX);
   // Listens to the kernel's process events from now on, where viztrace may (root).
   void listen();
   // Follows pid, its children, theirs, and their execs, from `since` (CLOCK_MONOTONIC ns) on.
@@ -85,8 +86,9 @@ class ProcWatcher {
   };
   void examine(pid_t child, pid_t parent, std::uint64_t first_seen, std::uint64_t now);
   void check_exec(pid_t pid, std::uint64_t now);
-  // Reports a child of a scanned process, as /proc shows it now (exe and argv read).
-  void report(pid_t child, pid_t parent, std::uint64_t first_seen, std::string exe,
+  // Reports a child of a scanned process, as /proc shows it now (exe and argv read). False
+  // when it is gone already, even its zombie: nothing was reported.
+  bool report(pid_t child, pid_t parent, std::uint64_t first_seen, std::string exe,
               std::string argv, std::uint64_t now);
   bool on_child_event(const ProcEvents::Event& e);
   // replayed: taken again from recent_ for a new subtree.
@@ -111,6 +113,9 @@ class ProcWatcher {
   std::unordered_set<pid_t> known_;             // children already reported
   std::unordered_map<pid_t, Pending> pending_;  // forked, maybe not exec'd yet
   std::unordered_map<pid_t, Pending> forked_;   // forked, as events told; exec not seen yet
+  // Exec'd and gone before /proc could be read, reported without a name: their exit event
+  // ends them.
+  std::unordered_set<pid_t> unnamed_;
 };
 
 }  // namespace viztrace

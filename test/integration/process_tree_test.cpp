@@ -1,6 +1,7 @@
 // viztrace run on real process trees: every process appears with its argv, parent and status,
 // the exit status is the target's, and the temp root is empty afterwards.
 #include <climits>
+#include <csignal>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -315,6 +316,53 @@ TEST_CASE("a static program's static children are found through /proc, mid-tree 
       CHECK(c.dur >= 10000);  // µs: each child sleeps 20 ms
       if (c.exit_code) CHECK(*c.exit_code == 4);
     }
+  }
+  require_clean(s);
+}
+
+TEST_CASE("a static program's short children are found when viztrace learns of it late") {
+  // The kernel's process events tell of children that were born and reaped before viztrace
+  // read the record that named their static parent (a busy collector): they are taken from
+  // the recent events, with their parent, times and exit status. What they ran is gone with
+  // them (the exec event names no program).
+  if (geteuid() != 0) VT_SKIP("process events need root");
+  Sandbox s;
+  s.write_file("parent.c",
+               "#include <sys/wait.h>\n#include <unistd.h>\n"
+               "int main(int argc, char** argv) {\n"
+               "  for (int i = 0; i < 3; ++i) {\n"
+               "    pid_t pid = fork();\n"
+               "    if (pid == 0) { execl(argv[1], argv[1], (char*)0); _exit(127); }\n"
+               "    waitpid(pid, 0, 0);\n"
+               "  }\n"
+               "  return 0; }\n");
+  s.write_file("quick.c", "int main(void) { return 4; }\n");
+  for (const char* name : {"parent", "quick"})
+    compile(s, {"cc", "-O1", "-static", "-o", name, std::string(name) + ".c"});
+  REQUIRE(s.command({"mkfifo", "gate"}).exit_code() == 0);
+  auto run = s.start_viztrace(
+      {"run", "-o", "late.json", "--", "sh", "-c", "echo ready; read go < gate; ./parent ./quick; echo done"});
+  run->wait_for_out("ready");
+  run->signal(SIGSTOP);  // viztrace reads nothing until the static children are gone
+  {
+    std::ofstream gate(s.path("gate"));
+    gate << "go" << std::endl;
+  }
+  run->wait_for_out("done");
+  run->signal(SIGCONT);
+  Result r = run->finish();
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  Report rep = s.report("late.json");
+  auto parents = rep.named("parent");
+  REQUIRE(parents.size() == 1);
+  std::vector<Process> children;
+  for (const Process& p : rep.processes)
+    if (p.ppid == parents[0].pid) children.push_back(p);
+  CHECK(children.size() == 3);
+  for (const auto& c : children) {
+    CHECK(c.exit_code == 4);
+    CHECK_FALSE(c.traced);
   }
   require_clean(s);
 }
