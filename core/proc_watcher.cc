@@ -166,7 +166,6 @@ bool ProcWatcher::on_child_event(const ProcEvents::Event& e) {
                 read_file(base + "/cmdline"), e.ts)) {
       // Gone already, even its zombie (the kernel's exec event names no program): seen, with
       // its parent, times and exit status, but not what it ran.
-      known_.insert(e.pid);
       on_observed_({e.pid, fork.ppid, fork.first_seen, {}, {}});
       unnamed_.insert(e.pid);
     }
@@ -271,10 +270,7 @@ bool ProcWatcher::report(pid_t child, pid_t parent, std::uint64_t first_seen, st
   if (exe.empty() && argv.empty()) {
     // Already a zombie (or gone): its name and status can still be read until it is reaped.
     std::string comm = zombie_comm(child);
-    if (comm.empty()) {
-      known_.erase(child);
-      return false;
-    }
+    if (comm.empty()) return false;
     on_observed_({child, parent, first_seen, comm + '\0', ""});
     on_ended_({child, now, zombie_status(child)});
     return true;

@@ -86,8 +86,8 @@ class ProcWatcher {
   };
   void examine(pid_t child, pid_t parent, std::uint64_t first_seen, std::uint64_t now);
   void check_exec(pid_t pid, std::uint64_t now);
-  // Reports a child of a scanned process, as /proc shows it now (exe and argv read). False
-  // when it is gone already, even its zombie: nothing was reported.
+  // Reports a child of a scanned process, as /proc shows it now (exe and argv read), and
+  // counts it known. False when it is gone already, even its zombie: nothing was reported.
   bool report(pid_t child, pid_t parent, std::uint64_t first_seen, std::string exe,
               std::string argv, std::uint64_t now);
   bool on_child_event(const ProcEvents::Event& e);

@@ -245,24 +245,9 @@ std::uint32_t Timeline::intern(std::string_view name) {
 
 std::uint64_t Timeline::normalize() {
   std::uint64_t cut = 0;
-  auto by_start = [](const TimelineSlice& a, const TimelineSlice& b) {
-    return a.start != b.start ? a.start < b.start : a.end > b.end;  // parents first
-  };
   auto by_ts = [](const auto& a, const auto& b) { return a.ts < b.ts; };
   auto fix = [&](TimelineThread& t) {
-    // Mostly sorted already; stable_sort would allocate even then.
-    if (!std::is_sorted(t.slices.begin(), t.slices.end(), by_start))
-      std::stable_sort(t.slices.begin(), t.slices.end(), by_start);
-    std::vector<std::uint64_t> open;  // ends of the enclosing slices
-    for (TimelineSlice& s : t.slices) {
-      if (s.end < s.start) s.end = s.start;
-      while (!open.empty() && open.back() <= s.start) open.pop_back();  // ended: a sibling
-      if (!open.empty() && s.end > open.back()) {
-        s.end = open.back();
-        ++cut;
-      }
-      open.push_back(s.end);
-    }
+    cut += sort_and_nest(t.slices);
     if (!std::is_sorted(t.instants.begin(), t.instants.end(), by_ts))
       std::stable_sort(t.instants.begin(), t.instants.end(), by_ts);
   };
@@ -277,6 +262,13 @@ std::uint64_t Timeline::normalize() {
                        [](const auto& a, const auto& b) { return a.first < b.first; });
   }
   return cut;
+}
+
+std::unordered_map<std::uint32_t, std::size_t> processes_by_json_pid(const Timeline& tl) {
+  std::unordered_map<std::uint32_t, std::size_t> index;
+  for (std::size_t i = 0; i < tl.processes.size(); ++i)
+    index.emplace(tl.processes[i].json_pid(), i);
+  return index;
 }
 
 std::uint64_t Timeline::slice_count() const {

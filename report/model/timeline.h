@@ -12,6 +12,7 @@
 // (e.g. flows between slices), each with its rendering in every writer.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -129,6 +130,35 @@ struct Timeline {
   };
   std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>> index_;
 };
+
+// Sorts one thread's slices by start (parents first, stable) and makes them nest: a slice that
+// outlives the one enclosing it is cut at that one's end. Any slice type with start and end.
+// Returns how many were cut.
+template <class Slice>
+std::uint64_t sort_and_nest(std::vector<Slice>& slices) {
+  auto by_start = [](const Slice& a, const Slice& b) {
+    return a.start != b.start ? a.start < b.start : a.end > b.end;
+  };
+  // Mostly sorted already; stable_sort would allocate even then.
+  if (!std::is_sorted(slices.begin(), slices.end(), by_start))
+    std::stable_sort(slices.begin(), slices.end(), by_start);
+  std::uint64_t cut = 0;
+  std::vector<decltype(Slice::end)> open;  // ends of the enclosing slices
+  for (Slice& s : slices) {
+    if (s.end < s.start) s.end = s.start;
+    while (!open.empty() && open.back() <= s.start) open.pop_back();  // ended: a sibling
+    if (!open.empty() && s.end > open.back()) {
+      s.end = open.back();
+      ++cut;
+    }
+    open.push_back(s.end);
+  }
+  return cut;
+}
+
+// Timeline::processes by their json pid (TimelineProcess::json_pid), for writers that place
+// function calls.
+std::unordered_map<std::uint32_t, std::size_t> processes_by_json_pid(const Timeline& tl);
 
 // The report's content (processes, images, threads, instants, spans, counters, session
 // metadata) as a Timeline, with the same names and args as the JSON report.

@@ -259,25 +259,19 @@ const Arg* find_arg(const Args& args, std::string_view key) {
   return nullptr;
 }
 
-// Sorts a thread's slices by start (parents first) and cuts each that outlives the one
-// enclosing it at that one's end, as Timeline::normalize does. Returns how many were cut.
-std::uint64_t sort_and_nest(std::vector<SliceIn>& slices) {
-  auto by_start = [](const SliceIn& a, const SliceIn& b) {
-    return a.start != b.start ? a.start < b.start : a.end > b.end;
-  };
-  if (!std::is_sorted(slices.begin(), slices.end(), by_start))
-    std::stable_sort(slices.begin(), slices.end(), by_start);
-  std::uint64_t cut = 0;
-  std::vector<std::int64_t> open;  // ends of the enclosing slices
-  for (SliceIn& s : slices) {
-    while (!open.empty() && open.back() <= s.start) open.pop_back();
-    if (!open.empty() && s.end > open.back()) {
-      s.end = open.back();
-      ++cut;
-    }
-    open.push_back(s.end);
+// How a process ended, read back from our args (exit_code, or signal and core_dumped) and
+// said as the report says it ("exit 3", "SIGSEGV (core dumped)"); "" when they do not tell.
+std::string status_of(const Args& args) {
+  ExitStatus status;
+  if (const Arg* code = find_arg(args, "exit_code"); code && code->kind == Arg::Kind::integer) {
+    status = ExitStatus::from_exit_code(static_cast<int>(code->integer));
+  } else if (const Arg* sig = find_arg(args, "signal"); sig && sig->kind == Arg::Kind::integer) {
+    status.kind = ExitStatus::Kind::signaled;
+    status.signal = static_cast<int>(sig->integer);
+    const Arg* core = find_arg(args, "core_dumped");
+    status.core_dumped = core && core->kind == Arg::Kind::boolean && core->integer;
   }
-  return cut;
+  return exit_status_text(status);
 }
 
 }  // namespace
@@ -460,10 +454,7 @@ void ConvertedTrace::Store::describe_process(TimelineProcess& tp, TimelineThread
       tp.argv.clear();
       for (const Arg& item : argv->items) tp.argv.push_back(item.text);
     }
-    if (const Arg* code = find_arg(a, "exit_code"); code && code->kind == Arg::Kind::integer)
-      tp.status = "exit " + std::to_string(code->integer);
-    if (const Arg* sig = find_arg(a, "signal_name"); sig && sig->kind == Arg::Kind::text)
-      tp.status = sig->text;
+    if (std::string status = status_of(a); !status.empty()) tp.status = std::move(status);
     if (find_arg(a, "target")) tp.is_target = true;
     if (const Arg* u = find_arg(a, "unfinished");
         u && u->kind == Arg::Kind::boolean && u->integer && tp.status.empty())
@@ -528,11 +519,8 @@ void ConvertedTrace::Store::describe_trace() {
     std::size_t slash = path.rfind('/');
     tl.title = slash == std::string::npos ? path : path.substr(slash + 1);
   }
-  if (const Arg* st = find_arg(tl.metadata, "exit_status"); st && st->kind == Arg::Kind::dict) {
-    if (const Arg* a = find_arg(st->items, "exit_code"))
-      tl.status = "exit " + std::to_string(a->integer);
-    if (const Arg* a = find_arg(st->items, "signal_name")) tl.status = a->text;
-  }
+  if (const Arg* st = find_arg(tl.metadata, "exit_status"); st && st->kind == Arg::Kind::dict)
+    tl.status = status_of(st->items);
   if (const Arg* lost = find_arg(tl.metadata, "lost"); lost && lost->kind == Arg::Kind::dict)
     for (const char* key : {"dropped_records", "seq_gaps", "bad_chunks", "spill_lost",
                             "no_space_threads", "argv_cut"})

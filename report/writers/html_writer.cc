@@ -266,8 +266,7 @@ class HtmlTraceWriter final : public TraceWriter {
   void begin(const Timeline& trace, const FunctionPass* names) override {
     tl_ = trace;
     names_ = names;
-    for (std::size_t i = 0; i < tl_.processes.size(); ++i)
-      by_json_pid_.emplace(tl_.processes[i].json_pid(), i);
+    by_json_pid_ = processes_by_json_pid(tl_);
   }
   void call(const FunctionSlice& f) override {
     auto it = by_json_pid_.find(f.pid);

@@ -525,8 +525,7 @@ class PerfettoTraceWriter final : public TraceWriter, FunctionEvents {
   void begin(const Timeline& trace, const FunctionPass* names) override {
     names_ = names;
     origin_ = trace.origin;
-    for (std::size_t i = 0; i < trace.processes.size(); ++i)
-      by_json_pid_.emplace(trace.processes[i].json_pid(), i);
+    by_json_pid_ = processes_by_json_pid(trace);
     out_.emplace(trace, sink_);
     out_->write();
   }
