@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <climits>
 #include <csignal>
 #include <cstring>
@@ -21,6 +22,7 @@
 #include "common/error.h"
 #include "core/fn_rings.h"
 #include "core/launcher.h"
+#include "core/sampler.h"
 #include "core/signal_guard.h"
 #include "report/report.h"
 #include "spdlog/spdlog.h"
@@ -35,6 +37,8 @@ namespace {
 constexpr double kMaxLingerSeconds = 3600;
 // Deeper than any real stack (a frame takes 16 bytes at least: 16 MB of stack).
 constexpr std::uint64_t kMaxStackDepth = 1'000'000;
+constexpr std::uint64_t kDefaultSampleHz = 999;  // not a divisor of common timer rates
+constexpr std::uint64_t kMaxSampleHz = 10'000;
 
 struct RunOptions {
   std::string output = "viztrace.json";
@@ -42,6 +46,7 @@ struct RunOptions {
   bool keep_temp = false;
   double linger_s = 2.0;
   std::uint64_t max_stack_depth = 0;  // 0: no limit
+  std::uint32_t sample_hz = 0;    // 0: no sampling
   std::string clock = "auto";     // function timestamps: "auto" (the TSC when usable), "monotonic"
   report::FunctionFilter filter;
   std::vector<std::string> command;
@@ -95,6 +100,14 @@ int run_command(const RunOptions& o) {
   copts.wake_fd = wake;
   copts.hello_fd = hello;
   copts.tsc = o.clock == "auto" && tsc_usable();
+  // Opened before the launch: the command inherits the events and they start at its exec.
+  std::unique_ptr<Sampler> sampler;
+  if (o.sample_hz > 0) {
+    SamplerOptions sopts;
+    sopts.hz = o.sample_hz;
+    sampler = std::make_unique<Sampler>(dir.fd(), sopts);
+    copts.sampler = sampler.get();
+  }
   Collector collector(fifo, spill, copts);
   std::vector<std::string> extra_env;
   // Without a TSC that ticks at one rate everywhere, function calls read CLOCK_MONOTONIC.
@@ -112,6 +125,7 @@ int run_command(const RunOptions& o) {
     return e.status();
   }
   CollectorResult result = collector.run(target);
+  sampler.reset();
   close(fifo);
   close(wake);
   if (hello >= 0) close(hello);
@@ -197,6 +211,25 @@ Command add_run_command(CLI::App& app) {
                   "(auto), or always from CLOCK_MONOTONIC (monotonic: ~3x the cost per call here)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "monotonic"}));
+  run->add_option_function<std::string>(
+         "--sample",
+         [o](const std::string& text) {
+           std::uint64_t hz = kDefaultSampleHz;
+           if (!text.empty()) {
+             const char* end = text.data() + text.size();
+             auto [rest, ec] = std::from_chars(text.data(), end, hz);
+             if (ec != std::errc() || rest != end || hz < 1 || hz > kMaxSampleHz)
+               throw CLI::ValidationError("--sample", "'" + text +
+                                                          "' is not a whole number of samples "
+                                                          "per second from 1 to " +
+                                                          std::to_string(kMaxSampleHz));
+           }
+           o->sample_hz = static_cast<std::uint32_t>(hz);
+         },
+         "Sample the call stacks of every process and thread, HZ times per second of each "
+         "thread's CPU time (default 999); write --sample=HZ for another rate")
+      ->expected(0, 1)
+      ->type_name("HZ");
   add_function_filter_options(run, o->filter);
   run->footer("Functions: programs built with -finstrument-functions (gcc, clang) show every\n"
               "function call as a slice, C++ names demangled.\n\n"

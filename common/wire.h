@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define VT_WIRE_MAGIC 0x31545a56u /* "VZT1" read as little-endian bytes */
-#define VT_WIRE_VERSION 4
+#define VT_WIRE_VERSION 5
 #define VT_CHUNK_MAX 4096 /* PIPE_BUF on Linux: writes up to this size are atomic */
 
 /* Environment variables the launcher sets for the target and the shim passes on. */
@@ -304,6 +304,8 @@ typedef struct vt_stats {
   uint64_t no_space_records; /* function records dropped: the temp filesystem was full */
   uint64_t no_space_threads; /* threads with no function ring: the temp filesystem was full */
   uint64_t detached;         /* processes that changed user or root and were followed via /proc */
+  uint64_t samples;          /* sampled stacks written (viztrace run --sample) */
+  uint64_t samples_lost;     /* sampled stacks lost: a full ring or temp filesystem */
 } vt_stats;
 
 #ifdef __cplusplus
@@ -317,7 +319,7 @@ static_assert(sizeof(vt_reap) == 32, "vt_reap layout");
 static_assert(sizeof(vt_session) == 16, "vt_session layout");
 static_assert(sizeof(vt_observed) == 8, "vt_observed layout");
 static_assert(sizeof(vt_ended) == 8, "vt_ended layout");
-static_assert(sizeof(vt_stats) == 96, "vt_stats layout");
+static_assert(sizeof(vt_stats) == 112, "vt_stats layout");
 static_assert(sizeof(vt_fn_record) == 16, "vt_fn_record layout");
 static_assert(sizeof(vt_fn_ring) == 80, "vt_fn_ring layout");
 static_assert(sizeof(vt_module) == 24, "vt_module layout");

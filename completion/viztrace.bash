@@ -54,7 +54,7 @@ _viztrace() {
 
   local opts
   case $sub in
-    run) opts="-o --output -q --quiet --keep-temp --linger --max-stack-depth --clock $filters" ;;
+    run) opts="-o --output -q --quiet --keep-temp --linger --sample --max-stack-depth --clock $filters" ;;
     report | recover) opts="-o --output -q --quiet $filters" ;;
     clean) opts="-n --dry-run --kept" ;;
     convert) opts="-q --quiet" ;;

@@ -384,6 +384,9 @@ CollectorResult Collector::run(const Launched& target) {
     fds.push_back({SignalGuard::wakeup_fd(), POLLIN, 0});
     fds.push_back({options_.wake_fd, POLLIN, 0});   // poll ignores a negative fd
     fds.push_back({options_.hello_fd, POLLIN, 0});  // a sender may wait for room
+    Sampler* sampler = options_.sampler && options_.sampler->active() ? options_.sampler : nullptr;
+    if (sampler) sampler->add_pollfds(fds);
+    const std::size_t watched = fds.size();
     watcher_->add_pollfds(fds);
     int timeout = watcher_->scanning() ? kScanIntervalMs : kDrainIntervalMs;
     if (rings_ && !rings_->empty()) timeout = rings_hot_ ? 0 : kRingIntervalMs;
@@ -420,7 +423,8 @@ CollectorResult Collector::run(const Launched& target) {
       int k = SignalGuard::take(sigs, 64);
       for (int i = 0; i < k; ++i) handle_signal(sigs[i].signal, sigs[i].from_process, now);
     }
-    for (std::size_t i = 4; i < fds.size(); ++i)
+    if (sampler) sampler->drain();
+    for (std::size_t i = watched; i < fds.size(); ++i)
       if (fds[i].revents) watcher_->on_ready(fds[i].fd, now);
     if (watcher_->scanning()) watcher_->scan(now);
     emit_own();
@@ -438,6 +442,11 @@ CollectorResult Collector::run(const Launched& target) {
     result_.stats.no_space_records = rs.no_space;
     result_.stats.dropped_records += rs.dropped;
     if (rs.rings) sample_clock();
+  }
+  if (options_.sampler) {
+    options_.sampler->finish();
+    result_.stats.samples = options_.sampler->stats().samples;
+    result_.stats.samples_lost = options_.sampler->stats().lost;
   }
   result_.stats.bad_bytes += buffered_;
   result_.lingering = children_of(self_).size();

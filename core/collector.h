@@ -20,6 +20,7 @@
 #include "core/launcher.h"
 #include "core/pid_namespaces.h"
 #include "core/proc_watcher.h"
+#include "core/sampler.h"
 #include "common/wire.h"
 #include "spill/spill_writer.h"
 
@@ -37,6 +38,8 @@ struct CollectorOptions {
   int hello_fd = -1;
   // Function records carry TSC ticks: record (TSC, CLOCK_MONOTONIC) pairs to map them.
   bool tsc = false;
+  // Sampled stacks to move into the session dir while the run goes on; null: not sampling.
+  Sampler* sampler = nullptr;
 };
 
 struct CollectorResult {

@@ -1,12 +1,15 @@
 #include "report/report.h"
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <unordered_set>
 
 #include "common/fault_injection.h"
 #include "report/model/function_pass.h"
 #include "report/model/process_table.h"
 #include "report/model/record_decoder.h"
+#include "report/model/sample_profile.h"
 #include "report/model/timeline.h"
 #include "report/progress.h"
 #include "report/writers/report_output.h"
@@ -18,6 +21,8 @@ namespace viztrace::report {
 namespace {
 
 constexpr std::size_t kTopFunctions = 5;
+constexpr std::size_t kBusiestProcesses = 3;
+constexpr std::size_t kTopPerProcess = 3;
 
 // Processes whose end nobody told last at least until their last function record: one more
 // pass over the spill, taking the last record of each function chunk of those processes only.
@@ -68,8 +73,53 @@ void stream_function_calls(const std::string& spill_dir, std::uint64_t records_i
   progress.finish(pass.counts().calls);
 }
 
-void print_summary(const TraceModel& model, const FunctionPass& pass, const ReportOptions& options,
-                   std::uint64_t bytes) {
+// What the sampled stacks add to the summary: the top functions of the run, and of the
+// processes that took the most samples.
+SampleSummary sample_summary(const Timeline& trace) {
+  SampleSummary out;
+  const SamplingInfo& info = trace.sampling;
+  out.requested = info.requested;
+  if (!info.requested) return out;
+  out.method = info.method;
+  out.why_not = info.why_not;
+  out.hz = info.hz;
+  out.samples = info.samples;
+  out.cut_short = info.cut_short;
+  out.copy_too_small = info.copy_too_small;
+  out.stack_bytes = info.stack_bytes;
+  auto tops = [&](const TimelineProcess* p, std::size_t n, std::uint64_t& samples) {
+    std::vector<SampleSummary::Top> top;
+    for (const SampledFunction& f : top_sampled_functions(trace, p, n, &samples)) {
+      const TimelineFrame& frame = trace.frames[f.frame];
+      top.push_back({trace.names[frame.name], frame_module(trace, frame),
+                     frame_source(trace, frame), f.self, f.total});
+    }
+    return top;
+  };
+  std::uint64_t all = 0;
+  out.top = tops(nullptr, kTopFunctions, all);
+  std::vector<std::pair<std::uint64_t, const TimelineProcess*>> busiest;
+  for (const TimelineProcess& p : trace.processes) {
+    std::uint64_t n = 0;
+    for (const TimelineThread& t : p.threads) n += t.samples.size();
+    if (n > 0) busiest.push_back({n, &p});
+  }
+  std::sort(busiest.begin(), busiest.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  // Per process only when there is more than one to tell apart.
+  if (busiest.size() > 1) {
+    busiest.resize(std::min<std::size_t>(busiest.size(), kBusiestProcesses));
+    for (const auto& [n, p] : busiest) {
+      std::uint64_t samples = 0;
+      std::vector<SampleSummary::Top> top = tops(p, kTopPerProcess, samples);
+      out.processes.push_back({p->name, p->pid, samples, std::move(top)});
+    }
+  }
+  return out;
+}
+
+void print_summary(const TraceModel& model, const Timeline& trace, const FunctionPass& pass,
+                   const ReportOptions& options, std::uint64_t bytes) {
   FunctionSummary functions;
   functions.calls = pass.counts().calls;
   for (const FunctionTotals& t : pass.top(kTopFunctions))
@@ -79,7 +129,8 @@ void print_summary(const TraceModel& model, const FunctionPass& pass, const Repo
   functions.unreadable_chunks = pass.counts().malformed_chunks;
   functions.unmatched_returns = pass.counts().unmatched_returns;
   functions.unmapped = pass.counts().unmapped;
-  std::string text = format_summary(model, options.output, bytes, functions);
+  std::string text = format_summary(model, options.output, bytes, functions,
+                                    sample_summary(trace));
   std::fputs(text.c_str(), options.summary_to);
   std::fflush(options.summary_to);
 }
@@ -105,8 +156,11 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
   ReportOutput out(options.output, format);
   RecordDecoder decoder;
   ProcessTable table;
-  const TraceModel model = decode_spill(spill_dir, options, decoder, table);
-  const Timeline trace = timeline_from_model(model);
+  TraceModel model = decode_spill(spill_dir, options, decoder, table);
+  Timeline trace = timeline_from_model(model);
+  const std::optional<vt_stats>& stats = table.collector_stats();
+  add_samples(spill_dir, stats ? &*stats : nullptr, trace);
+  model.lost.samples_lost = trace.sampling.lost;
   const ModuleMap modules = table.modules();
 
   std::unique_ptr<TraceWriter> writer = format.make(out.sink());
@@ -121,7 +175,7 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
   writer->finish();
   const std::uint64_t bytes = out.commit();
 
-  if (!options.quiet && options.summary_to) print_summary(model, pass, options, bytes);
+  if (!options.quiet && options.summary_to) print_summary(model, trace, pass, options, bytes);
   return result_of(model);
 }
 

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "spill/sample_file.h"
 #include "spill/spill_format.h"
 
 namespace viztrace::spill {
@@ -105,6 +106,7 @@ void CleanupRegistry::sweep_dir(int slot) {
   unlinkat(d.fd, "wake", 0);
   unlinkat(d.fd, VT_HELLO_NAME, 0);
   unlinkat(d.fd, "shim.so", 0);
+  unlinkat(d.fd, kSampleFileName, 0);
   char name[kSegmentNameMax];
   for (std::uint32_t i = 0, n = d.segments; i < n; ++i) {
     segment_name(i, name);

@@ -39,6 +39,8 @@ class ProcessTable final : public RecordVisitor {
   // The collector's final counts, handed over in memory: they win over a STATS record, which a
   // full disk may have kept out of the spill.
   void set_collector_stats(const vt_stats& stats) { stats_ = stats; }
+  // The collector's final counts: given, or from the spill; none when it was killed.
+  const std::optional<vt_stats>& collector_stats() const { return stats_; }
 
   // What function tracing needs: the modules each process image reported, and the collector's
   // (CLOCK_MONOTONIC, TSC) pairs.

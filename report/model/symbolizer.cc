@@ -19,9 +19,7 @@
 #include <vector>
 
 #ifdef VIZTRACE_HAVE_LIBDW
-#include <dlfcn.h>
-#include <elfutils/libdw.h>
-#include <libelf.h>
+#include "report/model/libdw.h"
 #endif
 
 namespace viztrace::report {
@@ -99,53 +97,6 @@ std::string demangle(std::string_view name) {
 }
 
 #ifdef VIZTRACE_HAVE_LIBDW
-// libdw is loaded when the first file's source lines are wanted, not linked: linked, its four
-// libraries cost every viztrace command ~1.3 ms of start-up (viztrace mark and span run once
-// per step of a CI script), and most commands never read DWARF. Null when it is not installed:
-// then there are no source lines, as in a build without it.
-struct LibDw {
-  decltype(&::elf_version) elf_version;
-  decltype(&::elf_begin) elf_begin;
-  decltype(&::elf_end) elf_end;
-  decltype(&::elf_cntl) elf_cntl;
-  decltype(&::dwarf_begin_elf) dwarf_begin_elf;
-  decltype(&::dwarf_end) dwarf_end;
-  decltype(&::dwarf_getsrc_die) dwarf_getsrc_die;
-  decltype(&::dwarf_linesrc) dwarf_linesrc;
-  decltype(&::dwarf_lineno) dwarf_lineno;
-  decltype(&::dwarf_addrdie) dwarf_addrdie;
-  decltype(&::dwarf_get_units) dwarf_get_units;
-  decltype(&::dwarf_haspc) dwarf_haspc;
-};
-
-const LibDw* libdw() {
-  static const LibDw* const loaded = []() -> const LibDw* {
-    void* handle = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) return nullptr;
-    static LibDw f;
-    bool ok = true;
-    auto get = [&](auto& slot, const char* name) {
-      slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(dlsym(handle, name));
-      ok = ok && slot != nullptr;
-    };
-    get(f.elf_version, "elf_version");
-    get(f.elf_begin, "elf_begin");
-    get(f.elf_end, "elf_end");
-    get(f.elf_cntl, "elf_cntl");
-    get(f.dwarf_begin_elf, "dwarf_begin_elf");
-    get(f.dwarf_end, "dwarf_end");
-    get(f.dwarf_getsrc_die, "dwarf_getsrc_die");
-    get(f.dwarf_linesrc, "dwarf_linesrc");
-    get(f.dwarf_lineno, "dwarf_lineno");
-    get(f.dwarf_addrdie, "dwarf_addrdie");
-    get(f.dwarf_get_units, "dwarf_get_units");
-    get(f.dwarf_haspc, "dwarf_haspc");
-    if (!ok || f.elf_version(EV_CURRENT) == EV_NONE) return nullptr;
-    return &f;
-  }();
-  return loaded;
-}
-
 // The DWARF line table of one file, read through libelf's own read-only mapping of it (the
 // descriptor is not kept). Files without DWARF keep nothing.
 class DwarfLines {
@@ -354,6 +305,7 @@ const Symbol& Symbolizer::lookup(const std::string& path, std::uint64_t vaddr) {
     if (f.size == 0 || vaddr - f.addr < f.size) {
       sym.name = demangle(elf.names.c_str() + f.name);
       sym.resolved = true;
+      sym.start = f.addr;
     }
   }
   if (!sym.resolved) sym.name = fallback_name(path, vaddr);

@@ -16,6 +16,7 @@ struct Symbol {
   std::string file;  // source file from DWARF, "" when unknown
   std::uint32_t line = 0;  // 0 when unknown
   bool resolved = false;   // false: name is the module+0xoffset fallback
+  std::uint64_t start = 0;  // resolved: the function's first address (link-time)
 };
 
 // One instance per report; not thread-safe. Each ELF file is read once, keeping only its sorted

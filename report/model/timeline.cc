@@ -243,6 +243,29 @@ std::uint32_t Timeline::intern(std::string_view name) {
   return id;
 }
 
+std::uint32_t Timeline::intern_frame(const TimelineFrame& frame) {
+  // A function of a module is one frame: its first source position found stands for it.
+  std::uint64_t key = std::uint64_t{frame.name} << 32 | frame.module;
+  key ^= frame.inlined ? 1ull << 63 : 0;
+  auto [it, fresh] = frame_index_.try_emplace(key, static_cast<std::uint32_t>(frames.size()));
+  if (fresh) frames.push_back(frame);
+  return it->second;
+}
+
+std::uint32_t Timeline::intern_stack(std::uint32_t parent, std::uint32_t frame) {
+  auto [it, fresh] = stack_index_.try_emplace(std::uint64_t{parent} << 32 | frame,
+                                              static_cast<std::uint32_t>(stack_nodes.size()));
+  if (fresh) stack_nodes.push_back({parent, frame});
+  return it->second;
+}
+
+std::uint64_t Timeline::sample_count() const {
+  std::uint64_t n = 0;
+  for (const TimelineProcess& p : processes)
+    for (const TimelineThread& t : p.threads) n += t.samples.size();
+  return n;
+}
+
 std::uint64_t Timeline::normalize() {
   std::uint64_t cut = 0;
   auto by_ts = [](const auto& a, const auto& b) { return a.ts < b.ts; };

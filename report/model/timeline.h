@@ -80,11 +80,52 @@ struct TimelineCounter {
   std::vector<std::pair<std::uint64_t, double>> points;  // (ts, value), by ts
 };
 
+// A frame of a sampled stack: a function (or "module+0xoff" where no symbol covers the
+// address) of an ELF file, with where DWARF says the function is.
+struct TimelineFrame {
+  std::uint32_t name = 0;    // Timeline::names
+  std::uint32_t module = 0;  // Timeline::names: the ELF file's path; 0: unknown
+  std::uint32_t file = 0;    // Timeline::names: the function's source file; 0: unknown
+  std::uint32_t line = 0;    // its first line; 0: unknown
+  bool inlined = false;      // inlined into the frame below it: it has no frame of its own
+  bool operator==(const TimelineFrame&) const = default;
+};
+
+// The sampled stacks as a tree (Timeline::stack_nodes): node i is `frame` called from node
+// `parent`. Node 0 is the root and has no frame; a stack is the node of its innermost frame.
+struct StackNode {
+  std::uint32_t parent = 0;
+  std::uint32_t frame = 0;  // index into Timeline::frames
+};
+
+struct TimelineSample {
+  std::uint64_t ts = 0;
+  std::uint32_t stack = 0;      // Timeline::stack_nodes; 0: no frame known
+  std::uint64_t weight_ns = 0;  // the CPU time it stands for
+};
+
+// How a run's stacks were sampled (viztrace run --sample), and what was lost.
+struct SamplingInfo {
+  bool requested = false;
+  std::string method;       // "perf_event"; "" when sampling could not start
+  std::string why_not;      // when it could not start
+  std::uint32_t hz = 0;
+  std::uint32_t stack_bytes = 0;  // the most user stack a sample copied
+  bool user_time_only = false;    // time in the kernel was not sampled
+  std::uint64_t samples = 0;      // in the report
+  std::uint64_t lost = 0;         // taken and not recorded: a full ring or temp filesystem
+  std::uint64_t cut_short = 0;    // unwinding stopped before the outermost frame
+  std::uint64_t copy_too_small = 0;  // of those, because the stack copy ended first
+  std::uint64_t unplaced = 0;     // of no process the report knows
+  std::uint64_t bytes = 0;        // of sampled data the run recorded
+};
+
 struct TimelineThread {
   std::uint32_t tid = 0;
   std::string name;
   std::vector<TimelineSlice> slices;      // by start; each nests in the one open before it
   std::vector<TimelineInstant> instants;  // by ts
+  std::vector<TimelineSample> samples;    // by ts
 };
 
 struct TimelineProcess {
@@ -114,9 +155,18 @@ struct Timeline {
   TimelineThread global;                   // trace-wide: the session slice, global instants
   std::vector<TimelineCounter> counters;   // trace-wide: the counters programs sent
   Args metadata;                           // the JSON report's top-level metadata
+  // Sampled stacks: frames (0 is unused) and the tree of stacks, shared by every thread.
+  std::vector<TimelineFrame> frames = {TimelineFrame{}};
+  std::vector<StackNode> stack_nodes = {StackNode{}};
+  SamplingInfo sampling;
 
   // The index of name in names, adding it when new.
   std::uint32_t intern(std::string_view name);
+  // The index of frame in frames, adding it when new.
+  std::uint32_t intern_frame(const TimelineFrame& frame);
+  // The node of `frame` called from node `parent`, adding it when new.
+  std::uint32_t intern_stack(std::uint32_t parent, std::uint32_t frame);
+  std::uint64_t sample_count() const;
   // Sorts every thread's slices and instants and makes slices nest: a slice that outlives the
   // one enclosing it is cut at its parent's end. Returns how many slices were cut.
   std::uint64_t normalize();
@@ -129,6 +179,8 @@ struct Timeline {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>> index_;
+  std::unordered_map<std::uint64_t, std::uint32_t> frame_index_;  // by name and module
+  std::unordered_map<std::uint64_t, std::uint32_t> stack_index_;  // by parent and frame
 };
 
 // Sorts one thread's slices by start (parents first, stable) and makes them nest: a slice that

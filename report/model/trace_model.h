@@ -147,11 +147,12 @@ struct LossCounts {
   std::uint64_t no_space_threads = 0;
   std::uint64_t argv_cut = 0;         // process images whose argv was cut to fit
   std::uint64_t argv_arguments_left_out = 0;  // the arguments those cuts left out
+  std::uint64_t samples_lost = 0;     // sampled stacks taken and not recorded (--sample)
 
   // Records and chunks lost, damaged spots and cut argvs: 0 means nothing was lost.
   std::uint64_t total() const {
     return dropped_records + seq_gaps + bad_chunks + spill_lost + damaged_spots + no_space_threads +
-           argv_cut +
+           argv_cut + samples_lost +
            (bad_bytes > 0 && bad_chunks == 0 ? 1 : 0);
   }
 };

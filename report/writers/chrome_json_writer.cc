@@ -243,8 +243,45 @@ void ChromeJsonWriter::write_function(const FunctionSlice& f, std::string_view n
   else json_.raw_value(std::string_view(out, static_cast<std::size_t>(p - out)), true);
 }
 
+// The Trace Event Format's sampled stacks: "stackFrames" (a tree: id -> name, category, parent)
+// and "samples" (tid, ts, sf: the innermost frame's id, weight: the CPU time in µs).
+void ChromeJsonWriter::write_samples() {
+  const Timeline& tl = *trace_;
+  if (tl.stack_nodes.size() <= 1) return;
+  json_.key("stackFrames");
+  json_.begin_object();
+  for (std::uint32_t i = 1; i < tl.stack_nodes.size(); ++i) {
+    const StackNode& node = tl.stack_nodes[i];
+    const TimelineFrame& frame = tl.frames[node.frame];
+    json_.key(std::to_string(i));
+    json_.begin_object(true);
+    json_.member("name", tl.names[frame.name]);
+    json_.member("category", frame.module ? tl.names[frame.module] : std::string_view("[unknown]"));
+    if (node.parent != 0) json_.member("parent", std::to_string(node.parent));
+    json_.end_object();
+  }
+  json_.end_object();
+  json_.key("samples");
+  json_.begin_array();
+  for (const TimelineProcess& p : tl.processes)
+    for (const TimelineThread& t : p.threads)
+      for (const TimelineSample& s : t.samples) {
+        json_.begin_object(true);
+        json_.member("pid", p.json_pid());
+        json_.member("tid", t.tid);
+        time_member("ts", s.ts);
+        json_.member("name", "cpu-clock");
+        json_.member("sf", std::to_string(s.stack));
+        json_.key("weight");
+        json_.fixed3(s.weight_ns);
+        json_.end_object();
+      }
+  json_.end_array();
+}
+
 void ChromeJsonWriter::finish() {
   json_.end_array();
+  write_samples();
   json_.member("displayTimeUnit", "ns");
   json_.key("metadata");
   json_.begin_object();

@@ -38,6 +38,7 @@ class ChromeJsonWriter final : public TraceWriter {
   void args_members(const Args& args);
   void write_process(const TimelineProcess& p, std::uint64_t sort_index);
   void write_instants();
+  void write_samples();
   void write_counters(const std::vector<TimelineCounter>& counters, std::uint32_t pid);
   // `"name":"..."` of each function name id, escaped once.
   const std::string& name_member(std::uint32_t id, std::string_view name);

@@ -68,12 +68,55 @@ std::string loss_text(const LossCounts& l) {
       what += "the calls of " + count(l.no_space_threads, "thread", "threads");
     parts.push_back(what + " not recorded: the temp filesystem was full");
   }
+  if (l.samples_lost)
+    parts.push_back(count(l.samples_lost, "sampled stack", "sampled stacks") + " not recorded");
   if (l.argv_cut)
     parts.push_back(count(l.argv_arguments_left_out, "argument", "arguments") + " of " +
                     count(l.argv_cut, "argv", "argvs") + " too long to keep");
   if (parts.empty()) return "nothing lost";
   std::string out = "lost: ";
   for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? ", " : "") + parts[i];
+  return out;
+}
+
+// "41.2%": part of n, to a tenth of a percent.
+std::string percent(std::uint64_t part, std::uint64_t n) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.1f%%", n ? 100.0 * static_cast<double>(part) / static_cast<double>(n) : 0.0);
+  return buf;
+}
+
+// "  41.2%  spin  (total 98.0%)  hot  hot.c:2", shares of n samples.
+std::string sampled_function_line(const SampleSummary::Top& t, std::uint64_t n,
+                                  const std::string& indent) {
+  std::string self = percent(t.self, n);
+  std::string tail = "  (total " + percent(t.total, n) + ")" +
+                     (t.module.empty() ? "" : "  " + t.module) +
+                     (t.source.empty() ? "" : "  " + t.source);
+  std::string line = indent + std::string(self.size() < 7 ? 7 - self.size() : 0, ' ') + self + "  ";
+  std::size_t room = kColumns > line.size() + tail.size() ? kColumns - line.size() - tail.size() : 10;
+  return line + printable_text(t.name, room) + tail + "\n";
+}
+
+std::string sample_lines(const SampleSummary& s) {
+  if (!s.requested) return "";
+  if (s.method.empty()) return "  sampled stacks: none, sampling could not start: " + s.why_not + "\n";
+  std::string out = "  " + count(s.samples, "sampled stack", "sampled stacks") + " (" + s.method +
+                    ", " + std::to_string(s.hz) + " Hz of CPU time)";
+  if (s.cut_short) {
+    out += ", " + std::to_string(s.cut_short) + " cut short";
+    if (s.copy_too_small)
+      out += " (" + std::to_string(s.copy_too_small) + " past the " +
+             std::to_string(s.stack_bytes / 1024) + " KiB stack copy)";
+  }
+  if (s.top.empty()) return out + "\n";
+  out += "; top functions by self samples:\n";
+  for (const SampleSummary::Top& t : s.top) out += sampled_function_line(t, s.samples, "  ");
+  for (const SampleSummary::ProcessTop& p : s.processes) {
+    out += "    in " + printable_text(p.name, 40) + " (pid " + std::to_string(p.pid) + ", " +
+           count(p.samples, "sample", "samples") + "):\n";
+    for (const SampleSummary::Top& t : p.top) out += sampled_function_line(t, p.samples, "    ");
+  }
   return out;
 }
 
@@ -118,7 +161,8 @@ std::string duration_text(std::uint64_t ns) {
 }
 
 std::string format_summary(const TraceModel& model, const std::string& report_path,
-                           std::uint64_t report_bytes, const FunctionSummary& functions) {
+                           std::uint64_t report_bytes, const FunctionSummary& functions,
+                           const SampleSummary& samples) {
   const Process* target = model.target ? &model.processes[*model.target] : nullptr;
   std::vector<std::string> command = model.session.command;
   if (command.empty() && target) command = target->images.front().argv;
@@ -181,6 +225,7 @@ std::string format_summary(const TraceModel& model, const std::string& report_pa
       out += line + printable_text(t.name, room) + calls + "\n";
     }
   }
+  out += sample_lines(samples);
   const AnnotationCounts& a = model.annotations;
   if (a.spans + a.marks + a.counter_samples + a.unmatched_span_ends > 0) {
     out += "  annotations: " + count(a.spans, "span", "spans") + ", " +

@@ -26,9 +26,33 @@ struct FunctionSummary {
   std::uint64_t unmapped = 0;           // records whose clock could not be placed
 };
 
+// What sampled stacks add to the summary (viztrace run --sample).
+struct SampleSummary {
+  struct Top {
+    std::string name, module, source;  // module: base name; source: "file.c:12"; "" unknown
+    std::uint64_t self = 0, total = 0;  // samples
+  };
+  struct ProcessTop {
+    std::string name;
+    std::uint32_t pid = 0;
+    std::uint64_t samples = 0;
+    std::vector<Top> top;
+  };
+  bool requested = false;
+  std::string method;   // "" when sampling could not start
+  std::string why_not;  // then why
+  std::uint32_t hz = 0;
+  std::uint32_t stack_bytes = 0;
+  std::uint64_t samples = 0;
+  std::uint64_t cut_short = 0, copy_too_small = 0;
+  std::vector<Top> top;                // by self samples, of every process
+  std::vector<ProcessTop> processes;   // those with the most samples
+};
+
 // report_bytes: the report file's size.
 std::string format_summary(const TraceModel& model, const std::string& report_path,
-                           std::uint64_t report_bytes, const FunctionSummary& functions = {});
+                           std::uint64_t report_bytes, const FunctionSummary& functions = {},
+                           const SampleSummary& samples = {});
 
 // "850 ns", "12.345 us", "3.210 ms", "1.203 s".
 std::string duration_text(std::uint64_t ns);

@@ -1,0 +1,37 @@
+// The sampled stacks of a run (`viztrace run --sample`): the file "samples" in the session dir,
+// written by the collector while the run goes on and read by the report, which unwinds them.
+//
+// Layout: a SampleFileHeader, then records exactly as perf_event_open(2) writes them into its
+// ring (linux/perf_event.h: a perf_event_header, then the body), of the sample_type and user
+// registers the header names, with sample_id_all set (every other record ends with its pid, tid
+// and time). One change: a PERF_RECORD_SAMPLE's user stack holds only the bytes the kernel
+// could copy (its dyn_size, rounded up to 8), not the whole requested size.
+#pragma once
+
+#include <cstdint>
+
+namespace viztrace::spill {
+
+inline constexpr char kSampleFileName[] = "samples";
+inline constexpr std::uint32_t kSampleFileMagic = 0x41535a56u;  // "VZSA" as little-endian bytes
+inline constexpr std::uint32_t kSampleFileVersion = 1;
+
+enum class SampleMethod : std::uint32_t {
+  none = 0,  // sampling was asked for and could not start: SampleFileHeader::why says why
+  perf = 1,  // perf_event_open: the kernel samples each thread's CPU time
+};
+
+struct SampleFileHeader {
+  std::uint32_t magic = kSampleFileMagic;
+  std::uint32_t version = kSampleFileVersion;
+  SampleMethod method = SampleMethod::none;
+  std::uint32_t hz = 0;           // samples per second of a thread's CPU time
+  std::uint64_t sample_type = 0;  // perf_event_attr::sample_type of every sample
+  std::uint64_t regs_mask = 0;    // perf_event_attr::sample_regs_user
+  std::uint32_t stack_bytes = 0;  // the most user stack a sample copies
+  std::uint32_t machine = 0;      // EM_* of the registers (EM_X86_64)
+  char why[192] = {};             // method none: the reason, NUL-terminated
+};
+static_assert(sizeof(SampleFileHeader) == 232);
+
+}  // namespace viztrace::spill

@@ -1,0 +1,269 @@
+// Sampled stacks (viztrace run --sample): programs without frame pointers unwound through DWARF,
+// the executable's and a library's functions with their shares, fork children and threads from
+// their start, a short compiler run, a run where the kernel refuses to sample, and a viztrace
+// killed or interrupted while sampling.
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "harness.h"
+#include "simdjson.h"
+
+using namespace vt_test;
+
+namespace {
+
+struct Sample {
+  long long pid = 0, tid = 0;
+  double ts = 0, weight = 0;
+  std::vector<std::string> stack;    // innermost first
+  std::vector<std::string> modules;  // likewise: each frame's "category"
+};
+
+struct Sampled {
+  std::vector<Sample> samples;
+  std::string method;  // metadata.sampling.method; "" when null
+  long long cut_short = 0, lost = 0;
+};
+
+Sampled samples_of(const Report& rep) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(rep.raw);
+  Sampled out;
+  simdjson::dom::element sampling;
+  REQUIRE(doc["metadata"]["sampling"].get(sampling) == simdjson::SUCCESS);
+  std::string_view method;
+  if (!sampling["method"].get(method)) out.method = std::string(method);
+  out.cut_short = int64_t(sampling["cut_short"]);
+  out.lost = int64_t(sampling["lost"]);
+  simdjson::dom::object frames;
+  if (doc["stackFrames"].get(frames)) return out;  // no sample at all
+  struct Frame {
+    std::string name, module, parent;
+  };
+  std::map<std::string, Frame> by_id;
+  for (auto [key, f] : frames) {
+    Frame fr;
+    fr.name = std::string(std::string_view(f["name"]));
+    fr.module = std::string(std::string_view(f["category"]));
+    std::string_view parent;
+    if (!f["parent"].get(parent)) fr.parent = std::string(parent);
+    by_id[std::string(key)] = fr;
+  }
+  for (simdjson::dom::element e : doc["samples"].get_array()) {
+    Sample s;
+    s.pid = int64_t(e["pid"]);
+    s.tid = int64_t(e["tid"]);
+    s.ts = double(e["ts"]);
+    s.weight = double(e["weight"]);
+    std::string id{std::string_view(e["sf"])};
+    for (int depth = 0; !id.empty() && depth < 1000; ++depth) {
+      auto it = by_id.find(id);
+      REQUIRE(it != by_id.end());
+      s.stack.push_back(it->second.name);
+      s.modules.push_back(it->second.module);
+      id = it->second.parent;
+    }
+    out.samples.push_back(std::move(s));
+  }
+  return out;
+}
+
+bool has(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// Share of samples whose innermost frame is `name`, in percent.
+double self_share(const std::vector<Sample>& samples, const std::string& name) {
+  if (samples.empty()) return 0;
+  double n = 0;
+  for (const Sample& s : samples) n += !s.stack.empty() && s.stack.front() == name;
+  return 100 * n / static_cast<double>(samples.size());
+}
+
+// Waits until a running session's samples file holds at least `bytes`.
+void await_samples_file(const Sandbox& s, std::uintmax_t bytes) {
+  timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    for (const auto& e : std::filesystem::directory_iterator(s.tmp())) {
+      std::error_code ec;
+      auto size = std::filesystem::file_size(e.path() / "samples", ec);
+      if (!ec && size >= bytes) return;
+    }
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    REQUIRE(now.tv_sec - start.tv_sec < 30);
+    timespec pause = {0, 10'000'000};  // the file grows every 100 ms at most
+    nanosleep(&pause, nullptr);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("sampled stacks without frame pointers: the hot functions of a program and its library, "
+          "their shares, whole stacks") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "--sample", "--", fixture("sample_hot")});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  Report rep = s.report();
+  Sampled sampled = samples_of(rep);
+  CHECK(sampled.method == "perf_event");
+  CHECK(sampled.lost == 0);
+  REQUIRE(sampled.samples.size() > 100);
+  const long long pid = rep.target().pid;
+  for (const Sample& x : sampled.samples) CHECK(x.pid == pid);
+  // exe_spin and lib_spin take all but a few samples, in the split the fixture is made with.
+  const double exe = self_share(sampled.samples, "exe_spin");
+  const double lib = self_share(sampled.samples, "lib_spin");
+  CHECK(exe + lib > 90);
+  CHECK(exe == Approx(60).margin(10));
+  CHECK(lib == Approx(40).margin(10));
+  // Every stack in them is whole: through work() and main() to the program's entry.
+  std::size_t whole = 0, in_spin = 0;
+  for (const Sample& x : sampled.samples) {
+    if (x.stack.empty() || (x.stack[0] != "exe_spin" && x.stack[0] != "lib_spin")) continue;
+    ++in_spin;
+    if (x.stack.size() >= 4 && x.stack[1] == "work" && x.stack[2] == "main" &&
+        x.stack.back() == "_start")
+      ++whole;
+    if (x.stack[0] == "lib_spin") CHECK(x.modules[0].ends_with("/libsample_lib.so"));
+    else CHECK(x.modules[0].ends_with("/sample_hot"));
+  }
+  CHECK(whole >= in_spin * 95 / 100);
+  CHECK(sampled.cut_short <= static_cast<long long>(sampled.samples.size() / 20));
+  // The summary names them, with their source.
+  CHECK(r.err.find("sampled stacks (perf_event, 999 Hz of CPU time)") != std::string::npos);
+  CHECK(r.err.find("exe_spin  (total") != std::string::npos);
+  CHECK(r.err.find("sample_hot.c:") != std::string::npos);
+  require_clean(s);
+}
+
+TEST_CASE("a fork child and a second thread are sampled from their start") {
+  Sandbox s;
+  SECTION("fork") {
+    auto r = s.viztrace({"run", "--sample", "--", fixture("sample_hot"), "fork"});
+    INFO(r.err);
+    REQUIRE(r.exit_code() == 0);
+    Report rep = s.report();
+    auto images = rep.named("sample_hot");
+    REQUIRE(images.size() == 2);
+    const long long parent = rep.target().pid;
+    long long child = 0;
+    for (const Process& p : images)
+      if (p.pid != parent) child = p.pid;
+    REQUIRE(child != 0);
+    std::size_t in_child = 0;
+    for (const Sample& x : samples_of(rep).samples)
+      if (x.pid == child && x.tid == child && has(x.stack, "child_spin") && has(x.stack, "main"))
+        ++in_child;
+    CHECK(in_child > 100);
+  }
+  SECTION("thread") {
+    auto r = s.viztrace({"run", "--sample", "--", fixture("sample_hot"), "threads"});
+    INFO(r.err);
+    REQUIRE(r.exit_code() == 0);
+    Report rep = s.report();
+    const long long pid = rep.target().pid;
+    std::set<long long> tids;
+    std::size_t in_thread = 0;
+    for (const Sample& x : samples_of(rep).samples) {
+      REQUIRE(x.pid == pid);
+      if (x.tid != pid && has(x.stack, "thread_spin") && has(x.stack, "thread_main")) {
+        ++in_thread;
+        tids.insert(x.tid);
+      }
+    }
+    CHECK(in_thread > 100);
+    CHECK(tids.size() == 1);
+  }
+  require_clean(s);
+}
+
+TEST_CASE("a short compiler run is sampled, in its own process") {
+  if (!on_path("cc")) VT_SKIP("no cc on PATH");
+  Sandbox s;
+  s.write_file("unit.c",
+               "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n"
+               "int main(void) { puts(\"x\"); return 0; }\n");
+  auto r = s.viztrace({"run", "--sample", "--", "cc", "-O2", "-c", "unit.c"});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  Report rep = s.report();
+  std::set<long long> compiler;
+  for (const Process& p : rep.processes)
+    if (p.name == "cc1" || p.exe.ends_with("/cc1")) compiler.insert(p.pid);
+  REQUIRE(compiler.size() == 1);
+  std::size_t in_compiler = 0;
+  for (const Sample& x : samples_of(rep).samples) in_compiler += compiler.count(x.pid);
+  CHECK(in_compiler > 0);
+  require_clean(s);
+}
+
+TEST_CASE("where the kernel refuses to sample, the command runs unsampled and the summary says "
+          "why") {
+  Sandbox s;
+  // As under a container runtime's seccomp profile.
+  auto r = s.command({fixture("deny_perf"), viztrace_bin(), "run", "--sample", "--", "sh", "-c",
+                      "echo still runs"});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  CHECK(r.out == "still runs\n");
+  CHECK(r.err.find("sampled stacks: none, sampling could not start: perf_event_open: Operation "
+                   "not permitted") != std::string::npos);
+  Report rep = s.report();
+  Sampled sampled = samples_of(rep);
+  CHECK(sampled.method.empty());
+  CHECK(sampled.samples.empty());
+  CHECK(rep.raw.find("\"why_not\":\"perf_event_open: Operation not permitted") !=
+        std::string::npos);
+  require_clean(s);
+}
+
+TEST_CASE("viztrace killed while sampling: recover gives the samples, interrupted: the report "
+          "has them") {
+  Sandbox s;
+  SECTION("SIGKILL, then recover") {
+    auto run = s.start_viztrace(
+        {"run", "--sample", "--", "sh", "-c", "echo ready; exec " + fixture("sample_hot") + " long"});
+    run->wait_for_out("ready");
+    await_samples_file(s, 64 << 10);
+    auto children = children_of(run->pid());
+    REQUIRE(children.size() == 1);
+    run->signal(SIGKILL);
+    run->finish();
+    kill(children[0], SIGKILL);
+    await_exit(children[0], 30);
+    auto r = s.viztrace({"recover", "-q", "-o", "r.json"});
+    INFO(r.err);
+    REQUIRE(r.exit_code() == 0);
+    Sampled sampled = samples_of(s.report("r.json"));
+    CHECK(sampled.method == "perf_event");
+    std::size_t hot = 0;
+    for (const Sample& x : sampled.samples)
+      hot += !x.stack.empty() && (x.stack[0] == "exe_spin" || x.stack[0] == "lib_spin");
+    CHECK(hot > 10);
+  }
+  SECTION("Ctrl+C") {
+    Options job;
+    job.own_group = true;
+    auto run = s.start_viztrace(
+        {"run", "--sample", "--", "sh", "-c", "echo ready; exec " + fixture("sample_hot") + " long"},
+        job);
+    run->wait_for_out("ready");
+    await_samples_file(s, 64 << 10);
+    run->signal_group(SIGINT);
+    Result r = run->finish();
+    INFO(r.err);
+    CHECK(r.signal() == SIGINT);
+    Sampled sampled = samples_of(s.report());
+    CHECK(sampled.samples.size() > 10);
+  }
+  require_clean(s);
+}
