@@ -34,6 +34,7 @@ const LibDw* libdw() {
     VIZTRACE_LIBDW_GET(dwarf_get_units);
     VIZTRACE_LIBDW_GET(dwarf_haspc);
     VIZTRACE_LIBDW_GET(dwarf_getscopes);
+    VIZTRACE_LIBDW_GET(dwarf_getscopes_die);
     VIZTRACE_LIBDW_GET(dwarf_tag);
     VIZTRACE_LIBDW_GET(dwarf_attr_integrate);
     VIZTRACE_LIBDW_GET(dwarf_formstring);

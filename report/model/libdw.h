@@ -30,6 +30,7 @@ struct LibDw {
   decltype(&::dwarf_get_units) dwarf_get_units;
   decltype(&::dwarf_haspc) dwarf_haspc;
   decltype(&::dwarf_getscopes) dwarf_getscopes;
+  decltype(&::dwarf_getscopes_die) dwarf_getscopes_die;
   decltype(&::dwarf_tag) dwarf_tag;
   decltype(&::dwarf_attr_integrate) dwarf_attr_integrate;
   decltype(&::dwarf_formstring) dwarf_formstring;

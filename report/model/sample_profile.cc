@@ -104,7 +104,8 @@ struct TimedMapping {
 struct Image {
   std::vector<TimedMapping> mappings;
   std::unique_ptr<Unwinder> unwinder;
-  std::unordered_map<std::uint64_t, std::uint32_t> frames;  // by address
+  // By address: the frames there, outermost first (the function, then what is inlined in it).
+  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> frames;
 };
 
 class Profile {
@@ -203,7 +204,7 @@ class Profile {
       if (r.copy_too_small) ++tl_.sampling.copy_too_small;
       std::uint32_t node = 0;
       for (auto pc = pcs.rbegin(); pc != pcs.rend(); ++pc)
-        node = tl_.intern_stack(node, frame_of(image, *pc));
+        for (std::uint32_t frame : frames_at(image, *pc)) node = tl_.intern_stack(node, frame);
       thread->samples.push_back({ts, node, period});
       ++tl_.sampling.samples;
     });
@@ -233,8 +234,8 @@ class Profile {
     return image;
   }
 
-  std::uint32_t frame_of(Image& image, std::uint64_t pc) {
-    auto [it, fresh] = image.frames.try_emplace(pc, 0);
+  const std::vector<std::uint32_t>& frames_at(Image& image, std::uint64_t pc) {
+    auto [it, fresh] = image.frames.try_emplace(pc);
     if (!fresh) return it->second;
     TimelineFrame frame;
     const Mapping* m = image.unwinder->find(pc);
@@ -253,7 +254,21 @@ class Profile {
         }
       }
     }
-    it->second = tl_.intern_frame(frame);
+    it->second.push_back(tl_.intern_frame(frame));
+    if (m != nullptr) {
+      const std::vector<InlinedFunction>& inlined = symbols_.inlined(m->path, pc - m->bias);
+      for (auto f = inlined.rbegin(); f != inlined.rend(); ++f) {
+        TimelineFrame in;
+        in.name = tl_.intern(f->name);
+        in.module = frame.module;
+        if (!f->file.empty()) {
+          in.file = tl_.intern(f->file);
+          in.line = f->line;
+        }
+        in.inlined = true;
+        it->second.push_back(tl_.intern_frame(in));
+      }
+    }
     return it->second;
   }
 

@@ -19,6 +19,8 @@
 #include <vector>
 
 #ifdef VIZTRACE_HAVE_LIBDW
+#include <dwarf.h>
+
 #include "report/model/libdw.h"
 #endif
 
@@ -133,6 +135,54 @@ class DwarfLines {
     out.line = static_cast<std::uint32_t>(line);
   }
 
+  // The functions inlined at vaddr, innermost first, as DWARF describes them (its inlined
+  // subroutines' scopes), each with where it is declared.
+  void inlined(std::uint64_t vaddr, std::vector<InlinedFunction>& out) {
+    if (dwarf_ == nullptr) return;
+    Dwarf_Die cu;
+    if (!find_cu(vaddr, cu)) return;
+    // dwarf_getscopes goes from an inlined subroutine into its abstract definition's scopes;
+    // the callers are the scopes that contain the innermost one in the tree.
+    Dwarf_Die* found = nullptr;
+    int n = dw_->dwarf_getscopes(&cu, vaddr, &found);
+    int innermost = 0;
+    while (innermost < n && dw_->dwarf_tag(&found[innermost]) != DW_TAG_inlined_subroutine)
+      ++innermost;
+    Dwarf_Die* scopes = nullptr;
+    n = innermost < n ? dw_->dwarf_getscopes_die(&found[innermost], &scopes) : 0;
+    std::free(found);
+    Dwarf_Files* files = nullptr;
+    std::size_t nfiles = 0;
+    for (int i = 0; i < n; ++i) {
+      const int tag = dw_->dwarf_tag(&scopes[i]);
+      if (tag == DW_TAG_subprogram) break;  // the function lookup() names
+      if (tag != DW_TAG_inlined_subroutine) continue;
+      InlinedFunction f;
+      Dwarf_Attribute attr;
+      const char* name = nullptr;
+      if (dw_->dwarf_attr_integrate(&scopes[i], DW_AT_linkage_name, &attr))
+        name = dw_->dwarf_formstring(&attr);
+      if (name == nullptr && dw_->dwarf_attr_integrate(&scopes[i], DW_AT_name, &attr))
+        name = dw_->dwarf_formstring(&attr);
+      if (name == nullptr) continue;
+      f.name = demangle(name);
+      Dwarf_Word file = 0, line = 0;
+      if (dw_->dwarf_attr_integrate(&scopes[i], DW_AT_decl_file, &attr) &&
+          dw_->dwarf_formudata(&attr, &file) == 0 &&
+          dw_->dwarf_attr_integrate(&scopes[i], DW_AT_decl_line, &attr) &&
+          dw_->dwarf_formudata(&attr, &line) == 0 &&
+          (files != nullptr || dw_->dwarf_getsrcfiles(&cu, &files, &nfiles) == 0) &&
+          file < nfiles) {
+        if (const char* src = dw_->dwarf_filesrc(files, file, nullptr, nullptr)) {
+          f.file = src;
+          f.line = static_cast<std::uint32_t>(line);
+        }
+      }
+      out.push_back(std::move(f));
+    }
+    std::free(scopes);
+  }
+
  private:
   // Through .debug_aranges when the file has it (GCC's default), else by asking every unit.
   bool find_cu(std::uint64_t vaddr, Dwarf_Die& cu) {
@@ -156,6 +206,7 @@ struct Symbolizer::ElfFile {
   std::vector<Function> functions;  // sorted by addr, one per address
   std::string names;                // the NUL-terminated names of `functions`, nothing else
   std::unordered_map<std::uint64_t, Symbol> cache;
+  std::unordered_map<std::uint64_t, std::vector<InlinedFunction>> inlined;
 #ifdef VIZTRACE_HAVE_LIBDW
   std::unique_ptr<DwarfLines> lines;
 #endif
@@ -313,6 +364,19 @@ const Symbol& Symbolizer::lookup(const std::string& path, std::uint64_t vaddr) {
   if (elf.lines) elf.lines->find(vaddr, sym);
 #endif
   return sym;
+}
+
+const std::vector<InlinedFunction>& Symbolizer::inlined(const std::string& path,
+                                                        std::uint64_t vaddr) {
+  lookup(path, vaddr);  // reads the file when new
+  ElfFile& elf = *files_.find(path)->second;
+  auto [cached, fresh] = elf.inlined.try_emplace(vaddr);
+#ifdef VIZTRACE_HAVE_LIBDW
+  if (fresh && elf.lines) elf.lines->inlined(vaddr, cached->second);
+#else
+  (void)fresh;
+#endif
+  return cached->second;
 }
 
 }  // namespace viztrace::report

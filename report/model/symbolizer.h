@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace viztrace::report {
 
@@ -17,6 +18,13 @@ struct Symbol {
   std::uint32_t line = 0;  // 0 when unknown
   bool resolved = false;   // false: name is the module+0xoffset fallback
   std::uint64_t start = 0;  // resolved: the function's first address (link-time)
+};
+
+// A function inlined into another at some address: it has no frame of its own.
+struct InlinedFunction {
+  std::string name;  // demangled
+  std::string file;  // where DWARF says it is declared; "" unknown
+  std::uint32_t line = 0;
 };
 
 // One instance per report; not thread-safe. Each ELF file is read once, keeping only its sorted
@@ -34,6 +42,10 @@ class Symbolizer {
   // Never throws: an unreadable or non-ELF file, or an address outside every function, gives the
   // fallback "<basename>+0x<hex vaddr>" with resolved == false.
   const Symbol& lookup(const std::string& path, std::uint64_t vaddr);
+
+  // The functions inlined at vaddr (in the function lookup() names), innermost first; empty
+  // without DWARF or without libdw.
+  const std::vector<InlinedFunction>& inlined(const std::string& path, std::uint64_t vaddr);
 
   // Distinct paths opened and parsed so far (failed attempts included).
   std::size_t files_read() const { return files_.size(); }

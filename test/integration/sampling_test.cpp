@@ -145,6 +145,37 @@ TEST_CASE("sampled stacks without frame pointers: the hot functions of a program
   require_clean(s);
 }
 
+TEST_CASE("functions inlined where the samples fell are frames of their own, under their caller") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "--sample", "--", fixture("sample_inline")});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  Sampled sampled = samples_of(s.report());
+  REQUIRE(sampled.samples.size() > 50);
+  // Innermost first: mix inlined in step inlined in run_steps (the only real frame of the three).
+  const std::vector<std::string> inner = {"demo::Mixer<unsigned long>::mix(unsigned long) const",
+                                          "demo::Mixer<unsigned long>::step(unsigned long)",
+                                          "demo::run_steps(unsigned long)", "main"};
+  std::size_t through_step = 0, in_run_steps = 0;
+  for (const Sample& x : sampled.samples) {
+    auto at = std::find(x.stack.begin(), x.stack.end(), "demo::run_steps(unsigned long)");
+    if (at == x.stack.end()) continue;
+    ++in_run_steps;
+    CHECK(at + 1 != x.stack.end());
+    if (at + 1 != x.stack.end()) CHECK(*(at + 1) == "main");
+    if (at != x.stack.begin() && *(at - 1) == inner[1]) ++through_step;
+  }
+  CHECK(in_run_steps > sampled.samples.size() * 9 / 10);
+  // Some instructions of the loop are step's or mix's, and a few its own.
+  CHECK(through_step > in_run_steps / 5);
+  bool mix_seen = false;
+  for (const Sample& x : sampled.samples)
+    mix_seen |= x.stack.size() >= 3 && x.stack[0] == inner[0] && x.stack[1] == inner[1] &&
+                x.stack[2] == inner[2];
+  CHECK(mix_seen);
+  require_clean(s);
+}
+
 TEST_CASE("a fork child and a second thread are sampled from their start") {
   Sandbox s;
   SECTION("fork") {
