@@ -50,7 +50,6 @@ const LibDw* libdw() {
     VIZTRACE_LIBDW_GET(dwfl_getthread_frames);
     VIZTRACE_LIBDW_GET(dwfl_frame_pc);
     VIZTRACE_LIBDW_GET(dwfl_thread_state_registers);
-    VIZTRACE_LIBDW_GET(dwfl_standard_find_debuginfo);
     VIZTRACE_LIBDW_GET(dwfl_offline_section_address);
     VIZTRACE_LIBDW_GET(dwfl_errno);
     VIZTRACE_LIBDW_GET(dwfl_errmsg);

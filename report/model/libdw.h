@@ -46,7 +46,6 @@ struct LibDw {
   decltype(&::dwfl_getthread_frames) dwfl_getthread_frames;
   decltype(&::dwfl_frame_pc) dwfl_frame_pc;
   decltype(&::dwfl_thread_state_registers) dwfl_thread_state_registers;
-  decltype(&::dwfl_standard_find_debuginfo) dwfl_standard_find_debuginfo;
   decltype(&::dwfl_offline_section_address) dwfl_offline_section_address;
   decltype(&::dwfl_errno) dwfl_errno;
   decltype(&::dwfl_errmsg) dwfl_errmsg;

@@ -86,6 +86,14 @@ namespace {
 
 pid_t next_thread(Dwfl*, void*, void**) { return 0; }
 
+// No separate debug files: unwinding needs the call frame information, which every file has in
+// its .eh_frame, and libdw would read (and decompress) a whole separate debug file again for
+// every process image that maps its object.
+int no_debuginfo(Dwfl_Module*, void**, const char*, Dwarf_Addr, const char*, const char*,
+                 GElf_Word, char**) {
+  return -1;
+}
+
 bool get_thread(Dwfl*, pid_t, void* dwfl_arg, void** thread_argp) {
   *thread_argp = dwfl_arg;
   return true;
@@ -156,7 +164,7 @@ UnwindResult Unwinder::unwind(pid_t tid, const std::uint64_t* regs, std::size_t 
     state_ = std::make_unique<State>();
     state_->dw = libdw();
     if (state_->dw) {
-      state_->callbacks.find_debuginfo = state_->dw->dwfl_standard_find_debuginfo;
+      state_->callbacks.find_debuginfo = no_debuginfo;
       state_->callbacks.section_address = state_->dw->dwfl_offline_section_address;
       state_->dwfl = state_->dw->dwfl_begin(&state_->callbacks);
       state_->thread_callbacks.next_thread = next_thread;
