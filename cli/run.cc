@@ -52,6 +52,17 @@ struct RunOptions {
   std::vector<std::string> command;
 };
 
+// VIZTRACE_SAMPLE_METHOD: "perf" or "timer" only, for tests and for comparing the two; unset or
+// "auto": perf_event_open, else the shim's timers.
+SamplerOptions::Method sample_method() {
+  const char* v = std::getenv("VIZTRACE_SAMPLE_METHOD");
+  std::string m = v ? v : "auto";
+  if (m == "auto" || m.empty()) return SamplerOptions::Method::automatic;
+  if (m == "perf") return SamplerOptions::Method::perf;
+  if (m == "timer") return SamplerOptions::Method::timer;
+  throw Error("VIZTRACE_SAMPLE_METHOD: '" + m + "' is not auto, perf or timer");
+}
+
 int run_command(const RunOptions& o) {
   std::string shim = locate_shim();
   check_output_path(o.output);
@@ -105,6 +116,7 @@ int run_command(const RunOptions& o) {
   if (o.sample_hz > 0) {
     SamplerOptions sopts;
     sopts.hz = o.sample_hz;
+    sopts.method = sample_method();
     sampler = std::make_unique<Sampler>(dir.fd(), sopts);
     copts.sampler = sampler.get();
   }
@@ -115,6 +127,8 @@ int run_command(const RunOptions& o) {
   extra_env.push_back(std::string(VT_ENV_MAX_DEPTH) + "=" + std::to_string(o.max_stack_depth));
   if (hello >= 0)
     extra_env.push_back(std::string(VT_ENV_PID_NS) + "=" + std::to_string(pid_ns.st_ino));
+  if (sampler && sampler->timers())
+    extra_env.push_back(std::string(VT_ENV_SAMPLE) + "=" + std::to_string(o.sample_hz));
   char cwd[PATH_MAX];
   collector.begin(o.command, getcwd(cwd, sizeof cwd) ? cwd : "");
   Launched target;

@@ -9,7 +9,7 @@
 
 namespace vt_shim {
 
-constexpr size_t kMoreEntries = 3;
+constexpr size_t kMoreEntries = 4;
 
 struct EnvValues {
   const char* fifo_entry;  // "VIZTRACE_FIFO=<path>"

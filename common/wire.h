@@ -20,6 +20,9 @@
 #define VT_ENV_CLOCK "VIZTRACE_CLOCK" /* "tsc": function events may read the TSC */
 #define VT_ENV_MAX_DEPTH "VIZTRACE_MAX_DEPTH" /* function calls deeper than this: not recorded */
 #define VT_ENV_PID_NS "VIZTRACE_PID_NS" /* inode of viztrace's PID namespace, in decimal */
+/* Set when the kernel would not sample (perf_event_open refused): each thread samples itself,
+ * this many times per second of its CPU time, with a timer and SIGPROF (shim/sampling.h). */
+#define VT_ENV_SAMPLE "VIZTRACE_SAMPLE"
 
 /* A process in another PID namespace than viztrace's sends one hello, before the first chunk of
  * each of its images, as a datagram to the socket VT_HELLO_NAME beside the FIFO: the kernel tells
@@ -198,6 +201,9 @@ enum {
   VT_REC_DETACHED = 18,    /* the process changed its user or root, and can no longer reach the
                               session: it and its descendants are followed through /proc from
                               here on; aux: VT_DETACHED_*; string ARGV (of the image now) */
+  VT_REC_SAMPLE = 19,      /* a sampled stack (VIZTRACE_SAMPLE), one per unsequenced chunk;
+                              aux: samples of this process dropped since its last one (the FIFO
+                              was full); vt_sample, then the stack bytes */
 
   /* Written by the collector (chunks with VT_CHUNK_COLLECTOR). */
   VT_REC_SESSION = 64,  /* vt_session; strings COMMAND, CWD. ts is the trace start */
@@ -267,6 +273,15 @@ typedef struct vt_module {
   uint64_t low, high; /* runtime range of its executable segments */
 } vt_module;
 
+/* The registers of a sample in DWARF's x86-64 numbering: rax rdx rcx rbx rsi rdi rbp rsp
+ * r8-r15 rip. */
+#define VT_SAMPLE_REGS 17
+typedef struct vt_sample {
+  uint64_t period_ns;             /* the thread's CPU time this sample stands for */
+  uint64_t regs[VT_SAMPLE_REGS];
+  uint32_t stack_bytes;           /* copied from rsp up, following this struct (padded to 8) */
+  uint32_t reserved;
+} vt_sample;
 typedef struct vt_clock {
   uint64_t tsc;
 } vt_clock;
@@ -326,6 +341,7 @@ static_assert(sizeof(vt_module) == 24, "vt_module layout");
 static_assert(sizeof(vt_argv_cut) == 16, "vt_argv_cut layout");
 static_assert(sizeof(vt_counter) == 8, "vt_counter layout");
 static_assert(sizeof(vt_hello) == 24, "vt_hello layout");
+static_assert(sizeof(vt_sample) == 152, "vt_sample layout");
 #else
 _Static_assert(sizeof(vt_chunk_header) == 32, "chunk header layout");
 _Static_assert(sizeof(vt_record) == 16, "record header layout");

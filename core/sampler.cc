@@ -113,6 +113,8 @@ Sampler::Sampler(int session_dir_fd, const SamplerOptions& options) {
   int err = 0;
   if (kMachine == 0) {
     reason_ = "sampling is supported on x86-64 only";
+  } else if (options.method == SamplerOptions::Method::timer) {
+    reason_ = "VIZTRACE_SAMPLE_METHOD=timer";
   } else {
     for (long cpu = 0; cpu < cpus; ++cpu) {
       int fd = perf_event_open(&attr, 0, static_cast<int>(cpu));
@@ -159,7 +161,9 @@ Sampler::Sampler(int session_dir_fd, const SamplerOptions& options) {
     for (Cpu& c : cpus_) close(c.fd);
     cpus_.clear();
     std::snprintf(header.why, sizeof header.why, "%s", reason_.c_str());
-    spdlog::debug("sampling: {}", reason_);
+    timers_ = kMachine != 0 && options.method != SamplerOptions::Method::perf;
+    if (timers_) header.method = spill::SampleMethod::timer;
+    spdlog::debug("sampling: {}{}", reason_, timers_ ? "; the threads sample themselves" : "");
   } else {
     header.method = spill::SampleMethod::perf;
     spdlog::debug("sampling at {} Hz on {} CPUs, {} KiB rings{}", options.hz, cpus_.size(),

@@ -23,6 +23,8 @@ namespace viztrace {
 struct SamplerOptions {
   std::uint32_t hz = 999;
   std::uint32_t stack_bytes = 8192;  // user stack copied per sample (a multiple of 8)
+  // Which way: perf_event_open, else the shim's timers (auto); only one of them.
+  enum class Method { automatic, perf, timer } method = Method::automatic;
 };
 
 struct SamplerStats {
@@ -42,6 +44,9 @@ class Sampler {
   Sampler& operator=(const Sampler&) = delete;
 
   bool active() const { return !cpus_.empty(); }
+  // The kernel does not sample: the traced threads are to sample themselves (shim/sampling.h).
+  bool timers() const { return timers_; }
+  // Why the kernel does not sample, "" when it does.
   const std::string& reason() const { return reason_; }
 
   // The rings' descriptors: readable when a ring is a quarter full.
@@ -66,6 +71,7 @@ class Sampler {
   std::size_t regs_ = 0;        // registers per sample
   int file_ = -1;
   bool file_failed_ = false;
+  bool timers_ = false;
   std::uint64_t pending_samples_ = 0;  // in out_
   std::uint64_t flushed_ns_ = 0;
   std::vector<unsigned char> out_;     // what waits for the next write

@@ -159,9 +159,9 @@ ReportResult write_report(const std::string& spill_dir, const ReportOptions& opt
   TraceModel model = decode_spill(spill_dir, options, decoder, table);
   Timeline trace = timeline_from_model(model);
   const std::optional<vt_stats>& stats = table.collector_stats();
-  add_samples(spill_dir, stats ? &*stats : nullptr, trace);
-  model.lost.samples_lost = trace.sampling.lost;
   const ModuleMap modules = table.modules();
+  add_samples(spill_dir, stats ? &*stats : nullptr, modules, trace);
+  model.lost.samples_lost = trace.sampling.lost;
 
   std::unique_ptr<TraceWriter> writer = format.make(out.sink());
   FunctionPass::Sink calls;

@@ -354,6 +354,13 @@ void functions_process_exit() noexcept {
   functions_modules_changed();
 }
 
+void functions_announce_modules() noexcept {
+  if (!g_fn.enabled) return;
+  int saved = errno;
+  check_modules();
+  errno = saved;
+}
+
 void functions_modules_changed() noexcept {
   if (!g_fn.enabled || __atomic_load_n(&g_fn.loads_announced, __ATOMIC_RELAXED) == 0) return;
   int saved = errno;

@@ -25,6 +25,9 @@ void functions_process_exit() noexcept;
 // Modules may have been loaded or unloaded (dlclose): they are announced again if so, once a
 // ring exists in this process.
 void functions_modules_changed() noexcept;
+// Announces the loaded modules now, and from then on whenever they change (sampled stacks
+// need them as calls do).
+void functions_announce_modules() noexcept;
 // The calling thread's records so far are made visible to the collector (before an exec).
 void functions_publish() noexcept;
 

@@ -20,6 +20,7 @@
 
 #include "common/env_doctor.h"
 #include "common/exe_probe.h"
+#include "shim/sampling.h"
 #include "shim/state.h"
 #include "common/sys.h"
 #include "shim/decimal.h"
@@ -346,6 +347,24 @@ VT_EXPORT void pthread_exit(void* value) {
   REAL(pthread_exit, "pthread_exit");
   g_real.pthread_exit(value);
   __builtin_unreachable();
+}
+
+// SIGPROF while sampling (shim/sampling.h): the program's handler is kept, ours stays.
+VT_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+  if (sampling_sigaction(sig, act, old)) return 0;
+  if (!REAL(sigaction, "sigaction")) return errno = ENOSYS, -1;
+  return g_real.sigaction(sig, act, old);
+}
+
+VT_EXPORT __sighandler_t signal(int sig, __sighandler_t handler) {
+  struct sigaction act = {}, old = {};
+  act.sa_handler = handler;
+  sigemptyset(&act.sa_mask);
+  sigaddset(&act.sa_mask, sig);
+  act.sa_flags = SA_RESTART;  // what glibc's signal() asks for
+  if (sampling_sigaction(sig, &act, &old)) return old.sa_handler;
+  if (!REAL(signal, "signal")) return errno = ENOSYS, SIG_ERR;
+  return g_real.signal(sig, handler);
 }
 
 VT_EXPORT int pthread_setname_np(pthread_t thread, const char* name) {

@@ -19,6 +19,7 @@
 #include "shim/channel.h"
 #include "common/exe_probe.h"
 #include "shim/functions.h"
+#include "shim/sampling.h"
 #include "shim/state.h"
 #include "common/sys.h"
 #include "shim/decimal.h"
@@ -279,6 +280,7 @@ void on_fork_child(unsigned long before_fork) noexcept {
   if (g.other_pid_ns) send_hello(g.pid, g.image);
   functions_on_fork_child();
   if (g.tracing) emit_proc_start(VT_PROC_FORKED, g.argv, now_ns());
+  sampling_fork_child();
   errno = saved;
 }
 
@@ -340,10 +342,10 @@ __attribute__((constructor)) void shim_init(int, char** argv, char**) {
   g.argv = argv;
   // The session's variables, kept for an exec with an environment of the program's own: the
   // FIFO and the shim (without them nothing is traced), then the function tracer's settings.
-  enum { kFifo, kShim, kMore, kClock = kMore, kMaxDepth, kPidNs, kEntries };
+  enum { kFifo, kShim, kMore, kClock = kMore, kMaxDepth, kPidNs, kSample, kEntries };
   static_assert(kEntries == kMore + kMoreEntries, "the settings fill EnvValues::more");
-  const char* const names[kEntries] = {VT_ENV_FIFO, VT_ENV_SHIM, VT_ENV_CLOCK, VT_ENV_MAX_DEPTH,
-                                       VT_ENV_PID_NS};
+  const char* const names[kEntries] = {VT_ENV_FIFO,   VT_ENV_SHIM,      VT_ENV_CLOCK,
+                                       VT_ENV_MAX_DEPTH, VT_ENV_PID_NS, VT_ENV_SAMPLE};
   const char* values[kEntries];
   char* entries[kEntries] = {};
   for (int i = 0; i < kEntries; ++i) values[i] = getenv(names[i]);
@@ -399,7 +401,9 @@ __attribute__((constructor)) void shim_init(int, char** argv, char**) {
   g.other_pid_ns = in_other_pid_ns();
   if (g.other_pid_ns) send_hello(g.pid, g.image);
   functions_init(values[kClock], values[kMaxDepth]);
-  emit_proc_start(running_go() ? VT_PROC_GO : 0, argv, start, &channel);
+  const bool go = running_go();
+  sampling_init(entries[kSample] ? values[kSample] : nullptr, go);
+  emit_proc_start(go ? VT_PROC_GO : 0, argv, start, &channel);
   errno = saved;
 }
 
@@ -553,11 +557,13 @@ void emit_reap(pid_t pid, int wait_status, const struct rusage* usage) noexcept 
 }
 
 void emit_thread_start() noexcept {
+  sampling_thread_start();
   Emission e;
   if (e.active()) e.w().record(VT_REC_THREAD_START, 0, now_ns());
 }
 
 void emit_thread_exit() noexcept {
+  sampling_thread_exit();
   functions_thread_exit();
   Emission e;
   if (!e.active()) return;

@@ -43,6 +43,8 @@ struct RealFunctions {
   int (*pthread_setname_np)(pthread_t, const char*);
   void* (*dlopen)(const char*, int);
   int (*dlclose)(void*);
+  int (*sigaction)(int, const struct sigaction*, struct sigaction*);
+  __sighandler_t (*signal)(int, __sighandler_t);
 };
 
 // Whether this process reports to a collector.

@@ -19,6 +19,9 @@ inline constexpr std::uint32_t kSampleFileVersion = 1;
 enum class SampleMethod : std::uint32_t {
   none = 0,  // sampling was asked for and could not start: SampleFileHeader::why says why
   perf = 1,  // perf_event_open: the kernel samples each thread's CPU time
+  // perf_event_open was refused (SampleFileHeader::why says why): each thread samples itself
+  // with a CPU-time timer; the samples are VT_REC_SAMPLE records in the spill.
+  timer = 2,
 };
 
 struct SampleFileHeader {

@@ -75,7 +75,7 @@ void RecordDecoder::decode(const vt_chunk_header& chunk, RecordVisitor& visitor)
         strings.append(field, VT_STR_IS_FINAL(rec->aux),
                        {reinterpret_cast<const char*>(p + sizeof(vt_record)), len});
     } else {
-      ++counts_.events;
+      if (rec->type != VT_REC_SAMPLE) ++counts_.events;  // samples are counted as samples
       visitor.record(chunk, *rec, strings);
       strings.clear();
     }

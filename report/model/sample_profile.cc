@@ -17,6 +17,7 @@
 #include "report/model/symbolizer.h"
 #include "report/model/unwinder.h"
 #include "spill/sample_file.h"
+#include "spill/spill_reader.h"
 
 namespace viztrace::report {
 namespace {
@@ -81,7 +82,10 @@ std::uint64_t trailer_time(const perf_event_header& h, const unsigned char* p) {
 
 // x86-64: the sample's registers (AX BX CX DX SI DI BP SP IP R8-R15, the order of the perf
 // register numbers) in DWARF order (rax rdx rcx rbx rsi rdi rbp rsp r8-r15 rip).
-constexpr std::size_t kSampleRegs = 17;
+constexpr std::size_t kSampleRegs = VT_SAMPLE_REGS;
+// What the shim's timer samples copy of the stack at most: what a chunk leaves for it.
+constexpr std::uint32_t kTimerStackBytes =
+    (VT_CHUNK_MAX - sizeof(vt_chunk_header) - sizeof(vt_record) - sizeof(vt_sample)) & ~7u;
 constexpr std::size_t kDwarfFromPerf[kSampleRegs] = {0, 3, 2, 1, 4, 5, 6, 7, 9,
                                                       10, 11, 12, 13, 14, 15, 16, 8};
 
@@ -163,10 +167,13 @@ class Profile {
     }
   }
 
-  void read_samples(bool sample_type_ok) {
+  void index_processes() {
     for (std::size_t i = 0; i < tl_.processes.size(); ++i)
       by_pid_[tl_.processes[i].pid].push_back(i);
-    std::vector<std::uint64_t> pcs;
+  }
+
+  void read_samples(bool sample_type_ok) {
+    index_processes();
     std::uint64_t regs[kSampleRegs];
     for_each_record(file_, [&](const perf_event_header& h, const unsigned char* p) {
       if (h.type == PERF_RECORD_LOST) {
@@ -192,31 +199,85 @@ class Profile {
       else
         stack_size = 0;
 
-      TimelineThread* thread = thread_of(pid, tid, ts);
-      if (thread == nullptr) {
-        ++tl_.sampling.unplaced;
-        return;
-      }
-      Image& image = image_of(pid, ts);
-      UnwindResult r = image.unwinder->unwind(static_cast<pid_t>(tid), regs, kSampleRegs,
-                                              p + stack_at + 8, dyn, pcs);
-      if (!r.complete) ++tl_.sampling.cut_short;
-      if (r.copy_too_small) ++tl_.sampling.copy_too_small;
-      std::uint32_t node = 0;
-      for (auto pc = pcs.rbegin(); pc != pcs.rend(); ++pc)
-        for (std::uint32_t frame : frames_at(image, *pc)) node = tl_.intern_stack(node, frame);
-      thread->samples.push_back({ts, node, period});
-      ++tl_.sampling.samples;
+      add_sample(pid, tid, ts, period, regs, p + stack_at + 8, dyn,
+                 [&]() -> Image& { return image_of(pid, ts); });
     });
+    sort_samples();
+  }
+
+  // The samples the shim's timers took (VT_REC_SAMPLE records in the spill), with the modules
+  // each image announced.
+  void read_spilled_samples(const std::string& spill_dir, const ModuleMap& modules) {
+    index_processes();
+    std::uint64_t regs[kSampleRegs];
+    spill::SpillReader(spill_dir).for_each([&](const vt_chunk_header& chunk) {
+      if (chunk.kind != VT_KIND_RECORDS || (chunk.flags & VT_CHUNK_COLLECTOR)) return;
+      const auto* p = reinterpret_cast<const unsigned char*>(&chunk) + sizeof chunk;
+      std::size_t left = chunk.length - sizeof chunk;
+      while (left >= sizeof(vt_record)) {
+        const auto rec = load<vt_record>(p);
+        if (rec.size < sizeof rec || rec.size > left) return;
+        if (rec.type == VT_REC_SAMPLE && rec.size >= sizeof rec + sizeof(vt_sample)) {
+          const auto s = load<vt_sample>(p + sizeof rec);
+          const std::size_t room = rec.size - sizeof rec - sizeof s;
+          for (std::size_t r = 0; r < kSampleRegs; ++r) regs[r] = s.regs[r];
+          tl_.sampling.lost += rec.aux;
+          add_sample(chunk.pid, chunk.tid, rec.ts, s.period_ns, regs, p + sizeof rec + sizeof s,
+                     std::min<std::size_t>(s.stack_bytes, room), [&]() -> Image& {
+                       return announced_image(chunk.pid, chunk.image, modules);
+                     });
+        }
+        p += rec.size;
+        left -= rec.size;
+      }
+    });
+    sort_samples();
+  }
+
+  std::uint64_t lost_in_file() const { return lost_in_file_; }
+
+ private:
+  template <class ImageOf>
+  void add_sample(std::uint32_t pid, std::uint32_t tid, std::uint64_t ts, std::uint64_t period,
+                  const std::uint64_t* regs, const unsigned char* stack, std::size_t stack_size,
+                  ImageOf&& image_of) {
+    TimelineThread* thread = thread_of(pid, tid, ts);
+    if (thread == nullptr) {
+      ++tl_.sampling.unplaced;
+      return;
+    }
+    Image& image = image_of();
+    UnwindResult r = image.unwinder->unwind(static_cast<pid_t>(tid), regs, kSampleRegs, stack,
+                                            stack_size, pcs_);
+    if (!r.complete) ++tl_.sampling.cut_short;
+    if (r.copy_too_small) ++tl_.sampling.copy_too_small;
+    std::uint32_t node = 0;
+    for (auto pc = pcs_.rbegin(); pc != pcs_.rend(); ++pc)
+      for (std::uint32_t frame : frames_at(image, *pc)) node = tl_.intern_stack(node, frame);
+    thread->samples.push_back({ts, node, period});
+    ++tl_.sampling.samples;
+  }
+
+  void sort_samples() {
     for (TimelineProcess& p : tl_.processes)
       for (TimelineThread& t : p.threads)
         std::stable_sort(t.samples.begin(), t.samples.end(),
                          [](const TimelineSample& a, const TimelineSample& b) { return a.ts < b.ts; });
   }
 
-  std::uint64_t lost_in_file() const { return lost_in_file_; }
+  // An image by the modules it announced (its code, executable ranges and biases).
+  Image& announced_image(std::uint32_t pid, std::uint32_t nonce, const ModuleMap& modules) {
+    Image& image = announced_[ImageKey{pid, nonce}];
+    if (!image.unwinder) {
+      image.unwinder = std::make_unique<Unwinder>();
+      auto it = modules.find(image_key(pid, nonce));
+      if (it != modules.end())
+        for (const Module& m : it->second.modules)
+          image.unwinder->add({m.low, m.high, m.bias, m.path});
+    }
+    return image;
+  }
 
- private:
   // How many execs of pid came at or before ts.
   std::uint32_t era(std::uint32_t pid, std::uint64_t ts) const {
     auto it = execs_.find(pid);
@@ -299,6 +360,8 @@ class Profile {
   std::unordered_map<std::uint32_t, std::vector<std::uint64_t>> execs_;  // by pid, sorted
   std::unordered_map<std::uint32_t, std::string> comm_;                  // by tid, the last
   std::unordered_map<ImageKey, Image, ImageKeyHash> images_;
+  std::unordered_map<ImageKey, Image, ImageKeyHash> announced_;  // by pid and image nonce
+  std::vector<std::uint64_t> pcs_;
   std::unordered_map<std::uint32_t, std::vector<std::size_t>> by_pid_;  // into tl_.processes
   std::uint64_t lost_in_file_ = 0;
 };
@@ -325,7 +388,8 @@ void sampling_metadata(Timeline& tl) {
   tl.lost += s.lost;
 }
 
-void read_sample_file(const std::string& spill_dir, const vt_stats* stats, Timeline& tl) {
+void read_sample_file(const std::string& spill_dir, const vt_stats* stats,
+                      const ModuleMap& modules, Timeline& tl) {
   const std::string path = spill_dir + "/" + spill::kSampleFileName;
   MappedFile file(path);
   if (!file.exists()) return;
@@ -349,6 +413,14 @@ void read_sample_file(const std::string& spill_dir, const vt_stats* stats, Timel
     info.why_not = std::string(header.why, strnlen(header.why, sizeof header.why));
     return;
   }
+  if (header.method == spill::SampleMethod::timer) {
+    info.method = "timer";
+    info.why_not = std::string(header.why, strnlen(header.why, sizeof header.why));
+    info.stack_bytes = kTimerStackBytes;
+    Profile profile(file, tl);
+    profile.read_spilled_samples(spill_dir, modules);
+    return;
+  }
   info.method = "perf_event";
   constexpr std::uint64_t kExpected = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_PERIOD |
                                       PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
@@ -362,8 +434,9 @@ void read_sample_file(const std::string& spill_dir, const vt_stats* stats, Timel
 
 }  // namespace
 
-void add_samples(const std::string& spill_dir, const vt_stats* stats, Timeline& tl) {
-  read_sample_file(spill_dir, stats, tl);
+void add_samples(const std::string& spill_dir, const vt_stats* stats, const ModuleMap& modules,
+                 Timeline& tl) {
+  read_sample_file(spill_dir, stats, modules, tl);
   sampling_metadata(tl);
 }
 

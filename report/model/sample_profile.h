@@ -10,13 +10,17 @@
 #include <vector>
 
 #include "common/wire.h"
+#include "report/model/module_map.h"
 #include "report/model/timeline.h"
 
 namespace viztrace::report {
 
 // Does nothing when the run was not sampled. stats: the collector's counts, null when it did
-// not finish (a recovered session). Throws viztrace::Error when the file is of another version.
-void add_samples(const std::string& spill_dir, const vt_stats* stats, Timeline& tl);
+// not finish (a recovered session); modules: those the processes announced (the shim's timer
+// samples are unwound through them). Throws viztrace::Error when the file is of another
+// version.
+void add_samples(const std::string& spill_dir, const vt_stats* stats, const ModuleMap& modules,
+                 Timeline& tl);
 
 // A function's share of the samples.
 struct SampledFunction {

@@ -237,23 +237,66 @@ TEST_CASE("a short compiler run is sampled, in its own process") {
   require_clean(s);
 }
 
-TEST_CASE("where the kernel refuses to sample, the command runs unsampled and the summary says "
-          "why") {
+TEST_CASE("where the kernel refuses to sample, the threads sample themselves, and the summary "
+          "says why") {
   Sandbox s;
   // As under a container runtime's seccomp profile.
-  auto r = s.command({fixture("deny_perf"), viztrace_bin(), "run", "--sample", "--", "sh", "-c",
-                      "echo still runs"});
+  auto r = s.command({fixture("deny_perf"), viztrace_bin(), "run", "--sample", "--",
+                      fixture("sample_hot")});
   INFO(r.err);
   REQUIRE(r.exit_code() == 0);
-  CHECK(r.out == "still runs\n");
-  CHECK(r.err.find("sampled stacks: none, sampling could not start: perf_event_open: Operation "
-                   "not permitted") != std::string::npos);
+  CHECK(r.err.find("(timer, 999 Hz of CPU time; the kernel would not sample: perf_event_open: "
+                   "Operation not permitted") != std::string::npos);
   Report rep = s.report();
   Sampled sampled = samples_of(rep);
-  CHECK(sampled.method.empty());
-  CHECK(sampled.samples.empty());
+  CHECK(sampled.method == "timer");
   CHECK(rep.raw.find("\"why_not\":\"perf_event_open: Operation not permitted") !=
         std::string::npos);
+  // A CPU-time timer expires on the scheduler's tick (250 Hz here): fewer samples than 999 Hz.
+  REQUIRE(sampled.samples.size() > 30);
+  CHECK(self_share(sampled.samples, "exe_spin") == Approx(60).margin(12));
+  CHECK(self_share(sampled.samples, "lib_spin") == Approx(40).margin(12));
+  std::size_t whole = 0;
+  for (const Sample& x : sampled.samples)
+    whole += x.stack.size() >= 4 && x.stack[1] == "work" && x.stack[2] == "main";
+  CHECK(whole > sampled.samples.size() * 9 / 10);
+  require_clean(s);
+}
+
+TEST_CASE("the timer fallback: forks and threads sampled, the program's own SIGPROF handler "
+          "and a program that blocks every signal unharmed") {
+  Sandbox s;
+  Options timer;
+  timer.env["VIZTRACE_SAMPLE_METHOD"] = "timer";
+  SECTION("fork and thread") {
+    for (const char* how : {"fork", "threads"}) {
+      auto r = s.viztrace({"run", "--sample", "--", fixture("sample_hot"), how}, timer);
+      INFO(how << ": " << r.err);
+      REQUIRE(r.exit_code() == 0);
+      Report rep = s.report();
+      const long long pid = rep.target().pid;
+      std::size_t other = 0;
+      const std::string fn = std::string(how) == "fork" ? "child_spin" : "thread_spin";
+      for (const Sample& x : samples_of(rep).samples)
+        other += (std::string(how) == "fork" ? x.pid != pid : x.tid != pid) && has(x.stack, fn);
+      CHECK(other > 30);
+    }
+  }
+  SECTION("the program's own SIGPROF") {
+    auto r = s.viztrace({"run", "--sample", "--", fixture("sigprof_user")}, timer);
+    INFO(r.err);
+    REQUIRE(r.exit_code() == 0);
+    // Its itimer's signals reach its handler, ours do not; it reads back its own handler.
+    CHECK(r.out.find("own handler kept, ") != std::string::npos);
+    CHECK(r.out.find("ticks ok") != std::string::npos);
+    CHECK(samples_of(s.report()).samples.size() > 50);
+  }
+  SECTION("a program that blocks every signal") {
+    auto r = s.viztrace({"run", "--sample", "--", fixture("sigprof_user"), "block"}, timer);
+    INFO(r.err);
+    REQUIRE(r.exit_code() == 0);
+    CHECK(r.out == "blocked all, done\n");
+  }
   require_clean(s);
 }
 
@@ -296,5 +339,23 @@ TEST_CASE("viztrace killed while sampling: recover gives the samples, interrupte
     Sampled sampled = samples_of(s.report());
     CHECK(sampled.samples.size() > 10);
   }
+  require_clean(s);
+}
+
+TEST_CASE("an ASan build sampled either way reports its leak and exits as it does untraced") {
+  Sandbox s;
+  Options o;
+  SECTION("perf_event") { o.env["VIZTRACE_SAMPLE_METHOD"] = "perf"; }
+  SECTION("timer") { o.env["VIZTRACE_SAMPLE_METHOD"] = "timer"; }
+  auto plain = s.command({fixture("asan_leak")});
+  auto traced = s.viztrace({"run", "--sample", "--", fixture("asan_leak")}, o);
+  INFO(traced.err);
+  CHECK(plain.exit_code() == 1);
+  CHECK(traced.exit_code() == 1);
+  CHECK(traced.out == plain.out);
+  CHECK(traced.err.find("SUMMARY: AddressSanitizer: 4242 byte(s) leaked in 1 allocation(s).") !=
+        std::string::npos);
+  const std::string method = o.env["VIZTRACE_SAMPLE_METHOD"] == "perf" ? "perf_event" : "timer";
+  CHECK(samples_of(s.report()).method == method);
   require_clean(s);
 }
