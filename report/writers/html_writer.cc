@@ -9,8 +9,9 @@
 #include <unordered_map>
 
 #include "common/error.h"
-#include "report/writers/json_writer.h"
+#include "report/model/sample_profile.h"
 #include "report/model/utf8.h"
+#include "report/writers/json_writer.h"
 
 namespace viztrace::report {
 
@@ -123,6 +124,117 @@ class Strings {
   std::vector<std::string> table_;
   std::unordered_map<std::string, std::uint32_t> index_;
 };
+
+// The sampled stacks for the flame graphs: the frames and the part of the tree of stacks that
+// samples reach, both renumbered so that a node comes after its parent, and each process's self
+// samples per node (the page sums totals). Only processes with samples; written only when the
+// run was sampled or holds samples.
+void write_samples(const Timeline& tl, Strings& strings, JsonWriter& out) {
+  const SamplingInfo& info = tl.sampling;
+  struct ProcessSamples {
+    std::size_t process;                                        // index in tl.processes
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> self;  // (node, samples), by node
+  };
+  std::vector<ProcessSamples> procs;
+  std::vector<std::uint32_t> stacks;
+  for (std::size_t i = 0; i < tl.processes.size(); ++i) {
+    stacks.clear();
+    for (const TimelineThread& t : tl.processes[i].threads)
+      for (const TimelineSample& s : t.samples)
+        stacks.push_back(s.stack < tl.stack_nodes.size() ? s.stack : 0);
+    if (stacks.empty()) continue;
+    std::sort(stacks.begin(), stacks.end());
+    auto& counts = procs.emplace_back(ProcessSamples{i, {}}).self;
+    for (std::uint32_t node : stacks)
+      if (!counts.empty() && counts.back().first == node)
+        ++counts.back().second;
+      else
+        counts.emplace_back(node, 1);
+  }
+  if (!info.requested && procs.empty()) return;
+
+  // A node's parent was interned before it (Timeline::intern_stack): a link that does not go
+  // back is taken as the root's, so every walk up ends.
+  auto parent_of = [&](std::uint32_t node) {
+    std::uint32_t parent = tl.stack_nodes[node].parent;
+    return parent < node ? parent : 0;
+  };
+  // New ids: the root 0, then every node some sample reaches, each after its parent.
+  constexpr std::uint32_t kNone = UINT32_MAX;
+  std::vector<std::uint32_t> id(tl.stack_nodes.size(), kNone);
+  std::vector<std::uint32_t> order = {0};  // old node of each new id
+  std::vector<std::uint32_t> frame_id(tl.frames.size(), kNone);
+  std::vector<std::uint32_t> frames = {0};  // old frame of each new frame id
+  id[0] = 0;
+  std::vector<std::uint32_t> path;
+  for (const ProcessSamples& p : procs)
+    for (const auto& [node, n] : p.self) {
+      path.clear();
+      for (std::uint32_t at = node; id[at] == kNone; at = parent_of(at)) path.push_back(at);
+      for (auto it = path.rbegin(); it != path.rend(); ++it) {
+        id[*it] = static_cast<std::uint32_t>(order.size());
+        order.push_back(*it);
+        std::uint32_t frame = tl.stack_nodes[*it].frame;
+        if (frame < tl.frames.size() && frame_id[frame] == kNone) {
+          frame_id[frame] = static_cast<std::uint32_t>(frames.size());
+          frames.push_back(frame);
+        }
+      }
+    }
+
+  out.key("samples");
+  out.begin_object();
+  out.member("requested", info.requested);
+  out.member("method", info.method);
+  out.member("why_not", info.why_not);
+  out.member("hz", info.hz);
+  out.member("stack_bytes", info.stack_bytes);
+  out.member("user_time_only", info.user_time_only);
+  out.member("lost", info.lost);
+  out.member("cut_short", info.cut_short);
+  out.member("copy_too_small", info.copy_too_small);
+  out.member("unplaced", info.unplaced);
+  // Per frame: name, module's base name, "file:line", inlined (1) or not (0); frame 0: none.
+  out.key("frames");
+  out.begin_array();
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const TimelineFrame& f = i ? tl.frames[frames[i]] : TimelineFrame{};
+    out.unsigned_integer(i ? f.name : 0);
+    out.unsigned_integer(i ? strings.add(frame_module(tl, f)) : 0);
+    out.unsigned_integer(i ? strings.add(frame_source(tl, f)) : 0);
+    out.unsigned_integer(f.inlined ? 1 : 0);
+  }
+  out.end_array();
+  // Per node: its id minus its parent's (0 for the root), its frame.
+  out.key("nodes");
+  out.begin_array();
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const StackNode& n = tl.stack_nodes[order[i]];
+    out.unsigned_integer(i - id[parent_of(order[i])]);
+    out.unsigned_integer(i && n.frame < tl.frames.size() ? frame_id[n.frame] : 0);
+  }
+  out.end_array();
+  // Per process: [index in procs, then (node minus the previous node, self samples) pairs].
+  out.key("procs");
+  out.begin_array();
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> renumbered;
+  for (const ProcessSamples& p : procs) {
+    renumbered.clear();
+    for (const auto& [node, n] : p.self) renumbered.emplace_back(id[node], n);
+    std::sort(renumbered.begin(), renumbered.end());
+    out.begin_array();
+    out.unsigned_integer(p.process);
+    std::uint32_t prev = 0;
+    for (const auto& [node, n] : renumbered) {
+      out.unsigned_integer(node - prev);
+      out.unsigned_integer(n);
+      prev = node;
+    }
+    out.end_array();
+  }
+  out.end_array();
+  out.end_object();
+}
 
 }  // namespace
 
@@ -245,6 +357,7 @@ std::uint64_t write_html(const Timeline& tl, ByteSink& sink) {
     }
   }
   out.end_array();
+  write_samples(tl, strings, out);
   // The string table last: every index above is in it by now.
   out.key("strings");
   out.begin_array();

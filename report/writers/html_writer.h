@@ -1,6 +1,6 @@
 // Writes a Timeline as one self-contained HTML page (report/writers/html/viewer.html, embedded at build
-// time): summary tables and a canvas timeline that zooms, pans and shows details on hover. No
-// network access, nothing outside the file.
+// time): summary tables, a canvas timeline that zooms, pans and shows details on hover, and a
+// flame graph of each process's sampled stacks. No network access, nothing outside the file.
 //
 // The data sits once in a <script type="application/json"> element: a string table and integer
 // arrays (slice starts delta-coded per track, in ns). Everything from the trace is a JSON string

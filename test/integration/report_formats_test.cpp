@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "../unit/proto_decoder.h"
@@ -462,5 +463,59 @@ TEST_CASE("html report of a million events stays responsive") {
                                  << worst << " ms, " << data["drawn"] << " rectangles");
   CHECK(worst < 500);  // level of detail: bounded by pixels, not events
   CHECK(std::stoi(data["drawn"]) < 40000);
+  require_clean(s);
+}
+
+TEST_CASE("html report of a sampled run draws a flame graph of its hot functions, with hover, "
+          "zoom and search") {
+  Sandbox s;
+  Result r = s.viztrace({"run", "-q", "--sample", "-o", "r.html", "--", fixture("sample_hot")});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  if (!have_chromium()) return require_clean(s);
+  std::string dom;
+  auto data = render(s, "r.html", &dom);
+  // The frames labelled on the canvas, one a line: the program's whole stack down to the leaves.
+  std::set<std::string> labels;
+  std::istringstream lines(data["flame-labels"]);
+  for (std::string line; std::getline(lines, line);) labels.insert(line);
+  INFO(data["flame-labels"]);
+  for (const char* name : {"exe_spin", "lib_spin", "work", "main"}) {
+    INFO(name);
+    CHECK(labels.count(name) == 1);
+  }
+  for (const char* name : {"exe_spin", "lib_spin"}) {  // the table of top functions by self samples
+    INFO(name);
+    CHECK(dom.find(std::string("<td class=\"cmd\" title=\"") + name + "\">" + name + "</td>") !=
+          std::string::npos);
+  }
+  CHECK(dom.find("Hz (perf_event)") != std::string::npos);
+  CHECK(dom.find("no sample lost") != std::string::npos);
+  // Hovering the frame with the most self samples: exe_spin, in the executable, with its source.
+  const std::string tip = data["flame-tip"];
+  INFO(tip);
+  CHECK(tip.starts_with("exe_spin sample_hot · sample_hot.c:"));
+  CHECK(tip.find("self: ") != std::string::npos);
+  CHECK(tip.find("total: ") != std::string::npos);
+  // Zoomed into its caller: work fills the width, its callees below.
+  CHECK(data["flame-zoomed"].starts_with("zoomed into work ("));
+  CHECK(data["flame-zoomed"].find("\nlib_spin") != std::string::npos);
+  // Searching "spin": both hot functions, nearly every sample.
+  std::smatch m;
+  const std::string match = data["flame-match"];
+  INFO(match);
+  REQUIRE(std::regex_match(match, m, std::regex(R"(matching: \d+ samples? \(([\d.]+)%\))")));
+  CHECK(std::stod(m[1]) > 90);
+
+  // Where the kernel refuses to sample, the page says why instead of a graph.
+  Result denied = s.command({fixture("deny_perf"), viztrace_bin(), "run", "-q", "--sample", "-o",
+                             "denied.html", "--", "true"});
+  INFO(denied.err);
+  REQUIRE(denied.exit_code() == 0);
+  std::string denied_dom;
+  auto denied_data = render(s, "denied.html", &denied_dom);
+  CHECK(denied_dom.find("<span class=\"bad\">Sampling could not start: perf_event_open: Operation "
+                        "not permitted") != std::string::npos);
+  CHECK(denied_data.count("flame-labels") == 0);
   require_clean(s);
 }
