@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -12,14 +13,15 @@ namespace viztrace::report {
 namespace {
 
 // Field numbers, from Perfetto's protos/perfetto/trace/ (checked against trace_packet.proto,
-// track_event/*.proto, interned_data.proto, clock_snapshot.proto, trace_packet_defaults.proto).
+// track_event/*.proto, interned_data.proto, clock_snapshot.proto, trace_packet_defaults.proto,
+// profiling/profile_common.proto, profiling/profile_packet.proto).
 namespace trace {
 constexpr std::uint32_t kPacket = 1;
 }
 namespace packet {
 constexpr std::uint32_t kClockSnapshot = 6, kTimestamp = 8, kSequenceId = 10, kTrackEvent = 11,
                         kInternedData = 12, kSequenceFlags = 13, kDefaults = 59,
-                        kTrackDescriptor = 60, kFirstOnSequence = 87;
+                        kTrackDescriptor = 60, kPerfSample = 66, kFirstOnSequence = 87;
 constexpr std::uint32_t kIncrementalStateCleared = 1;
 }  // namespace packet
 namespace defaults {
@@ -45,7 +47,19 @@ constexpr std::uint32_t kCategoryIids = 3, kDebugAnnotations = 4, kType = 9, kNa
 namespace interned {
 constexpr std::uint32_t kEventCategories = 1, kEventNames = 2, kSourceLocations = 4, kIid = 1,
                         kName = 2;
-}
+constexpr std::uint32_t kFunctionNames = 5, kFrames = 6, kCallstacks = 7, kMappingPaths = 17,
+                        kSourcePaths = 18, kMappings = 19;
+}  // namespace interned
+namespace profile {
+constexpr std::uint32_t kIid = 1;            // of every interned profile message
+constexpr std::uint32_t kString = 2;         // InternedString.str
+constexpr std::uint32_t kPathStringIds = 7;  // Mapping
+// Frame
+constexpr std::uint32_t kFunctionNameId = 2, kMappingId = 3, kRelPc = 4, kSourcePathIid = 5,
+                        kLineNumber = 6;
+constexpr std::uint32_t kFrameIds = 2;  // Callstack, the outermost frame first
+constexpr std::uint32_t kPid = 2, kTid = 3, kCallstackIid = 4;  // PerfSample
+}  // namespace profile
 namespace source_location {
 constexpr std::uint32_t kIid = 1, kFileName = 2, kLineNumber = 4;
 }
@@ -55,6 +69,19 @@ constexpr std::uint32_t kBool = 2, kInt = 4, kDouble = 5, kString = 6, kName = 1
 }
 
 constexpr std::size_t kFlushBytes = 1u << 20;
+// A sequence of fewer events is smaller with absolute times (no clock snapshot).
+constexpr std::size_t kIncrementalFrom = 12;
+
+// Calls f with each part of a path between slashes ("/usr/lib/x.so": "usr", "lib", "x.so"), as
+// a Mapping's path_string_ids list them.
+template <class F>
+void for_each_path_part(std::string_view path, F f) {
+  while (!path.empty()) {
+    std::size_t slash = path.find('/');
+    if (slash != 0) f(path.substr(0, slash));
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
+  }
+}
 
 // A thread's slices and instants as BEGIN/END/INSTANT events in time order. Slices are sorted
 // and nested (Timeline::normalize): a slice ends before the next one starts unless it encloses it.
@@ -74,7 +101,9 @@ void write_thread_events(PerfettoWriter& w, PerfettoWriter::Sequence seq, const 
       const TimelineSlice& s = t.slices[si++];
       w.begin_event(seq, s.start, PerfettoWriter::kSliceBegin, tl.names[s.name], 0,
                     perfetto_category(s.kind), s.name);
-      for (const Arg& a : s.args) w.arg(a);
+      // The session slice carries the trace's metadata, as it stands once the Timeline is
+      // whole (the sampling's counts come after the slice was made).
+      for (const Arg& a : s.kind == SliceKind::session ? tl.metadata : s.args) w.arg(a);
       w.end_event();
       open.push_back(s.end);
     } else {
@@ -139,9 +168,11 @@ PerfettoWriter::Sequence PerfettoWriter::new_sequence(std::uint64_t default_trac
   enc_.varint_field(packet::kFirstOnSequence, 1);
   enc_.begin_nested(packet::kDefaults);
   enc_.varint_field(defaults::kTimestampClockId, clock_id);
-  enc_.begin_nested(defaults::kTrackEventDefaults);
-  enc_.varint_field(defaults::kTrackUuid, default_track);
-  enc_.end_nested();
+  if (default_track) {
+    enc_.begin_nested(defaults::kTrackEventDefaults);
+    enc_.varint_field(defaults::kTrackUuid, default_track);
+    enc_.end_nested();
+  }
   enc_.end_nested();
   if (s.incremental) {
     // The sequence's clock counts from origin in steps of 1 ns. Every sequence anchors at the
@@ -169,6 +200,7 @@ void PerfettoWriter::end_sequence(Sequence seq) {
   decltype(s.iid_by_id)().swap(s.iid_by_id);
   decltype(s.source_iid_by_id)().swap(s.source_iid_by_id);
   s.last_category.clear();
+  s.profile = ProfileState{};
 }
 
 std::uint64_t PerfettoWriter::intern(
@@ -343,6 +375,114 @@ void PerfettoWriter::counter(Sequence seq, std::uint64_t ts, double value, std::
   end_event();
 }
 
+void PerfettoWriter::sample(Sequence seq, std::uint64_t ts, std::uint32_t pid, std::uint32_t tid,
+                            const Timeline& tl, std::uint32_t stack) {
+  if (context_depth_ != 0) throw std::logic_error("PerfettoWriter: event not ended");
+  if (stack >= tl.stack_nodes.size()) throw std::logic_error("PerfettoWriter: bad stack node");
+  SequenceState& s = state(seq);
+  ProfileState& p = s.profile;
+  begin_packet(seq);
+  enc_.varint_field(packet::kTimestamp, timestamp(s, ts));
+  std::uint32_t callstack = 0;
+  if (stack != 0) {
+    if (p.callstacks.size() < tl.stack_nodes.size()) p.callstacks.resize(tl.stack_nodes.size());
+    callstack = p.callstacks[stack];
+    if (callstack == 0) {
+      callstack = p.callstacks[stack] = ++p.callstack_count;
+      intern_callstack(p, tl, stack, callstack);
+    }
+  }
+  enc_.begin_nested(packet::kPerfSample);
+  enc_.varint_field(profile::kPid, pid);
+  enc_.varint_field(profile::kTid, tid);
+  if (callstack) enc_.varint_field(profile::kCallstackIid, callstack);
+  enc_.end_nested();
+  end_packet();
+}
+
+void PerfettoWriter::intern_callstack(ProfileState& p, const Timeline& tl, std::uint32_t stack,
+                                      std::uint32_t iid) {
+  // Gives iids[index] the next iid of its kind unless it has one, and lists it as fresh.
+  auto need = [](std::vector<std::uint32_t>& iids, std::size_t size, std::uint32_t index,
+                 std::uint32_t& count, std::vector<std::uint32_t>& fresh) {
+    if (iids.size() < size) iids.resize(size);
+    if (iids[index] != 0) return false;
+    iids[index] = ++count;
+    fresh.push_back(index);
+    return true;
+  };
+  chain_.clear();
+  for (std::uint32_t node = stack; node != 0; node = tl.stack_nodes[node].parent)
+    chain_.push_back(node);
+  new_frames_.clear(), new_functions_.clear(), new_mappings_.clear(), new_sources_.clear();
+  new_parts_.clear();
+  for (std::uint32_t node : chain_) {
+    const std::uint32_t f = tl.stack_nodes[node].frame;
+    if (!need(p.frames, tl.frames.size(), f, p.frame_count, new_frames_)) continue;
+    const TimelineFrame& frame = tl.frames[f];
+    need(p.functions, tl.names.size(), frame.name, p.function_count, new_functions_);
+    if (frame.file) need(p.sources, tl.names.size(), frame.file, p.source_count, new_sources_);
+    if (!need(p.mappings, tl.names.size(), frame.module, p.mapping_count, new_mappings_) ||
+        frame.module == 0)
+      continue;
+    // A new mapping: its path's parts, each interned once.
+    for_each_path_part(tl.names[frame.module], [&](std::string_view part) {
+      if (p.path_parts.count(part)) return;
+      auto it = p.path_parts.emplace(std::string(part), p.path_parts.size() + 1).first;
+      new_parts_.emplace_back(it->second, it->first);
+    });
+  }
+
+  enc_.begin_nested(packet::kInternedData);
+  for (std::uint32_t name : new_functions_) {
+    enc_.begin_nested(interned::kFunctionNames);
+    enc_.varint_field(profile::kIid, p.functions[name]);
+    enc_.text_field(profile::kString, tl.names[name]);
+    enc_.end_nested();
+  }
+  for (const auto& [part_iid, part] : new_parts_) {
+    enc_.begin_nested(interned::kMappingPaths);
+    enc_.varint_field(profile::kIid, part_iid);
+    enc_.text_field(profile::kString, part);
+    enc_.end_nested();
+  }
+  for (std::uint32_t file : new_sources_) {
+    enc_.begin_nested(interned::kSourcePaths);
+    enc_.varint_field(profile::kIid, p.sources[file]);
+    enc_.text_field(profile::kString, tl.names[file]);
+    enc_.end_nested();
+  }
+  for (std::uint32_t module : new_mappings_) {
+    // No addresses: frames are functions, told apart by name (rel_pc 0).
+    enc_.begin_nested(interned::kMappings);
+    enc_.varint_field(profile::kIid, p.mappings[module]);
+    if (module != 0)  // the unknown module: a mapping without path
+      for_each_path_part(tl.names[module], [&](std::string_view part) {
+        enc_.varint_field(profile::kPathStringIds, p.path_parts.find(part)->second);
+      });
+    enc_.end_nested();
+  }
+  for (std::uint32_t f : new_frames_) {
+    const TimelineFrame& frame = tl.frames[f];
+    enc_.begin_nested(interned::kFrames);
+    enc_.varint_field(profile::kIid, p.frames[f]);
+    enc_.varint_field(profile::kFunctionNameId, p.functions[frame.name]);
+    enc_.varint_field(profile::kMappingId, p.mappings[frame.module]);
+    enc_.varint_field(profile::kRelPc, 0);  // required with a mapping
+    if (frame.file) {
+      enc_.varint_field(profile::kSourcePathIid, p.sources[frame.file]);
+      if (frame.line) enc_.varint_field(profile::kLineNumber, frame.line);
+    }
+    enc_.end_nested();
+  }
+  enc_.begin_nested(interned::kCallstacks);
+  enc_.varint_field(profile::kIid, iid);
+  for (auto node = chain_.rbegin(); node != chain_.rend(); ++node)  // outermost first
+    enc_.varint_field(profile::kFrameIds, p.frames[tl.stack_nodes[*node].frame]);
+  enc_.end_nested();
+  enc_.end_nested();
+}
+
 void PerfettoWriter::begin_annotation(std::string_view key) {
   if (context_depth_ == 0) throw std::logic_error("PerfettoWriter: arg outside an event");
   char ctx = context_[context_depth_ - 1];
@@ -441,9 +581,8 @@ void PerfettoTimelineWriter::write() {
   const Timeline& tl = tl_;
   PerfettoWriter& w = w_;
   w.begin(tl.origin, tl.realtime_ns);
-  // A sequence of few events is smaller with absolute times (no clock snapshot).
   auto encoding_for = [&](std::size_t events) {
-    return encoding_ == PerfettoWriter::Encoding::incremental && events >= 12
+    return encoding_ == PerfettoWriter::Encoding::incremental && events >= kIncrementalFrom
                ? PerfettoWriter::Encoding::incremental
                : PerfettoWriter::Encoding::absolute;
   };
@@ -494,6 +633,45 @@ void PerfettoTimelineWriter::write() {
       w.process_track(seq, process_uuid, p.pid, p.name);
     }
   }
+  write_samples();
+}
+
+void PerfettoTimelineWriter::write_samples() {
+  // A cursor per thread with samples, the earliest first: one sequence in time order.
+  struct Cursor {
+    std::uint64_t ts;
+    const TimelineProcess* process;
+    const TimelineThread* thread;
+    std::size_t next;
+    bool operator>(const Cursor& o) const { return ts > o.ts; }
+  };
+  std::vector<Cursor> heap;
+  std::uint64_t count = 0;
+  for (const TimelineProcess& p : tl_.processes)
+    for (const TimelineThread& t : p.threads)
+      if (!t.samples.empty()) {
+        heap.push_back({t.samples.front().ts, &p, &t, 0});
+        count += t.samples.size();
+      }
+  if (heap.empty()) return;
+  std::make_heap(heap.begin(), heap.end(), std::greater<>());
+  const bool incremental =
+      encoding_ == PerfettoWriter::Encoding::incremental && count >= kIncrementalFrom;
+  auto seq = w_.new_sequence(
+      0, incremental ? PerfettoWriter::Encoding::incremental : PerfettoWriter::Encoding::absolute);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+    Cursor& c = heap.back();
+    const TimelineSample& s = c.thread->samples[c.next];
+    w_.sample(seq, std::max(s.ts, tl_.origin), c.process->pid, c.thread->tid, tl_, s.stack);
+    if (++c.next == c.thread->samples.size()) {
+      heap.pop_back();
+    } else {
+      c.ts = c.thread->samples[c.next].ts;
+      std::push_heap(heap.begin(), heap.end(), std::greater<>());
+    }
+  }
+  w_.end_sequence(seq);
 }
 
 PerfettoWriter::Sequence PerfettoTimelineWriter::thread_sequence(std::size_t process,

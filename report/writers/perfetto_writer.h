@@ -16,8 +16,13 @@
 // ClockSnapshot ties to CLOCK_MONOTONIC), 1-3 bytes instead of 6-8: worth its ~25-byte
 // snapshot from about ten events on.
 //
-// Events of one sequence must come in time order (an earlier one is written at the last time
-// written); sequences may interleave. Memory: the buffer, plus each open sequence's names.
+// Sampled stacks are Perfetto's profile data: a PerfSample packet per sample (pid, tid, the
+// callstack's iid), its callstack, frames, mappings and strings interned on the sequence in the
+// packet that first uses them.
+//
+// Events and samples of one sequence must come in time order (an earlier one is written at the
+// last time written); sequences may interleave. Memory: the buffer, plus each open sequence's
+// interned names and stacks.
 #pragma once
 
 #include <cstdint>
@@ -59,7 +64,8 @@ class PerfettoWriter {
   void finish();
 
   std::uint64_t new_uuid() { return next_uuid_++; }
-  // A new packet sequence whose events go to default_track unless told otherwise.
+  // A new packet sequence whose events go to default_track unless told otherwise (0: none, for
+  // a sequence without track events).
   Sequence new_sequence(std::uint64_t default_track, Encoding encoding = Encoding::incremental);
   // Forgets a sequence's interned names (its events are all written).
   void end_sequence(Sequence seq);
@@ -89,6 +95,13 @@ class PerfettoWriter {
   }
   void counter(Sequence seq, std::uint64_t ts, double value, std::uint64_t track = 0);
 
+  // A sampled stack of thread tid of process pid: stack is a node of tl.stack_nodes (0: no frame
+  // known, a sample without callstack). What of it seq has not interned yet goes in the same
+  // packet: the callstack (frames outermost first), its frames (function, mapping, source), the
+  // mappings (one per module path) and the strings.
+  void sample(Sequence seq, std::uint64_t ts, std::uint32_t pid, std::uint32_t tid,
+              const Timeline& tl, std::uint32_t stack);
+
   // Debug annotations of the open event; inside an array the key is ignored.
   void arg(std::string_view key, std::string_view text);
   void arg(std::string_view key, std::int64_t v);
@@ -107,6 +120,17 @@ class PerfettoWriter {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  // The profile data interned on a sequence: iids by the Timeline's index (0: not yet).
+  struct ProfileState {
+    std::vector<std::uint32_t> callstacks;  // by stack node
+    std::vector<std::uint32_t> frames;      // by frame
+    std::vector<std::uint32_t> functions;   // by name
+    std::vector<std::uint32_t> mappings;    // by module name (0: the unknown module)
+    std::vector<std::uint32_t> sources;     // by file name
+    std::unordered_map<std::string, std::uint64_t, Hash, std::equal_to<>> path_parts;
+    std::uint32_t callstack_count = 0, frame_count = 0, function_count = 0, mapping_count = 0,
+                  source_count = 0;
+  };
   struct SequenceState {
     std::uint64_t default_track = 0;
     bool incremental = false;
@@ -118,6 +142,7 @@ class PerfettoWriter {
     std::string last_category;             // the category most recently interned, and its iid
     std::uint64_t last_category_iid = 0;
     std::unordered_map<std::string, std::uint64_t, Hash, std::equal_to<>> names, categories;
+    ProfileState profile;
   };
 
   SequenceState& state(Sequence seq);
@@ -131,6 +156,9 @@ class PerfettoWriter {
   void begin_annotation(std::string_view key);
   void push_context(char c);
   void descriptor_name(std::string_view name);
+  // Writes the interned data that stack `stack` (iid) needs and seq's profile lacks.
+  void intern_callstack(ProfileState& p, const Timeline& tl, std::uint32_t stack,
+                        std::uint32_t iid);
 
   ByteSink& sink_;
   ProtoEncoder enc_;
@@ -141,16 +169,21 @@ class PerfettoWriter {
   // What the open annotations are nested in: 'e' event, 'd' dict, 'a' array; 0 entries: no event.
   char context_[ProtoEncoder::kMaxDepth] = {};
   int context_depth_ = 0;
+  // Scratch of intern_callstack: the stack's nodes, and what it interns anew.
+  std::vector<std::uint32_t> chain_, new_frames_, new_functions_, new_mappings_, new_sources_;
+  std::vector<std::pair<std::uint64_t, std::string_view>> new_parts_;
 };
 
 // The category of a slice of this kind in a .pftrace: function calls and spans are their
 // track's own slices and have none (2 bytes per event less).
 std::string_view perfetto_category(SliceKind kind);
 
-// Writes a whole Timeline: the trace-wide track "viztrace" (session slice, global instants),
-// then per process its track and per thread a sequence with its track, slices and instants,
-// then counters. Encoding::incremental: incremental where it pays (a sequence of many events),
-// absolute elsewhere; Encoding::absolute: absolute everywhere.
+// Writes a whole Timeline: the trace-wide track "viztrace" (the session slice with the
+// metadata, global instants), then per process its track and per thread a sequence with its
+// track, slices and instants, then counters, then every thread's samples on one sequence in
+// time order (Perfetto makes one profiling session of a sequence: its threads' "callstacks"
+// tracks and the flame graph of a selected range). Encoding::incremental: incremental where it
+// pays (a sequence of many events), absolute elsewhere; Encoding::absolute: absolute everywhere.
 //
 // After write(), more events may follow on the timeline's thread tracks, each thread's on a
 // sequence of its own (function calls, streamed: Perfetto orders a track's events by time).
@@ -167,6 +200,8 @@ class PerfettoTimelineWriter {
   std::uint64_t finish();
 
  private:
+  void write_samples();
+
   const Timeline& tl_;
   PerfettoWriter w_;
   PerfettoWriter::Encoding encoding_;

@@ -1,7 +1,7 @@
 // Sampled stacks (viztrace run --sample): programs without frame pointers unwound through DWARF,
-// the executable's and a library's functions with their shares, fork children and threads from
-// their start, a short compiler run, a run where the kernel refuses to sample, and a viztrace
-// killed or interrupted while sampling.
+// the executable's and a library's functions with their shares, the same stacks as Perfetto's
+// perf samples in a .pftrace, fork children and threads from their start, a short compiler run,
+// a run where the kernel refuses to sample, and a viztrace killed or interrupted while sampling.
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -9,12 +9,18 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <map>
+#include <regex>
 #include <set>
 
+#include "../unit/proto_decoder.h"
 #include "harness.h"
 #include "simdjson.h"
 
 using namespace vt_test;
+using viztrace::test::DecodedFrame;
+using viztrace::test::DecodedSample;
+using viztrace::test::DecodedTrace;
+using viztrace::test::DecodedTrack;
 
 namespace {
 
@@ -173,6 +179,68 @@ TEST_CASE("functions inlined where the samples fell are frames of their own, und
     mix_seen |= x.stack.size() >= 3 && x.stack[0] == inner[0] && x.stack[1] == inner[1] &&
                 x.stack[2] == inner[2];
   CHECK(mix_seen);
+  require_clean(s);
+}
+
+TEST_CASE("a pftrace report holds the sampled stacks as Perfetto's perf samples: the hot "
+          "functions with main in their callstacks, on the program's thread") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "--sample", "-o", "t.pftrace", "--", fixture("sample_hot")});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  DecodedTrace t = viztrace::test::decode_pftrace(slurp(s.path("t.pftrace")));
+  INFO((t.problems.empty() ? "" : t.problems.front()));
+  CHECK(t.problems.empty());
+  std::int64_t pid = 0;
+  for (const DecodedTrack& tr : t.tracks)
+    if (tr.kind == DecodedTrack::Kind::process && tr.name == "sample_hot") pid = tr.pid;
+  REQUIRE(pid != 0);
+  REQUIRE(t.samples.size() > 100);
+  std::size_t hot = 0, whole = 0;
+  for (const DecodedSample& x : t.samples) {
+    CHECK(x.pid == pid);
+    CHECK(x.tid == pid);
+    CHECK(x.seq == t.samples.front().seq);
+    if (x.frames.empty()) continue;
+    const DecodedFrame& inner = x.frames.back();  // frames are outermost first
+    if (inner.name != "exe_spin" && inner.name != "lib_spin") continue;
+    ++hot;
+    if (inner.name == "lib_spin") {
+      CHECK(inner.mapping.ends_with("/libsample_lib.so"));
+      CHECK(inner.source.find("sample_lib.c:") != std::string::npos);
+    } else {
+      CHECK(inner.mapping.ends_with("/sample_hot"));
+      CHECK(inner.source.find("sample_hot.c:") != std::string::npos);
+    }
+    auto main = std::find_if(x.frames.begin(), x.frames.end(),
+                             [](const DecodedFrame& f) { return f.name == "main"; });
+    if (main != x.frames.end() && main + 1 != x.frames.end() && main[1].name == "work") ++whole;
+  }
+  CHECK(hot >= t.samples.size() * 9 / 10);
+  CHECK(whole >= hot * 95 / 100);
+  // What was sampled is in the metadata, on the session slice.
+  std::vector<std::string> problems;
+  bool method = false;
+  for (const auto& [uuid, c] : viztrace::test::slices_by_track(t, problems))
+    for (const auto& sl : c.slices)
+      if (sl.category == "viztrace")
+        method = sl.args.count("sampling.method") && sl.args.at("sampling.method") == "perf_event";
+  CHECK(method);
+  if (!on_path("protoc")) {
+    VT_MARK_SKIPPED("protoc is missing: no schema check (scripts/setup --tests installs it)");
+  } else {
+    // Field numbers and wire types against Perfetto's schema: no unknown field.
+    Result typed = s.command({"sh", "-c",
+                              "protoc --decode=perfetto.protos.Trace --proto_path=" +
+                                  std::string(INTEGRATION_SOURCE_DIR) +
+                                  " perfetto_trace_subset.proto < t.pftrace"});
+    INFO(typed.err);
+    CHECK(typed.exit_code() == 0);
+    CHECK(!std::regex_search(typed.out, std::regex(R"((^|\n) *[0-9]+[:{ ])")));
+    for (const char* message : {"perf_sample {", "callstacks {", "frames {", "mappings {",
+                                "function_names {", "str: \"exe_spin\"", "str: \"main\""})
+      CHECK(typed.out.find(message) != std::string::npos);
+  }
   require_clean(s);
 }
 

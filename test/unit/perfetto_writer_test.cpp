@@ -1,6 +1,7 @@
 // The Perfetto writer: the protobuf encoder, the .pftrace decoded back and compared with the
 // JSON report of the same spill (slices, names, nesting, per-thread order, args), interning,
-// both timestamp encodings, and `convert` (JSON -> Timeline -> .pftrace) giving the same trace.
+// both timestamp encodings, sampled stacks as perf samples, and `convert` (JSON -> Timeline ->
+// .pftrace) giving the same trace.
 #include "report/writers/perfetto_writer.h"
 
 #include <signal.h>
@@ -450,6 +451,149 @@ TEST_CASE("pftrace interning: each name stored once per sequence, a few bytes pe
       CHECK(per_slice < 30);
     else
       CHECK(per_slice < 45);
+  }
+}
+
+namespace {
+
+struct ExpectedSample {
+  std::uint64_t ts;
+  std::int64_t pid, tid;
+  std::vector<DecodedFrame> frames;  // outermost first
+};
+
+// A program sampled on two threads and a second process: frames of an executable and a library
+// (paths sharing their first parts), one without module and source, stacks sharing their outer
+// frames, a sample without frames. Returns what the pftrace must tell of each sample.
+std::vector<ExpectedSample> add_samples(Timeline& tl, int repeats) {
+  auto frame = [&](const char* name, const char* module, const char* file, std::uint32_t line) {
+    viztrace::report::TimelineFrame f;
+    f.name = tl.intern(name);
+    if (module) f.module = tl.intern(module);
+    if (file) f.file = tl.intern(file), f.line = line;
+    return tl.intern_frame(f);
+  };
+  const std::string prog = "/opt/app/bin/prog", lib = "/opt/app/lib/libspin.so";
+  const DecodedFrame start{"_start", prog, ""}, main{"main", prog, "prog.c:10"},
+      work{"work", prog, "prog.c:20"}, spin{"lib_spin", lib, "spin.c:3"},
+      unknown{"[unknown]", "", ""};
+  const std::uint32_t f_start = frame("_start", prog.c_str(), nullptr, 0),
+                      f_main = frame("main", prog.c_str(), "prog.c", 10),
+                      f_work = frame("work", prog.c_str(), "prog.c", 20),
+                      f_spin = frame("lib_spin", lib.c_str(), "spin.c", 3),
+                      f_unknown = frame("[unknown]", nullptr, nullptr, 0);
+  auto stack = [&](std::initializer_list<std::uint32_t> frames) {  // outermost first
+    std::uint32_t node = 0;
+    for (std::uint32_t f : frames) node = tl.intern_stack(node, f);
+    return node;
+  };
+  const std::uint32_t in_spin = stack({f_start, f_main, f_work, f_spin}),
+                      in_work = stack({f_start, f_main, f_work}),
+                      in_unknown = stack({f_start, f_main, f_unknown});
+  tl.processes.reserve(2);  // the threads below are held by reference
+  auto& p = tl.processes.emplace_back();
+  p.pid = 100;
+  p.name = "prog";
+  p.threads.reserve(2);
+  auto& main_thread = p.threads.emplace_back();
+  main_thread.tid = 100;
+  auto& worker = p.threads.emplace_back();
+  worker.tid = 101;
+  auto& q = tl.processes.emplace_back();
+  q.pid = 200;
+  q.name = "other";
+  auto& other = q.threads.emplace_back();
+  other.tid = 200;
+  std::vector<ExpectedSample> expected;
+  auto sample = [&](viztrace::report::TimelineThread& t, std::int64_t pid, std::uint64_t ts,
+                    std::uint32_t node, std::vector<DecodedFrame> frames) {
+    t.samples.push_back({ts, node, 1'000'000});
+    expected.push_back({ts, pid, t.tid, std::move(frames)});
+  };
+  sample(other, 200, T0 + 300, 0, {});
+  sample(other, 200, T0 + 700, in_spin, {start, main, work, spin});
+  for (int i = 0; i < repeats; ++i) {
+    const std::uint64_t at = T0 + 1000 + 1'000'000 * std::uint64_t(i);
+    if (i % 2)
+      sample(main_thread, 100, at, in_spin, {start, main, work, spin});
+    else
+      sample(main_thread, 100, at, in_work, {start, main, work});
+    sample(worker, 100, at + 500, in_unknown, {start, main, unknown});
+  }
+  std::sort(expected.begin(), expected.end(),
+            [](const ExpectedSample& a, const ExpectedSample& b) { return a.ts < b.ts; });
+  return expected;
+}
+
+}  // namespace
+
+TEST_CASE("pftrace samples: perf samples on their threads, interned callstacks of the right "
+          "frames, mappings and sources, the sampling in the metadata") {
+  Timeline tl;
+  tl.origin = T0;
+  tl.end = T0 + 2'000'000'000;
+  std::vector<ExpectedSample> expected = add_samples(tl, 1000);
+  // The session slice was made before the sampling's counts were known.
+  tl.metadata = {Arg::dict_of("sampling", {Arg::of("method", "perf_event"), Arg::of("hz", 999)})};
+  tl.global.name = "viztrace";
+  auto& session = tl.global.slices.emplace_back();
+  session.start = T0;
+  session.end = tl.end;
+  session.name = tl.intern("viztrace run");
+  session.kind = SliceKind::session;
+  REQUIRE(tl.normalize() == 0);
+
+  for (auto encoding :
+       {PerfettoWriter::Encoding::incremental, PerfettoWriter::Encoding::absolute}) {
+    StringSink sink;
+    viztrace::report::write_perfetto(tl, sink, encoding);
+    Pftrace pf(sink.bytes);
+    require_clean(pf.trace, pf.nesting_problems);
+    const auto& samples = pf.trace.samples;
+    REQUIRE(samples.size() == expected.size());
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      INFO("sample " << i);
+      CHECK(samples[i].ts == expected[i].ts);
+      CHECK(samples[i].pid == expected[i].pid);
+      CHECK(samples[i].tid == expected[i].tid);
+      CHECK(samples[i].frames == expected[i].frames);
+      CHECK(samples[i].seq == samples[0].seq);  // one sequence: one profiling session
+    }
+    CHECK(samples[0].callstack == 0);  // no frame known: no callstack
+    // Everything interned once, in the packet that first needs it, the path parts shared.
+    REQUIRE(pf.trace.profile_copies.size() == 1);
+    const auto& copies = pf.trace.profile_copies.begin()->second;
+    for (const auto& [what, n] : copies) {
+      INFO(what);
+      CHECK(n == 1);
+    }
+    CHECK(copies.count("path:opt"));
+    CHECK(copies.count("mapping:/opt/app/lib/libspin.so"));
+    CHECK(copies.count("mapping:"));  // the unknown module's
+    CHECK(copies.count("source:prog.c"));
+    std::size_t frames = 0, callstacks = 0;
+    for (const auto& [what, n] : copies) {
+      frames += what.starts_with("frame:");
+      callstacks += what.starts_with("callstack:");
+    }
+    CHECK(frames == 5);
+    CHECK(callstacks == 3);
+    // The metadata as it stands at the end, on the session slice.
+    const TrackContent* trace_wide = pf.named("viztrace");
+    REQUIRE(trace_wide);
+    REQUIRE(trace_wide->slices.size() == 1);
+    CHECK(trace_wide->slices[0].args.at("sampling.method") == "perf_event");
+    CHECK(trace_wide->slices[0].args.at("sampling.hz") == "999");
+    // A sample whose stack is known costs a few bytes.
+    Timeline bare = tl;
+    for (auto& p : bare.processes)
+      for (auto& t : p.threads) t.samples.clear();
+    StringSink without;
+    viztrace::report::write_perfetto(bare, without, encoding);
+    const double per_sample =
+        double(sink.bytes.size() - without.bytes.size()) / double(samples.size());
+    INFO("bytes per sample: " << per_sample);
+    CHECK(per_sample < (encoding == PerfettoWriter::Encoding::incremental ? 19 : 22));
   }
 }
 

@@ -1,7 +1,8 @@
 // Test support: a small protobuf wire-format decoder, and a reader of .pftrace files that sees
 // what Perfetto's trace processor would see of the packets viztrace writes (track descriptors,
-// track events, interned names, sequence flags, defaults and incremental clocks). It checks the
-// rules the writer must keep and lists every violation in DecodedTrace::problems.
+// track events, interned names, sequence flags, defaults and incremental clocks, perf samples
+// with their interned callstacks, frames and mappings). It checks the rules the writer must
+// keep and lists every violation in DecodedTrace::problems.
 // Shared by the unit and the integration tests; standard C++ only.
 #pragma once
 
@@ -88,11 +89,31 @@ struct DecodedEvent {
   double counter = 0;
 };
 
+// A frame of a sampled stack, resolved as trace processor does.
+struct DecodedFrame {
+  std::string name;
+  std::string mapping;  // the mapping's path parts, each after a '/'; "" without path
+  std::string source;   // "file:line", "file" without line, "" without source path
+  bool operator==(const DecodedFrame&) const = default;
+};
+
+struct DecodedSample {
+  std::uint32_t seq = 0;
+  std::uint64_t ts = 0;  // absolute, on the trace clock
+  std::int64_t pid = 0, tid = 0;
+  std::uint64_t callstack = 0;       // iid; 0: none
+  std::vector<DecodedFrame> frames;  // outermost first
+};
+
 struct DecodedTrace {
   std::vector<DecodedTrack> tracks;
   std::map<std::uint64_t, std::size_t> track_index;                     // uuid -> tracks[i]
   std::vector<DecodedEvent> events;                                     // in file order
+  std::vector<DecodedSample> samples;                                   // in file order
   std::map<std::uint32_t, std::map<std::string, int>> interned_copies;  // seq -> name -> times
+  // seq -> "function:NAME", "path:PART", "source:PATH", "mapping:PATH", "frame:NAME@MAPPING",
+  // "callstack:IID" -> how many times it was interned
+  std::map<std::uint32_t, std::map<std::string, int>> profile_copies;
   std::optional<std::uint32_t> primary_clock;
   std::uint64_t packets = 0;
   std::vector<std::string> problems;
@@ -174,6 +195,10 @@ inline DecodedTrace decode_pftrace(std::string_view file) {
     std::map<std::uint64_t, std::string> names, categories, sources;
     std::set<std::uint64_t> seen_tracks;
     std::uint64_t packets = 0;
+    // Profile data: InternedString tables, mappings (iid -> path), frames, callstacks.
+    std::map<std::uint64_t, std::string> functions, path_parts, source_paths, mappings;
+    std::map<std::uint64_t, DecodedFrame> frames;
+    std::map<std::uint64_t, std::vector<std::uint64_t>> callstacks;
   };
   std::map<std::uint32_t, Seq> seqs;
   auto problem = [&](std::string p) { t.problems.push_back(std::move(p)); };
@@ -230,7 +255,98 @@ inline DecodedTrace decode_pftrace(std::string_view file) {
             s.clock_now = seq_clock;
           }
         } else if (f.number == 12) {  // interned_data
-          for (const ProtoField& i : decode_message(f.bytes)) {
+          // Trace processor looks interned entries up when it needs them, so within a packet
+          // the order does not matter: strings, then mappings, frames, callstacks.
+          std::vector<ProtoField> entries = decode_message(f.bytes);
+          auto rank = [](const ProtoField& i) {
+            return i.number == 5 || i.number == 17 || i.number == 18 ? 0
+                   : i.number == 19                                  ? 1
+                   : i.number == 6                                   ? 2
+                   : i.number == 7                                   ? 3
+                                                                     : 4;
+          };
+          std::stable_sort(
+              entries.begin(), entries.end(),
+              [&](const ProtoField& a, const ProtoField& b) { return rank(a) < rank(b); });
+          for (const ProtoField& i : entries) {
+            auto define = [&](auto& table, std::uint64_t iid, const auto& value,
+                              const std::string& what) {
+              if (iid == 0) problem("profile entry with iid 0: " + what);
+              if (table.count(iid) && !(table[iid] == value)) problem("iid redefined: " + what);
+              table[iid] = value;
+              ++t.profile_copies[seq_id][what];
+            };
+            if (i.number == 5 || i.number == 17 || i.number == 18) {  // InternedString
+              std::uint64_t iid = 0;
+              std::string str;
+              for (const ProtoField& x : decode_message(i.bytes)) {
+                if (x.number == 1) iid = x.value;
+                if (x.number == 2) str = std::string(x.bytes);
+              }
+              auto& table = i.number == 5    ? s.functions
+                            : i.number == 17 ? s.path_parts
+                                             : s.source_paths;
+              const char* kind = i.number == 5 ? "function:" : i.number == 17 ? "path:" : "source:";
+              define(table, iid, str, kind + str);
+              continue;
+            }
+            if (i.number == 19) {  // mappings
+              std::uint64_t iid = 0;
+              std::string path;
+              for (const ProtoField& x : decode_message(i.bytes)) {
+                if (x.number == 1) iid = x.value;
+                if (x.number == 7) {
+                  if (x.wire != 0) problem("path_string_ids not one varint each");
+                  if (!s.path_parts.count(x.value)) problem("unknown mapping path iid");
+                  path += "/" + s.path_parts[x.value];
+                }
+              }
+              define(s.mappings, iid, path, "mapping:" + path);
+              continue;
+            }
+            if (i.number == 6) {  // frames
+              std::uint64_t iid = 0, mapping = 0;
+              std::optional<std::uint64_t> line, rel_pc;
+              std::string source;
+              DecodedFrame fr;
+              for (const ProtoField& x : decode_message(i.bytes)) {
+                if (x.number == 1) iid = x.value;
+                if (x.number == 2) {
+                  if (!s.functions.count(x.value)) problem("unknown function name iid");
+                  fr.name = s.functions[x.value];
+                }
+                if (x.number == 3) mapping = x.value;
+                if (x.number == 4) rel_pc = x.value;
+                if (x.number == 5) {
+                  if (!s.source_paths.count(x.value)) problem("unknown source path iid");
+                  source = s.source_paths[x.value];
+                }
+                if (x.number == 6) line = x.value;
+              }
+              // Trace processors before 2025 drop a frame without mapping, and with its
+              // mapping a frame must give rel_pc.
+              if (mapping == 0 || !s.mappings.count(mapping)) problem("frame without mapping");
+              if (!rel_pc) problem("frame without rel_pc");
+              fr.mapping = s.mappings[mapping];
+              fr.source = source.empty() || !line ? source : source + ":" + std::to_string(*line);
+              define(s.frames, iid, fr, "frame:" + fr.name + "@" + fr.mapping);
+              continue;
+            }
+            if (i.number == 7) {  // callstacks
+              std::uint64_t iid = 0;
+              std::vector<std::uint64_t> frame_ids;
+              for (const ProtoField& x : decode_message(i.bytes)) {
+                if (x.number == 1) iid = x.value;
+                if (x.number == 2) {
+                  if (x.wire != 0) problem("frame_ids not one varint each");
+                  if (!s.frames.count(x.value)) problem("callstack of an unknown frame");
+                  frame_ids.push_back(x.value);
+                }
+              }
+              if (frame_ids.empty()) problem("empty callstack");
+              define(s.callstacks, iid, frame_ids, "callstack:" + std::to_string(iid));
+              continue;
+            }
             if (i.number == 4) {  // source_locations
               std::uint64_t iid = 0, line = 0;
               std::string path;
@@ -284,10 +400,10 @@ inline DecodedTrace decode_pftrace(std::string_view file) {
           t.tracks.push_back(tr);
         }
       }
-      for (const ProtoField& f : fields) {
-        if (f.number != 11) continue;  // track_event
-        DecodedEvent e;
-        e.seq = seq_id;
+      // A track event's or a sample's time, on the trace clock.
+      std::uint64_t packet_ts = 0;
+      if (std::any_of(fields.begin(), fields.end(),
+                      [](const ProtoField& f) { return f.number == 11 || f.number == 66; })) {
         if (!s.cleared) problem("event on a sequence whose state was never cleared");
         if (!ts) problem("event without timestamp");
         if (s.clock >= 64) {
@@ -295,13 +411,40 @@ inline DecodedTrace decode_pftrace(std::string_view file) {
             problem("incremental clock without snapshot");
           } else {
             *s.clock_now += ts.value_or(0);
-            e.ts = *s.clock_now;
+            packet_ts = *s.clock_now;
           }
         } else {
           if (s.clock != 3)
             problem("event clock is not CLOCK_MONOTONIC: " + std::to_string(s.clock));
-          e.ts = ts.value_or(0);
+          packet_ts = ts.value_or(0);
         }
+      }
+      for (const ProtoField& f : fields) {
+        if (f.number != 66) continue;  // perf_sample
+        DecodedSample sm;
+        sm.seq = seq_id;
+        sm.ts = packet_ts;
+        for (const ProtoField& x : decode_message(f.bytes)) {
+          if (x.number == 2) sm.pid = static_cast<std::int64_t>(x.value);
+          if (x.number == 3) sm.tid = static_cast<std::int64_t>(x.value);
+          if (x.number == 4) sm.callstack = x.value;
+        }
+        if (sm.callstack) {
+          if (!s.callstacks.count(sm.callstack)) problem("unknown callstack iid");
+          for (std::uint64_t frame : s.callstacks[sm.callstack])
+            sm.frames.push_back(s.frames[frame]);
+        }
+        const bool described = std::any_of(t.tracks.begin(), t.tracks.end(), [&](const auto& tr) {
+          return tr.kind == DecodedTrack::Kind::thread && tr.pid == sm.pid && tr.tid == sm.tid;
+        });
+        if (!described) problem("sample of a thread without track");
+        t.samples.push_back(std::move(sm));
+      }
+      for (const ProtoField& f : fields) {
+        if (f.number != 11) continue;  // track_event
+        DecodedEvent e;
+        e.seq = seq_id;
+        e.ts = packet_ts;
         e.track = s.default_track;
         for (const ProtoField& x : decode_message(f.bytes)) {
           switch (x.number) {
