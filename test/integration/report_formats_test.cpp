@@ -507,15 +507,16 @@ TEST_CASE("html report of a sampled run draws a flame graph of its hot functions
   REQUIRE(std::regex_match(match, m, std::regex(R"(matching: \d+ samples? \(([\d.]+)%\))")));
   CHECK(std::stod(m[1]) > 90);
 
-  // Where the kernel refuses to sample, the page says why instead of a graph.
+  // Where the kernel refuses to sample, the page says why, and shows what the threads sampled.
   Result denied = s.command({fixture("deny_perf"), viztrace_bin(), "run", "-q", "--sample", "-o",
-                             "denied.html", "--", "true"});
+                             "denied.html", "--", fixture("sample_hot")});
   INFO(denied.err);
   REQUIRE(denied.exit_code() == 0);
   std::string denied_dom;
   auto denied_data = render(s, "denied.html", &denied_dom);
-  CHECK(denied_dom.find("<span class=\"bad\">Sampling could not start: perf_event_open: Operation "
-                        "not permitted") != std::string::npos);
-  CHECK(denied_data.count("flame-labels") == 0);
+  CHECK(denied_dom.find("The kernel would not sample: perf_event_open: Operation not permitted") !=
+        std::string::npos);
+  CHECK(denied_dom.find(" Hz (timer)") != std::string::npos);
+  CHECK(denied_data["flame-labels"].find("exe_spin") != std::string::npos);
   require_clean(s);
 }

@@ -328,6 +328,28 @@ TEST_CASE("where the kernel refuses to sample, the threads sample themselves, an
   for (const Sample& x : sampled.samples)
     whole += x.stack.size() >= 4 && x.stack[1] == "work" && x.stack[2] == "main";
   CHECK(whole > sampled.samples.size() * 9 / 10);
+
+  // Told to take the kernel's samples only: the command runs unsampled, and the summary says why.
+  Options perf_only;
+  perf_only.env["VIZTRACE_SAMPLE_METHOD"] = "perf";
+  auto unsampled = s.command({fixture("deny_perf"), viztrace_bin(), "run", "--sample", "-o",
+                              "none.json", "--", "sh", "-c", "echo still runs"},
+                             perf_only);
+  INFO(unsampled.err);
+  REQUIRE(unsampled.exit_code() == 0);
+  CHECK(unsampled.out == "still runs\n");
+  CHECK(unsampled.err.find("sampled stacks: none, sampling could not start: perf_event_open: "
+                           "Operation not permitted") != std::string::npos);
+  Sampled none = samples_of(s.report("none.json"));
+  CHECK(none.method.empty());
+  CHECK(none.samples.empty());
+  // A method that does not exist is refused before anything runs.
+  Options bad;
+  bad.env["VIZTRACE_SAMPLE_METHOD"] = "magic";
+  auto refused = s.viztrace({"run", "--sample", "--", "sh", "-c", "echo ran"}, bad);
+  CHECK(refused.exit_code() == 2);
+  CHECK(refused.out.empty());
+  CHECK(refused.err == "viztrace: VIZTRACE_SAMPLE_METHOD: 'magic' is not auto, perf or timer\n");
   require_clean(s);
 }
 
