@@ -166,6 +166,7 @@ Sampler::Sampler(int session_dir_fd, const SamplerOptions& options) {
     spdlog::debug("sampling: {}{}", reason_, timers_ ? "; the threads sample themselves" : "");
   } else {
     header.method = spill::SampleMethod::perf;
+    header.user_only = attr.exclude_kernel;
     spdlog::debug("sampling at {} Hz on {} CPUs, {} KiB rings{}", options.hz, cpus_.size(),
                   data_bytes_ / 1024, attr.exclude_kernel ? ", user time only" : "");
   }

@@ -87,6 +87,7 @@ SampleSummary sample_summary(const Timeline& trace) {
   out.cut_short = info.cut_short;
   out.copy_too_small = info.copy_too_small;
   out.stack_bytes = info.stack_bytes;
+  out.user_time_only = info.user_time_only;
   auto tops = [&](const TimelineProcess* p, std::size_t n, std::uint64_t& samples) {
     std::vector<SampleSummary::Top> top;
     for (const SampledFunction& f : top_sampled_functions(trace, p, n, &samples)) {

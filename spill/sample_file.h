@@ -33,7 +33,8 @@ struct SampleFileHeader {
   std::uint64_t regs_mask = 0;    // perf_event_attr::sample_regs_user
   std::uint32_t stack_bytes = 0;  // the most user stack a sample copies
   std::uint32_t machine = 0;      // EM_* of the registers (EM_X86_64)
-  char why[192] = {};             // method none: the reason, NUL-terminated
+  std::uint32_t user_only = 0;    // 1: the kernel samples user time only (exclude_kernel)
+  char why[188] = {};             // not perf: why the kernel does not sample, NUL-terminated
 };
 static_assert(sizeof(SampleFileHeader) == 232);
 

@@ -375,6 +375,7 @@ void sampling_metadata(Timeline& tl) {
   args.push_back(s.method.empty() ? Arg::null_of("method") : Arg::of("method", s.method));
   if (!s.why_not.empty()) args.push_back(Arg::of("why_not", s.why_not));
   args.push_back(Arg::of("hz", n(s.hz)));
+  args.push_back(Arg::of("user_time_only", s.user_time_only));
   args.push_back(Arg::of("stack_bytes", n(s.stack_bytes)));
   args.push_back(Arg::of("samples", n(s.samples)));
   args.push_back(Arg::of("lost", n(s.lost)));
@@ -422,6 +423,7 @@ void read_sample_file(const std::string& spill_dir, const vt_stats* stats,
     return;
   }
   info.method = "perf_event";
+  info.user_time_only = header.user_only != 0;
   constexpr std::uint64_t kExpected = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_PERIOD |
                                       PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
   const bool readable = header.sample_type == kExpected && header.machine == EM_X86_64 &&

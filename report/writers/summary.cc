@@ -102,7 +102,8 @@ std::string sample_lines(const SampleSummary& s) {
   if (!s.requested) return "";
   if (s.method.empty()) return "  sampled stacks: none, sampling could not start: " + s.why_not + "\n";
   std::string out = "  " + count(s.samples, "sampled stack", "sampled stacks") + " (" + s.method +
-                    ", " + std::to_string(s.hz) + " Hz of CPU time" +
+                    ", " + std::to_string(s.hz) + " Hz of " +
+                    (s.user_time_only ? "user " : "") + "CPU time" +
                     (s.why_not.empty() ? "" : "; the kernel would not sample: " + s.why_not) + ")";
   if (s.cut_short) {
     out += ", " + std::to_string(s.cut_short) + " cut short";

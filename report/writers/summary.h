@@ -43,6 +43,7 @@ struct SampleSummary {
   std::string why_not;  // then why
   std::uint32_t hz = 0;
   std::uint32_t stack_bytes = 0;
+  bool user_time_only = false;
   std::uint64_t samples = 0;
   std::uint64_t cut_short = 0, copy_too_small = 0;
   std::vector<Top> top;                // by self samples, of every process
