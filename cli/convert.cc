@@ -38,13 +38,15 @@ int convert(const ConvertOptions& o) {
   const std::uint64_t bytes = out.commit();
 
   if (!o.quiet) {
+    const std::string sampled =
+        stats.samples ? ", " + std::to_string(stats.samples) + " sampled stacks" : "";
     std::fprintf(stderr,
                  "viztrace: %s -> %s: %llu events read; %llu slices, %llu instants, %llu counter "
-                 "values, %zu processes (%llu bytes)\n",
+                 "values%s, %zu processes (%llu bytes)\n",
                  o.input.c_str(), o.output.c_str(), static_cast<unsigned long long>(stats.events),
                  static_cast<unsigned long long>(stats.slices),
                  static_cast<unsigned long long>(stats.instants),
-                 static_cast<unsigned long long>(stats.counter_values), processes,
+                 static_cast<unsigned long long>(stats.counter_values), sampled.c_str(), processes,
                  static_cast<unsigned long long>(bytes));
     std::string notes;
     for (const auto& [ph, n] : stats.skipped)
@@ -56,6 +58,9 @@ int convert(const ConvertOptions& o) {
     note(stats.cut, "slices cut to nest in their parent");
     note(stats.unmatched_ends, "E events without a B dropped");
     note(stats.unclosed_begins, "B events never ended (closed at the trace's end)");
+    note(stats.samples_unknown_frame, "samples naming no frame of stackFrames left out");
+    note(stats.samples_unplaced, "samples without ts, pid or tid left out");
+    note(stats.broken_frames, "stack frames whose parent is unknown or in a cycle made outermost");
     if (stats.closed_truncated_array)
       notes += (notes.empty() ? "" : "; ") + std::string("the event array was cut short");
     if (!notes.empty()) std::fprintf(stderr, "viztrace: %s\n", notes.c_str());
@@ -77,8 +82,9 @@ Command add_convert_command(CLI::App& app) {
   cmd->add_flag("-q,--quiet", o->quiet, "No summary on stderr");
   cmd->footer(
       "Carried over: slices (X, B/E), instants (i/I), counters (C), process and thread\n"
-      "names (M), args, and the top-level metadata. Flow, async, sample and object\n"
-      "events are skipped (and counted).");
+      "names (M), args, the top-level metadata, and sampled stacks (the top-level\n"
+      "stackFrames and samples). Flow, async, sample (P) and object events are skipped\n"
+      "(and counted).");
   return {cmd, [o] { return convert(*o); }};
 }
 

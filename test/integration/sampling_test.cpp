@@ -1,7 +1,7 @@
 // Sampled stacks (viztrace run --sample): programs without frame pointers unwound through DWARF,
 // the executable's and a library's functions with their shares, fork children and threads from
 // their start, a short compiler run, a run where the kernel refuses to sample, and a viztrace
-// killed or interrupted while sampling.
+// killed or interrupted while sampling; the samples kept by convert.
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -265,5 +265,32 @@ TEST_CASE("viztrace killed while sampling: recover gives the samples, interrupte
     Sampled sampled = samples_of(s.report());
     CHECK(sampled.samples.size() > 10);
   }
+  require_clean(s);
+}
+
+TEST_CASE("convert keeps a run's sampled stacks: the same samples on the same threads with the "
+          "same stacks and weights") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "-q", "--sample", "--", fixture("sample_hot"), "fork"});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  auto c = s.viztrace({"convert", "viztrace.json", "again.json"});
+  INFO(c.err);
+  REQUIRE(c.exit_code() == 0);
+  const Sampled before = samples_of(s.report());
+  const Sampled after = samples_of(s.report("again.json"));
+  REQUIRE(before.samples.size() > 100);
+  CHECK(c.err.find(", " + std::to_string(before.samples.size()) + " sampled stacks, ") !=
+        std::string::npos);
+  REQUIRE(after.samples.size() == before.samples.size());
+  auto key = [](const Sample& x) {
+    return std::make_tuple(x.pid, x.tid, x.ts, x.weight, x.stack, x.modules);
+  };
+  std::vector<decltype(key(before.samples[0]))> a, b;
+  for (const Sample& x : before.samples) a.push_back(key(x));
+  for (const Sample& x : after.samples) b.push_back(key(x));
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  CHECK(a == b);
   require_clean(s);
 }
