@@ -1,7 +1,7 @@
 // Sampled stacks (viztrace run --sample): programs without frame pointers unwound through DWARF,
 // the executable's and a library's functions with their shares, fork children and threads from
 // their start, a short compiler run, a run where the kernel refuses to sample, and a viztrace
-// killed or interrupted while sampling; the samples kept by convert.
+// killed or interrupted while sampling; the samples kept by convert and counted by stats.
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -292,5 +292,51 @@ TEST_CASE("convert keeps a run's sampled stacks: the same samples on the same th
   std::sort(a.begin(), a.end());
   std::sort(b.begin(), b.end());
   CHECK(a == b);
+  require_clean(s);
+}
+
+TEST_CASE("stats of a sampled run names the hot functions with their shares, in text and JSON") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "-q", "--sample", "--", fixture("sample_hot")});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  auto text = s.viztrace({"stats", "viztrace.json"});
+  INFO(text.out << text.err);
+  REQUIRE(text.exit_code() == 0);
+  CHECK(text.out.find("\nSampled functions by self samples (") != std::string::npos);
+  // "   59.4%    59.4%        136        136  exe_spin  (sample_hot)"
+  auto share = [&](const std::string& function, const std::string& module) {
+    auto at = text.out.find("  " + function + "  (" + module + ")\n");
+    if (at == std::string::npos) return -1.0;
+    auto line = text.out.rfind('\n', at) + 1;
+    return std::stod(text.out.substr(line, text.out.find('%', line) - line));
+  };
+  CHECK(share("exe_spin", "sample_hot") == Approx(60).margin(10));
+  CHECK(share("lib_spin", "libsample_lib.so") == Approx(40).margin(10));
+
+  auto json = s.viztrace({"stats", "--json", "viztrace.json"});
+  REQUIRE(json.exit_code() == 0);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(json.out);
+  const auto count = int64_t(doc["samples"]["count"]);
+  REQUIRE(count > 100);
+  CHECK(count == static_cast<long long>(samples_of(s.report()).samples.size()));
+  std::map<std::string, std::pair<long long, long long>> by_name;  // self, total samples
+  long long weight = 0;
+  for (simdjson::dom::element f : doc["samples"]["functions"].get_array()) {
+    by_name[std::string(std::string_view(f["name"]))] = {int64_t(f["self"]), int64_t(f["total"])};
+    if (std::string_view(f["name"]) == "exe_spin") weight = int64_t(f["self_weight_ns"]);
+  }
+  CHECK(100.0 * by_name["exe_spin"].first / count == Approx(60).margin(10));
+  CHECK(100.0 * by_name["lib_spin"].first / count == Approx(40).margin(10));
+  CHECK(weight > 0);
+  // main is no function's innermost frame: only --sort total lists it, with every hot sample.
+  CHECK(by_name.count("main") == 0);
+  auto total = s.viztrace({"stats", "--json", "--sort", "total", "--top", "0", "viztrace.json"});
+  doc = parser.parse(total.out);
+  long long main_total = 0;
+  for (simdjson::dom::element f : doc["samples"]["functions"].get_array())
+    if (std::string_view(f["name"]) == "main") main_total = int64_t(f["total"]);
+  CHECK(main_total >= (by_name["exe_spin"].first + by_name["lib_spin"].first) * 95 / 100);
   require_clean(s);
 }
