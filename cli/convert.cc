@@ -1,4 +1,4 @@
-// viztrace convert IN.json OUT.pftrace|OUT.html|OUT.json|OUT.json.gz
+// viztrace convert IN.json OUT.pftrace|OUT.html|OUT.speedscope.json|OUT.json|OUT.json.gz
 #include <cstdio>
 #include <memory>
 
@@ -75,10 +75,13 @@ Command add_convert_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "convert",
       "Convert a Chrome trace-event JSON file (a viztrace report, or any X/B/E/i/C/M events)\n"
-      "into Perfetto's native format (.pftrace), a self-contained HTML page (.html), or\n"
-      "Chrome JSON again (.json, .json.gz: as viztrace writes it, one event per line).");
+      "into Perfetto's native format (.pftrace), a self-contained HTML page (.html),\n"
+      "speedscope's format (.speedscope.json), or Chrome JSON again (.json, .json.gz: as\n"
+      "viztrace writes it, one event per line).");
   cmd->add_option("input", o->input, "Chrome JSON trace (.json, or .json.gz)")->required();
-  cmd->add_option("output", o->output, "What to write: .pftrace, .html, .json or .json.gz")->required();
+  cmd->add_option("output", o->output,
+                  "What to write: .pftrace, .html, .speedscope.json, .json or .json.gz")
+      ->required();
   cmd->add_flag("-q,--quiet", o->quiet, "No summary on stderr");
   cmd->footer(
       "Carried over: slices (X, B/E), instants (i/I), counters (C), process and thread\n"

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -305,10 +306,62 @@ TEST_CASE("convert: a JSON report becomes a pftrace with the same processes and 
   CHECK(from_back == from_json);
   Result unknown = s.viztrace({"convert", "t.json", "t.txt"});
   CHECK(unknown.exit_code() == 2);
-  CHECK(unknown.err.find("use .json, .json.gz, .pftrace or .html") != std::string::npos);
+  CHECK(unknown.err.find("use .json, .json.gz, .pftrace, .html or .speedscope.json") !=
+        std::string::npos);
   Result missing = s.viztrace({"convert", "nope.json", "x.pftrace"});
   CHECK(missing.exit_code() == 2);
   CHECK(missing.err.find("nope.json") != std::string::npos);
+  require_clean(s);
+}
+
+namespace {
+
+// Per evented profile of a speedscope file: the names of the frames it opens, in order.
+std::map<std::string, std::vector<std::string>> speedscope_opens(const std::string& text) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(text);
+  std::vector<std::string> frames;
+  for (simdjson::dom::element f : doc["shared"]["frames"].get_array())
+    frames.emplace_back(std::string_view(f["name"]));
+  std::map<std::string, std::vector<std::string>> out;
+  for (simdjson::dom::element p : doc["profiles"].get_array()) {
+    CHECK(std::string_view(p["type"]) == "evented");
+    auto& opened = out[std::string(std::string_view(p["name"]))];
+    for (simdjson::dom::element e : p["events"].get_array())
+      if (std::string_view(e["type"]) == "O")
+        opened.push_back(frames.at(static_cast<std::size_t>(int64_t(e["frame"]))));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("speedscope from a run without samples and from convert: the same evented profiles of "
+          "function calls") {
+  Sandbox s;
+  Result run = s.viztrace({"run", "-q", "-o", "f.speedscope.json", "--", fixture("fn_demo")});
+  INFO(run.err);
+  REQUIRE(run.exit_code() == 0);
+  REQUIRE(s.viztrace({"run", "-q", "-o", "f.json", "--", fixture("fn_demo")}).exit_code() == 0);
+  Result conv = s.viztrace({"convert", "-q", "f.json", "c.speedscope.json"});
+  INFO(conv.err);
+  REQUIRE(conv.exit_code() == 0);
+  auto direct = speedscope_opens(slurp(s.path("f.speedscope.json")));
+  auto converted = speedscope_opens(slurp(s.path("c.speedscope.json")));
+  // Two runs of one program: per thread name, the same calls (pids differ).
+  auto by_thread = [](const std::map<std::string, std::vector<std::string>>& m) {
+    std::map<std::string, std::vector<std::string>> out;
+    for (const auto& [name, opened] : m) {
+      const auto slash = name.rfind(" / ");
+      out[name.substr(slash, name.rfind(" (") - slash)] = opened;  // " / worker-a"
+    }
+    return out;
+  };
+  REQUIRE(direct.size() == 3);  // main and two workers
+  CHECK(by_thread(direct) == by_thread(converted));
+  const auto& main = direct.begin()->second;
+  CHECK(main.front() == "fn_demo");  // its process slice
+  CHECK(std::count(main.begin(), main.end(), "fib(int)") > 1);
   require_clean(s);
 }
 

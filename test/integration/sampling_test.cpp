@@ -1,7 +1,8 @@
 // Sampled stacks (viztrace run --sample): programs without frame pointers unwound through DWARF,
 // the executable's and a library's functions with their shares, fork children and threads from
 // their start, a short compiler run, a run where the kernel refuses to sample, and a viztrace
-// killed or interrupted while sampling; the samples kept by convert and counted by stats.
+// killed or interrupted while sampling; the samples kept by convert, counted by stats, and
+// written for speedscope.
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -338,5 +339,54 @@ TEST_CASE("stats of a sampled run names the hot functions with their shares, in 
   for (simdjson::dom::element f : doc["samples"]["functions"].get_array())
     if (std::string_view(f["name"]) == "main") main_total = int64_t(f["total"]);
   CHECK(main_total >= (by_name["exe_spin"].first + by_name["lib_spin"].first) * 95 / 100);
+  require_clean(s);
+}
+
+TEST_CASE("a sampled run written as speedscope: a sampled profile of CPU ns per thread, whole "
+          "stacks outermost first") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "--sample", "-o", "t.speedscope.json", "--", fixture("sample_hot")});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  CHECK(r.err.find("report: t.speedscope.json (") != std::string::npos);
+  CHECK(r.err.find("https://www.speedscope.app") != std::string::npos);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(slurp(s.path("t.speedscope.json")));
+  CHECK(std::string_view(doc["$schema"]) == "https://www.speedscope.app/file-format-schema.json");
+  std::vector<std::string> frames;
+  for (simdjson::dom::element f : doc["shared"]["frames"].get_array())
+    frames.emplace_back(std::string_view(f["name"]));
+  simdjson::dom::array profiles = doc["profiles"];
+  REQUIRE(profiles.size() == 1);  // one thread
+  simdjson::dom::element p = profiles.at(0);
+  CHECK(std::string_view(p["type"]) == "sampled");
+  CHECK(std::string_view(p["unit"]) == "nanoseconds");
+  CHECK(std::string_view(p["name"]).starts_with("sample_hot ("));
+  simdjson::dom::array samples = p["samples"], weights = p["weights"];
+  REQUIRE(samples.size() > 100);
+  REQUIRE(weights.size() == samples.size());
+  long long sum = 0;
+  for (std::int64_t w : weights) sum += w;
+  CHECK(int64_t(p["endValue"]) - int64_t(p["startValue"]) == sum);
+  std::map<std::string, std::size_t> innermost;
+  std::size_t through_main = 0;
+  for (simdjson::dom::array stack : samples) {
+    std::vector<std::string> names;  // outermost first
+    for (std::int64_t i : stack) {
+      REQUIRE(i >= 0);
+      REQUIRE(static_cast<std::size_t>(i) < frames.size());
+      names.push_back(frames[static_cast<std::size_t>(i)]);
+    }
+    REQUIRE(!names.empty());
+    ++innermost[names.back()];
+    auto main = std::find(names.begin(), names.end(), "main");
+    if (main != names.end() && names.front() == "_start" && main + 1 != names.end() &&
+        main[1] == "work")
+      ++through_main;
+  }
+  const double n = static_cast<double>(samples.size());
+  CHECK(100 * innermost["exe_spin"] / n == Approx(60).margin(10));
+  CHECK(100 * innermost["lib_spin"] / n == Approx(40).margin(10));
+  CHECK(through_main >= (innermost["exe_spin"] + innermost["lib_spin"]) * 95 / 100);
   require_clean(s);
 }
