@@ -456,20 +456,32 @@ void ConvertedTrace::Store::close_open_begins() {
 void ConvertedTrace::Store::place_samples() {
   std::unordered_map<std::int64_t, std::size_t> process_of_tid;
   bool indexed = false;
-  samples.resolve(
-      [&](const SampleThread& where, std::int64_t ts, std::uint32_t stack, std::uint64_t weight) {
-        std::int64_t pid = where.pid;
-        if (!where.has_pid) {
-          if (!indexed) {
-            for (std::size_t i = 0; i < procs.size(); ++i)
-              for (const ThreadIn& t : procs[i].threads) process_of_tid.emplace(t.tid, i);
-            indexed = true;
-          }
-          auto it = process_of_tid.find(where.tid);
-          pid = it != process_of_tid.end() ? procs[it->second].json_pid : where.tid;
-        }
-        thread_at(process(pid), where.tid, ts).samples.push_back({at(ts), stack, weight});
-      });
+  samples.resolve([&](const SampleThread& where, std::vector<TimelineSample>&& in) {
+    std::int64_t pid = where.pid;
+    if (!where.has_pid) {
+      if (!indexed) {
+        for (std::size_t i = 0; i < procs.size(); ++i)
+          for (const ThreadIn& t : procs[i].threads) process_of_tid.emplace(t.tid, i);
+        indexed = true;
+      }
+      auto it = process_of_tid.find(where.tid);
+      pid = it != process_of_tid.end() ? procs[it->second].json_pid : where.tid;
+    }
+    ProcessIn& p = process(pid);
+    std::int64_t first = INT64_MAX, last = INT64_MIN;
+    for (TimelineSample& s : in) {
+      const auto ts = static_cast<std::int64_t>(s.ts);
+      first = std::min(first, ts);
+      last = std::max(last, ts);
+      s.ts = at(ts);
+    }
+    thread_at(p, where.tid, first);
+    ThreadIn& t = thread_at(p, where.tid, last);
+    if (t.samples.empty())
+      t.samples = std::move(in);
+    else
+      t.samples.insert(t.samples.end(), in.begin(), in.end());
+  });
   const TraceSampleCounts& c = samples.counts();
   stats.samples = c.samples;
   stats.stack_frames = c.frames;

@@ -14,9 +14,9 @@ std::uint32_t TraceSamples::id_index(std::string_view id) {
 }
 
 std::uint32_t TraceSamples::thread_index(const SampleThread& t) {
-  if (last_thread_ != kNone && threads_[last_thread_] == t) return last_thread_;
+  if (last_thread_ != kNone && threads_[last_thread_].where == t) return last_thread_;
   auto [it, fresh] = thread_ids_.try_emplace(t, static_cast<std::uint32_t>(threads_.size()));
-  if (fresh) threads_.push_back(t);
+  if (fresh) threads_.push_back({t, {}});
   last_thread_ = it->second;
   return it->second;
 }
@@ -46,7 +46,8 @@ void TraceSamples::sample(const TraceEvent& s) {
   SampleThread thread{s.has_pid ? s.pid : 0, s.has_tid ? s.tid : s.pid, s.has_pid};
   const std::uint64_t weight =
       s.has_weight && s.weight > 0 ? static_cast<std::uint64_t>(s.weight) : 0;
-  kept_.push_back({s.ts, weight, s.sf.empty() ? kNone : id_index(s.sf), thread_index(thread)});
+  const std::uint32_t id = s.sf.empty() ? kNone : id_index(s.sf);
+  threads_[thread_index(thread)].samples.push_back({static_cast<std::uint64_t>(s.ts), id, weight});
 }
 
 std::uint32_t TraceSamples::node_of(std::uint32_t id) {
@@ -82,19 +83,25 @@ std::uint32_t TraceSamples::node_of(std::uint32_t id) {
 }
 
 void TraceSamples::resolve(const Place& place) {
-  for (const Kept& k : kept_) {
-    std::uint32_t stack = 0;
-    if (k.id != kNone) {
-      if (entries_[k.id].state == State::undefined) {
-        ++counts_.unknown_frame;
-        continue;
+  for (Thread& t : threads_) {
+    std::size_t kept = 0;  // in place: those naming no frame of the file are left out
+    for (const TimelineSample& s : t.samples) {
+      std::uint32_t stack = 0;
+      if (s.stack != kNone) {
+        if (entries_[s.stack].state == State::undefined) {
+          ++counts_.unknown_frame;
+          continue;
+        }
+        stack = node_of(s.stack);
       }
-      stack = node_of(k.id);
+      t.samples[kept++] = {s.ts, stack, s.weight_ns};
     }
-    ++counts_.samples;
-    place(threads_[k.thread], k.ts, stack, k.weight_ns);
+    t.samples.resize(kept);
+    counts_.samples += kept;
+    if (kept > 0) place(t.where, std::move(t.samples));
+    std::vector<TimelineSample>().swap(t.samples);
   }
-  std::vector<Kept>().swap(kept_);
+  std::vector<Thread>().swap(threads_);
   std::vector<Entry>().swap(entries_);
   ids_.clear();
 }

@@ -4,7 +4,8 @@
 // strings or numbers, a frame without parent (outermost), a sample without weight (0: unknown)
 // or without pid (placed by its tid), frames before or after the samples. A sample naming no
 // frame of the file, a parent that is unknown or closes a cycle, never crash: they are counted.
-// Memory while reading: 24 bytes per sample, one small entry per frame.
+// Memory: 24 bytes per sample (kept per thread as the TimelineSamples they become, so nothing
+// is copied at the end), one small entry per frame.
 #pragma once
 
 #include <cstdint>
@@ -44,11 +45,12 @@ class TraceSamples {
   void frame(const TraceStackFrame& frame);
   void sample(const TraceEvent& sample);
 
-  // ts in ns as in the file; stack: a node of Timeline::stack_nodes (0: the sample has no sf).
-  using Place = std::function<void(const SampleThread& thread, std::int64_t ts, std::uint32_t stack,
-                                   std::uint64_t weight_ns)>;
-  // Adds the frames and stacks of the kept samples to the Timeline and hands each one to
-  // place, in file order. Call once, after reading.
+  // A thread's samples in file order: ts is the file's time in ns (an int64 in the uint64: the
+  // caller places it on its timeline), stack a node of Timeline::stack_nodes (0: no sf).
+  using Place =
+      std::function<void(const SampleThread& thread, std::vector<TimelineSample>&& samples)>;
+  // Adds the frames and stacks of the kept samples to the Timeline and hands each thread's to
+  // place. Call once, after reading.
   void resolve(const Place& place);
 
   const TraceSampleCounts& counts() const { return counts_; }
@@ -62,13 +64,11 @@ class TraceSamples {
     std::uint32_t node = 0;              // once done: its node of Timeline::stack_nodes
     State state = State::undefined;
   };
-  struct Kept {
-    std::int64_t ts;
-    std::uint64_t weight_ns;
-    std::uint32_t id;      // kNone: no sf
-    std::uint32_t thread;  // index into threads_
+  // Until resolve(), a sample's stack is the index of its sf (kNone: none).
+  struct Thread {
+    SampleThread where;
+    std::vector<TimelineSample> samples;
   };
-  static_assert(sizeof(Kept) == 24);
   struct StringHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
@@ -88,8 +88,7 @@ class TraceSamples {
   TraceSampleCounts counts_;
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> ids_;
   std::vector<Entry> entries_;  // by id index
-  std::vector<Kept> kept_;
-  std::vector<SampleThread> threads_;
+  std::vector<Thread> threads_;
   std::unordered_map<SampleThread, std::uint32_t, ThreadHash> thread_ids_;
   std::uint32_t last_thread_ = kNone;
   std::vector<std::uint32_t> path_;  // node_of's walk, innermost first

@@ -153,20 +153,19 @@ SampleStats TraceStats::sample_stats(const std::vector<ProcessStats>& processes)
   std::vector<std::int64_t> pids;                        // of sampled_.processes
   std::unordered_map<std::int64_t, std::int64_t> pid_of_tid;
   for (const auto& [key, t] : threads_) pid_of_tid.emplace(key.tid, key.pid);
-  samples_.resolve(
-      [&](const SampleThread& where, std::int64_t, std::uint32_t stack, std::uint64_t weight) {
-        std::int64_t pid = where.pid;
-        if (!where.has_pid) {
-          auto it = pid_of_tid.find(where.tid);
-          pid = it != pid_of_tid.end() ? it->second : where.tid;
-        }
-        auto [it, fresh] = by_pid.try_emplace(pid, sampled_.processes.size());
-        if (fresh) {
-          sampled_.processes.emplace_back().threads.emplace_back();
-          pids.push_back(pid);
-        }
-        sampled_.processes[it->second].threads[0].samples.push_back({0, stack, weight});
-      });
+  samples_.resolve([&](const SampleThread& where, std::vector<TimelineSample>&& in) {
+    std::int64_t pid = where.pid;
+    if (!where.has_pid) {
+      auto it = pid_of_tid.find(where.tid);
+      pid = it != pid_of_tid.end() ? it->second : where.tid;
+    }
+    auto [it, fresh] = by_pid.try_emplace(pid, sampled_.processes.size());
+    if (fresh) {
+      sampled_.processes.emplace_back();
+      pids.push_back(pid);
+    }
+    sampled_.processes[it->second].threads.emplace_back().samples = std::move(in);
+  });
   out.counts = samples_.counts();
   if (out.counts.samples == 0) return out;
 
@@ -183,7 +182,11 @@ SampleStats TraceStats::sample_stats(const std::vector<ProcessStats>& processes)
   out.processes_total = sampled_.processes.size();
   std::vector<std::size_t> order(sampled_.processes.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  auto count = [&](std::size_t i) { return sampled_.processes[i].threads[0].samples.size(); };
+  auto count = [&](std::size_t i) {
+    std::size_t n = 0;
+    for (const TimelineThread& t : sampled_.processes[i].threads) n += t.samples.size();
+    return n;
+  };
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return count(a) > count(b); });
   if (order.size() > SampleStats::kProcesses) order.resize(SampleStats::kProcesses);
