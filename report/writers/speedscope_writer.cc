@@ -138,8 +138,18 @@ class SpeedscopeWriter final : public TraceWriter {
   void sampled_profile(const TimelineProcess& p, const TimelineThread& t) {
     const bool timed = std::all_of(t.samples.begin(), t.samples.end(),
                                    [](const TimelineSample& s) { return s.weight_ns > 0; });
+    // Consecutive samples of one stack are one entry, their weights summed: speedscope's
+    // importer merges them so, and a hot loop's file shrinks by orders of magnitude.
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> runs;  // (stack, weight)
     std::uint64_t total = 0;
-    for (const TimelineSample& s : t.samples) total += timed ? s.weight_ns : 1;
+    for (const TimelineSample& s : t.samples) {
+      const std::uint64_t w = timed ? s.weight_ns : 1;
+      total += w;
+      if (!runs.empty() && runs.back().first == s.stack)
+        runs.back().second += w;
+      else
+        runs.emplace_back(s.stack, w);
+    }
     rank(t.samples.size());
     json_.begin_object(true);
     json_.member("type", "sampled");
@@ -150,9 +160,9 @@ class SpeedscopeWriter final : public TraceWriter {
     json_.key("samples");
     json_.begin_array();
     std::vector<std::uint32_t> stack;
-    for (const TimelineSample& s : t.samples) {
+    for (const auto& [node0, w] : runs) {
       stack.clear();
-      for (std::uint32_t node = s.stack; node != 0; node = tl_->stack_nodes[node].parent)
+      for (std::uint32_t node = node0; node != 0; node = tl_->stack_nodes[node].parent)
         stack.push_back(timeline_frame(tl_->stack_nodes[node].frame));
       if (stack.empty()) stack.push_back(frame("[unknown]", "", 0));
       json_.begin_array();
@@ -162,7 +172,7 @@ class SpeedscopeWriter final : public TraceWriter {
     json_.end_array();
     json_.key("weights");
     json_.begin_array();
-    for (const TimelineSample& s : t.samples) json_.unsigned_integer(timed ? s.weight_ns : 1);
+    for (const auto& [node, w] : runs) json_.unsigned_integer(w);
     json_.end_array();
     json_.end_object();
   }

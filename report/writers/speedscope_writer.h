@@ -5,6 +5,7 @@
 //   With sampled stacks: a "sampled" profile per thread that has samples, each sample a stack
 //   of frame indexes (outermost first) weighted by the CPU time it stands for, in ns; a thread
 //   whose samples do not all carry that time gets unit "none" and weight 1 each (counts).
+//   Consecutive samples of one stack are written once with their weights summed.
 //   Without: an "evented" profile per thread that has slices (its process and thread slices,
 //   spans, function calls), open and close events in time order, in ns since the trace's
 //   origin. Function calls wait in memory until finish(), 24 bytes each.

@@ -144,7 +144,8 @@ using Names = std::vector<std::string>;
 
 }  // namespace
 
-TEST_CASE("speedscope: a sampled profile per thread with samples, stacks outermost first") {
+TEST_CASE("speedscope: a sampled profile per thread with samples, stacks outermost first, runs "
+          "of one stack merged") {
   Timeline tl;
   tl.title = "app --fast";
   tl.origin = 100;
@@ -186,9 +187,10 @@ TEST_CASE("speedscope: a sampled profile per thread with samples, stacks outermo
   const Profile& w = f.profiles[1];
   CHECK(w.name == "app (10) / worker (11)");
   CHECK(w.unit == "none");
-  CHECK(w.weights == std::vector<std::int64_t>{1, 1, 1, 1});
-  CHECK(w.samples[1] == Names{"main", "work", "hot"});
-  CHECK(f.active == 1);  // the most samples
+  // Consecutive samples of one stack: one entry, weights summed.
+  CHECK(w.samples == std::vector<Names>{{"main", "work", "hot"}, {"main", "work"}});
+  CHECK(w.weights == std::vector<std::int64_t>{2, 2});
+  CHECK(f.active == 1);  // the most samples (before merging)
   // One frame per function, its source where known, else its module.
   std::map<std::string, Frame> by_name;
   for (const Frame& fr : f.frames) {
