@@ -57,7 +57,8 @@ Command add_recover_command(CLI::App& app) {
       "a cancelled CI job), then remove that trace data. Exits 0 when there is nothing to\n"
       "recover, so it can run in a CI step that always runs.");
   cmd->add_option("-o,--output", o->output,
-                  "Report file; the format follows the extension: .json, .json.gz, .pftrace (Perfetto), .html")
+                  "Report file; the format follows the extension: .json, .json.gz, .pftrace "
+                  "(Perfetto),\n.html, .speedscope.json (speedscope)")
       ->capture_default_str();
   add_function_filter_options(cmd, o->filter);
   cmd->add_flag("-q,--quiet", o->quiet, "No messages or summary on stderr");

@@ -51,7 +51,8 @@ Command add_report_command(CLI::App& app) {
       "report", "Write the report of trace data kept with run --keep-temp.");
   cmd->add_option("dir", o->dir, "The kept dir that run --keep-temp printed")->required();
   cmd->add_option("-o,--output", o->output,
-                  "Report file; the format follows the extension: .json, .json.gz, .pftrace (Perfetto), .html")
+                  "Report file; the format follows the extension: .json, .json.gz, .pftrace "
+                  "(Perfetto),\n.html, .speedscope.json (speedscope)")
       ->capture_default_str();
   add_function_filter_options(cmd, o->filter);
   cmd->add_flag("-q,--quiet", o->quiet, "No summary on stderr");

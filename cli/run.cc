@@ -207,7 +207,8 @@ Command add_run_command(CLI::App& app) {
       "Usage: viztrace run [options] [--] command [args...]\n"
       "Exits with the command's status (128+N when a signal N killed it).");
   run->add_option("-o,--output", o->output,
-                  "Report file; the format follows the extension: .json, .json.gz, .pftrace (Perfetto), .html")
+                  "Report file; the format follows the extension: .json, .json.gz, .pftrace "
+                  "(Perfetto),\n.html, .speedscope.json (speedscope)")
       ->capture_default_str();
   run->add_flag("-q,--quiet", o->quiet, "No summary on stderr");
   run->add_flag("--keep-temp", o->keep_temp,

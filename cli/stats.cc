@@ -1,4 +1,5 @@
-// viztrace stats [options] FILE: per-name and per-process times of any Chrome trace JSON.
+// viztrace stats [options] FILE: per-name and per-process times of any Chrome trace JSON, and
+// the functions of its sampled stacks.
 #include <cstdio>
 #include <memory>
 
@@ -37,9 +38,12 @@ Command add_stats_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "stats",
       "Summarise any Chrome trace JSON (viztrace's, VizTracer's, uftrace's, a browser's):\n"
-      "count, total, self and max time per slice name; wall and CPU time per process.");
+      "count, total, self and max time per slice name; wall and CPU time per process;\n"
+      "the functions of its sampled stacks by self and total samples.");
   cmd->add_option("file", o->file, "The trace (- for standard input)")->required();
-  cmd->add_option("--sort", o->sort, "Order of the slice table: self, total, count, max or name")
+  cmd->add_option("--sort", o->sort,
+                  "Order of the tables: self, total, count, max or name (sampled functions: count "
+                  "and max order as self)")
       ->check(CLI::IsMember({"self", "total", "count", "max", "name"}))
       ->capture_default_str();
   add_whole_number_option(cmd, "--top", o->top, 0, 1'000'000, "Rows per table (0: all)")
@@ -53,6 +57,12 @@ Command add_stats_command(CLI::App& app) {
       "in. An E ends the innermost open B of its name (any name if it has none), as Perfetto\n"
       "reads it; an E without such a B is ignored, and a B never ended is closed at its\n"
       "thread's last timestamp; both are counted under Notes.\n"
+      "Sampled stacks are the top-level stackFrames and samples (viztrace run --sample, and\n"
+      "any tool writing them): a function's self samples are those it was the innermost frame\n"
+      "of, its total those it was anywhere on the stack in; shares are of all samples, or of\n"
+      "the process's. Ordered by self samples, only functions with some are listed (--sort\n"
+      "total lists their callers too). The processes with the most samples (at most 5) get\n"
+      "their own rows (at most 5 each).\n"
       "An empty file or broken JSON is an error naming the byte offset; [] and {} have no "
       "events.\n\n"
       "--json prints one object; times are integer nanoseconds:\n"
@@ -61,8 +71,14 @@ Command add_stats_command(CLI::App& app) {
       "  names [{name, count, total_ns, self_ns, max_ns}]  (sorted, cut to --top),\n"
       "  processes_total, processes [{pid, name, wall_ns, cpu_ns, utime_ns, stime_ns, events,\n"
       "  threads}]  (by wall time; cpu fields null when unknown),\n"
+      "  samples {count, weight_ns, stack_frames, functions_total,\n"
+      "  functions [{name, module, self, total, self_weight_ns, total_weight_ns}]  (sorted, cut\n"
+      "  to --top), processes_total, processes [{pid, name, samples, weight_ns, functions_total,\n"
+      "  functions}]}  (self and total: sample counts; weights: the CPU ns the samples stand\n"
+      "  for, 0 when the trace does not say),\n"
       "  problems {unmatched_end, unclosed_begin, improper_nesting, approximate_self,\n"
-      "  invalid_events, invalid_utf8_bytes, unclosed_array}\n\n"
+      "  invalid_events, invalid_utf8_bytes, unclosed_array, samples_unknown_frame,\n"
+      "  samples_unplaced, stack_frames_broken}\n\n"
       "Examples:\n"
       "  viztrace stats viztrace.json\n"
       "  viztrace stats --sort total --top 50 trace.json.gz\n"

@@ -35,7 +35,7 @@ _viztrace() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
   local commands="run report recover clean convert stats combine mark span counter"
   local global="-h --help --version -v --verbose"
-  local reports=(.json .json.gz .pftrace .html)
+  local reports=(.json .json.gz .pftrace .html .speedscope.json)
   local filters="--min-duration --include --exclude"
 
   # The subcommand: the first word after any global options.

@@ -442,37 +442,63 @@ void add_samples(const std::string& spill_dir, const vt_stats* stats, const Modu
   sampling_metadata(tl);
 }
 
-
-
-std::vector<SampledFunction> top_sampled_functions(const Timeline& tl,
-                                                   const TimelineProcess* process, std::size_t n,
-                                                   std::uint64_t* samples) {
-  std::unordered_map<std::uint32_t, SampledFunction> by_frame;
-  std::unordered_set<std::uint32_t> seen;
-  std::uint64_t count = 0;
+std::vector<SampledFunction> sampled_functions(const Timeline& tl, const TimelineProcess* process,
+                                               std::uint64_t* samples, std::uint64_t* weight) {
+  // Samples by stack first: each distinct stack is walked once, however many samples it has.
+  struct Tally {
+    std::uint64_t count = 0, weight = 0;
+  };
+  std::vector<Tally> by_stack(tl.stack_nodes.size());
+  std::uint64_t count = 0, ns = 0;
   auto add = [&](const TimelineProcess& p) {
     for (const TimelineThread& t : p.threads)
       for (const TimelineSample& s : t.samples) {
         ++count;
-        seen.clear();
-        bool leaf = true;
-        for (std::uint32_t node = s.stack; node != 0; node = tl.stack_nodes[node].parent) {
-          std::uint32_t frame = tl.stack_nodes[node].frame;
-          SampledFunction& f = by_frame[frame];
-          f.frame = frame;
-          if (leaf) ++f.self;
-          leaf = false;
-          if (seen.insert(frame).second) ++f.total;  // recursion counts once
-        }
+        ns += s.weight_ns;
+        if (s.stack >= by_stack.size()) continue;
+        by_stack[s.stack].count++;
+        by_stack[s.stack].weight += s.weight_ns;
       }
   };
   if (process) add(*process);
   else
     for (const TimelineProcess& p : tl.processes) add(p);
   if (samples) *samples = count;
+  if (weight) *weight = ns;
+
+  std::unordered_map<std::uint32_t, SampledFunction> by_frame;
+  std::unordered_set<std::uint32_t> seen;
+  for (std::uint32_t stack = 1; stack < by_stack.size(); ++stack) {
+    const Tally& n = by_stack[stack];
+    if (n.count == 0) continue;
+    seen.clear();
+    bool leaf = true;
+    for (std::uint32_t node = stack; node != 0; node = tl.stack_nodes[node].parent) {
+      std::uint32_t frame = tl.stack_nodes[node].frame;
+      SampledFunction& f = by_frame[frame];
+      f.frame = frame;
+      if (leaf) {
+        f.self += n.count;
+        f.self_weight += n.weight;
+      }
+      leaf = false;
+      if (seen.insert(frame).second) {  // recursion counts once
+        f.total += n.count;
+        f.total_weight += n.weight;
+      }
+    }
+  }
   std::vector<SampledFunction> out;
-  for (auto& [frame, f] : by_frame)
-    if (f.self > 0) out.push_back(f);
+  out.reserve(by_frame.size());
+  for (auto& [frame, f] : by_frame) out.push_back(f);
+  return out;
+}
+
+std::vector<SampledFunction> top_sampled_functions(const Timeline& tl,
+                                                   const TimelineProcess* process, std::size_t n,
+                                                   std::uint64_t* samples) {
+  std::vector<SampledFunction> out = sampled_functions(tl, process, samples);
+  std::erase_if(out, [](const SampledFunction& f) { return f.self == 0; });
   auto more = [&](const SampledFunction& a, const SampledFunction& b) {
     if (a.self != b.self) return a.self > b.self;
     if (a.total != b.total) return a.total > b.total;

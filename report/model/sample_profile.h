@@ -27,7 +27,14 @@ struct SampledFunction {
   std::uint32_t frame = 0;  // Timeline::frames
   std::uint64_t self = 0;   // samples in which it was the innermost frame
   std::uint64_t total = 0;  // samples in which it was anywhere on the stack
+  std::uint64_t self_weight = 0, total_weight = 0;  // the CPU ns those samples stand for
 };
+
+// Every function on the stacks of the samples of `process`, or of every process when it is
+// null, in no order; and how many samples that was, and their weight.
+std::vector<SampledFunction> sampled_functions(const Timeline& tl, const TimelineProcess* process,
+                                               std::uint64_t* samples = nullptr,
+                                               std::uint64_t* weight = nullptr);
 
 // The n functions with the most self samples (then total) among the samples of `process`, or
 // of every process when it is null; and how many samples that was.

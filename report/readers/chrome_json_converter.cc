@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "report/model/shell_words.h"
 #include "report/readers/trace_reader.h"
+#include "report/readers/trace_samples.h"
 #include "report/writers/perfetto_writer.h"
 #include "simdjson.h"
 
@@ -228,6 +229,7 @@ struct ThreadIn {
   std::int64_t first = INT64_MAX;
   std::vector<SliceIn> slices;
   std::vector<InstantIn> instants;
+  std::vector<TimelineSample> samples;  // times already relative (placed after reading)
   std::vector<SliceIn> open;  // B events waiting for their E, innermost last
 };
 
@@ -278,12 +280,14 @@ std::string status_of(const Args& args) {
 
 // What the reading pass collects, then the outline built from it and the slices beside it.
 struct ConvertedTrace::Store final : TraceReader::Visitor {
-  Store(const std::string& file, ConvertStats& counts) : path(file), stats(counts), args(file) {}
+  Store(const std::string& file, ConvertStats& counts)
+      : path(file), stats(counts), args(file), samples(tl) {}
 
   const std::string& path;
   ConvertStats& stats;
   Timeline tl;
   ArgsTable args;
+  TraceSamples samples;
   std::vector<ProcessIn> procs;
   std::unordered_map<std::int64_t, std::size_t> proc_index;
   std::vector<InstantIn> global_instants;
@@ -322,6 +326,15 @@ struct ConvertedTrace::Store final : TraceReader::Visitor {
         ++stats.skipped[e.ph ? std::string(1, e.ph) : "(none)"];
     }
   }
+
+  void sample(const TraceEvent& e) override {
+    if (e.has_ts) {
+      min_ts = std::min(min_ts, e.ts);
+      last_ts = std::max(last_ts, e.ts);
+    }
+    samples.sample(e);
+  }
+  void stack_frame(const TraceStackFrame& f) override { samples.frame(f); }
 
   void member(std::string_view key, std::string_view raw, std::uint64_t) override {
     if ((key != "metadata" && key != "otherData") || raw.empty() || raw.front() != '{') return;
@@ -422,6 +435,7 @@ struct ConvertedTrace::Store final : TraceReader::Visitor {
 
   void finish();
   void close_open_begins();
+  void place_samples();
   void build_process(ProcessIn& p);
   void describe_process(TimelineProcess& tp, TimelineThread& tt, std::int64_t json_pid,
                         const std::vector<SliceIn>& slices);
@@ -435,6 +449,46 @@ void ConvertedTrace::Store::close_open_begins() {
         ++stats.unclosed_begins;
         close(t, last_ts, {});
       }
+}
+
+// Each sample on its thread; one without pid on the first process with a thread of its tid,
+// else on the process whose pid is its tid.
+void ConvertedTrace::Store::place_samples() {
+  std::unordered_map<std::int64_t, std::size_t> process_of_tid;
+  bool indexed = false;
+  samples.resolve([&](const SampleThread& where, std::vector<TimelineSample>&& in) {
+    std::int64_t pid = where.pid;
+    if (!where.has_pid) {
+      if (!indexed) {
+        for (std::size_t i = 0; i < procs.size(); ++i)
+          for (const ThreadIn& t : procs[i].threads) process_of_tid.emplace(t.tid, i);
+        indexed = true;
+      }
+      auto it = process_of_tid.find(where.tid);
+      pid = it != process_of_tid.end() ? procs[it->second].json_pid : where.tid;
+    }
+    ProcessIn& p = process(pid);
+    std::int64_t first = INT64_MAX, last = INT64_MIN;
+    for (TimelineSample& s : in) {
+      const auto ts = static_cast<std::int64_t>(s.ts);
+      first = std::min(first, ts);
+      last = std::max(last, ts);
+      s.ts = at(ts);
+    }
+    thread_at(p, where.tid, first);
+    ThreadIn& t = thread_at(p, where.tid, last);
+    if (t.samples.empty())
+      t.samples = std::move(in);
+    else
+      t.samples.insert(t.samples.end(), in.begin(), in.end());
+  });
+  const TraceSampleCounts& c = samples.counts();
+  stats.samples = c.samples;
+  stats.stack_frames = c.frames;
+  stats.samples_unknown_frame = c.unknown_frame;
+  stats.samples_unplaced = c.unplaced;
+  stats.broken_frames = c.broken_parents;
+  tl.sampling.samples = c.samples;
 }
 
 // What our own process spans say about the process: real pid, ppid, argv, how it ended.
@@ -466,7 +520,7 @@ void ConvertedTrace::Store::describe_process(TimelineProcess& tp, TimelineThread
 void ConvertedTrace::Store::build_process(ProcessIn& p) {
   bool has_events = !p.counters.empty();
   for (const ThreadIn& t : p.threads)
-    has_events = has_events || !t.slices.empty() || !t.instants.empty();
+    has_events = has_events || !t.slices.empty() || !t.instants.empty() || !t.samples.empty();
   if (!has_events) return;  // names only (e.g. viztrace's own pid, whose events are global)
   TimelineProcess& tp = tl.processes.emplace_back();
   auto& process_slices = slices.emplace_back();
@@ -479,7 +533,7 @@ void ConvertedTrace::Store::build_process(ProcessIn& p) {
     return a.first < b.first;
   });
   for (ThreadIn& t : p.threads) {
-    if (t.slices.empty() && t.instants.empty()) continue;
+    if (t.slices.empty() && t.instants.empty() && t.samples.empty()) continue;
     TimelineThread& tt = tp.threads.emplace_back();
     tt.tid = static_cast<std::uint32_t>(t.tid);
     tt.name = !t.name.empty()       ? t.name
@@ -487,6 +541,10 @@ void ConvertedTrace::Store::build_process(ProcessIn& p) {
                                     : "thread " + std::to_string(t.tid);
     for (const InstantIn& in : t.instants)
       tt.instants.push_back(instant(in));
+    auto by_ts = [](const TimelineSample& a, const TimelineSample& b) { return a.ts < b.ts; };
+    if (!std::is_sorted(t.samples.begin(), t.samples.end(), by_ts))
+      std::stable_sort(t.samples.begin(), t.samples.end(), by_ts);
+    tt.samples = std::move(t.samples);
     stats.cut += sort_and_nest(t.slices);
     describe_process(tp, tt, p.json_pid, t.slices);
     process_slices.push_back(std::move(t.slices));
@@ -540,6 +598,7 @@ void ConvertedTrace::Store::describe_trace() {
 
 void ConvertedTrace::Store::finish() {
   close_open_begins();
+  place_samples();
   std::stable_sort(procs.begin(), procs.end(),
                    [](const ProcessIn& a, const ProcessIn& b) { return a.first < b.first; });
   for (ProcessIn& p : procs) build_process(p);
@@ -553,6 +612,7 @@ ConvertedTrace::ConvertedTrace(const std::string& path, ConvertStats& stats)
     : store_(std::make_unique<Store>(path, stats)) {
   TraceReader::Options options;
   options.capture_limit = kMetadataLimit;
+  options.samples = true;
   stats.closed_truncated_array = TraceReader::read(path, *store_, options).unclosed_array;
   store_->finish();
 }

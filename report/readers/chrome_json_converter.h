@@ -3,16 +3,19 @@
 // Carried over:
 //   X and B/E slices (name, category, args), i/I/R instants (s:"g" on a trace-wide track, else on
 //   the thread), C counters (one track per process, name and arg key: "name key"),
-//   process_name/thread_name metadata, and the top-level "metadata"/"otherData" object.
+//   process_name/thread_name metadata, the top-level "metadata"/"otherData" object, and the
+//   sampled stacks ("stackFrames" and "samples", report/readers/trace_samples.h) on their
+//   threads.
 // B/E pair as `viztrace stats` and Perfetto pair them: a named E ends the innermost open B of its
 // name and the B's opened inside it; an E with no such B is dropped and counted; a B never
 // closed ends with the trace. Slices that do not nest on their thread are cut at the end of the
-// slice enclosing them. Flow (s/t/f), async (b/e/n, S/T/F/p), sample, object and mark events are
-// skipped and counted per phase. A viztrace report's reused pids (pid + k * 4194304) become
+// slice enclosing them. Flow (s/t/f), async (b/e/n, S/T/F/p), sample (P), object and mark events
+// are skipped and counted per phase. A viztrace report's reused pids (pid + k * 4194304) become
 // separate processes with the real pid.
 //
 // Memory: each slice is kept in 24 bytes (name interned, each distinct args object stored once
-// as its JSON text), each instant in 16; args become Arg trees only as they are written. The
+// as its JSON text), each instant in 16, each sample in 24; args become Arg trees only as they
+// are written. The
 // .pftrace writer gets the slices thread by thread, so the whole Timeline never exists then.
 #pragma once
 
@@ -29,6 +32,10 @@ namespace viztrace::report {
 struct ConvertStats {
   std::uint64_t events = 0;  // trace events read
   std::uint64_t slices = 0, instants = 0, counter_values = 0, metadata = 0;
+  std::uint64_t samples = 0, stack_frames = 0;  // samples kept, stackFrames members read
+  // Samples left out: naming no frame of the file, or without ts or any of pid and tid.
+  std::uint64_t samples_unknown_frame = 0, samples_unplaced = 0;
+  std::uint64_t broken_frames = 0;  // frames made outermost: parent unknown or in a cycle
   std::uint64_t cut = 0;  // slices cut to nest
   std::uint64_t unmatched_ends = 0, unclosed_begins = 0;
   std::map<std::string, std::uint64_t> skipped;  // by phase

@@ -97,6 +97,108 @@ std::string plural(std::uint64_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
+// Sampled functions in the view's order (self: self samples, total: total samples, name; count
+// and max order them as self does), cut to limit (0: all). By self, only those with self
+// samples: the callers of the hot ones are in the total order.
+std::vector<const SampledFunctionStats*> ordered_functions(
+    const std::vector<SampledFunctionStats>& functions, const StatsView& view, std::size_t limit) {
+  const bool by_self = view.sort != StatsSort::total && view.sort != StatsSort::name;
+  std::vector<const SampledFunctionStats*> rows;
+  rows.reserve(functions.size());
+  for (const SampledFunctionStats& f : functions)
+    if (f.self > 0 || !by_self) rows.push_back(&f);
+  auto before = [&](const SampledFunctionStats* a, const SampledFunctionStats* b) {
+    if (view.sort == StatsSort::total && a->total != b->total) return a->total > b->total;
+    if (view.sort != StatsSort::name) {
+      if (a->self != b->self) return a->self > b->self;
+      if (a->total != b->total) return a->total > b->total;
+    }
+    if (a->name != b->name) return a->name < b->name;
+    return a->module < b->module;
+  };
+  std::size_t shown = limit == 0 ? rows.size() : std::min(limit, rows.size());
+  std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(shown), rows.end(),
+                    before);
+  rows.resize(shown);
+  return rows;
+}
+
+// Rows per process in the per-process part: at most this many, fewer with a smaller --top.
+constexpr std::size_t kFunctionsPerProcess = 5;
+
+std::size_t per_process_rows(const StatsView& view) {
+  return view.top == 0 ? kFunctionsPerProcess : std::min(view.top, kFunctionsPerProcess);
+}
+
+// "41.2%": part of n, to a tenth of a percent.
+std::string percent(std::uint64_t part, std::uint64_t n) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.1f%%",
+                n ? 100.0 * static_cast<double>(part) / static_cast<double>(n) : 0.0);
+  return buf;
+}
+
+std::string sampled_rows(const std::vector<const SampledFunctionStats*>& rows, std::uint64_t n,
+                         const char* indent) {
+  std::string out;
+  char line[256];
+  std::snprintf(line, sizeof line, "%s%8s %8s %10s %10s  %s\n", indent, "Self%", "Total%", "Self",
+                "Total", "Function  (module)");
+  out += line;
+  for (const SampledFunctionStats* f : rows) {
+    std::snprintf(line, sizeof line, "%s%8s %8s %10" PRIu64 " %10" PRIu64 "  ", indent,
+                  percent(f->self, n).c_str(), percent(f->total, n).c_str(), f->self, f->total);
+    out += line;
+    out += printable(f->name);
+    if (!f->module.empty())
+      out += "  (" + printable(f->module.substr(f->module.rfind('/') + 1)) + ")";
+    out += "\n";
+  }
+  return out;
+}
+
+// The sampled stacks' part of the table: the functions of every process, then of the ones with
+// the most samples when there are several.
+std::string sampled_table(const SampleStats& sm, const StatsView& view) {
+  std::string out;
+  auto rows = ordered_functions(sm.functions, view, view.top);
+  std::string title = view.sort == StatsSort::name    ? "name"
+                      : view.sort == StatsSort::total ? "total samples"
+                                                      : "self samples";
+  out += "\nSampled functions by " + title + " (" + std::to_string(rows.size()) + " of " +
+         plural(sm.functions.size(), "function", "functions") + "; " +
+         plural(sm.samples, "sample", "samples");
+  if (sm.weight > 0)
+    out += ", " + format_duration(static_cast<std::int64_t>(sm.weight)) + " of CPU";
+  out += "):\n";
+  out += sampled_rows(rows, sm.samples, "");
+  if (sm.processes_total < 2) return out;
+  out += "\nSampled functions of the processes with the most samples (" +
+         std::to_string(sm.processes.size()) + " of " + std::to_string(sm.processes_total) + "):\n";
+  for (const SampledProcessStats& p : sm.processes) {
+    out += "  " + (p.name.empty() ? std::string("-") : printable(p.name)) + ", pid " +
+           std::to_string(p.pid) + ": " + plural(p.samples, "sample", "samples") + "\n";
+    out +=
+        sampled_rows(ordered_functions(p.functions, view, per_process_rows(view)), p.samples, "  ");
+  }
+  return out;
+}
+
+void function_rows_json(JsonWriter& json, const std::vector<const SampledFunctionStats*>& rows) {
+  json.begin_array();
+  for (const SampledFunctionStats* f : rows) {
+    json.begin_object(true);
+    json.member("name", f->name);
+    json.member("module", f->module);
+    json.member("self", f->self);
+    json.member("total", f->total);
+    json.member("self_weight_ns", f->self_weight);
+    json.member("total_weight_ns", f->total_weight);
+    json.end_object();
+  }
+  json.end_array();
+}
+
 }  // namespace
 
 std::optional<StatsSort> parse_stats_sort(std::string_view word) {
@@ -147,7 +249,8 @@ std::string format_stats_table(const TraceStatsResult& stats, const StatsView& v
   if (stats.has_time)
     out += ", " + format_duration(stats.end - stats.start) + " from first to last";
   out += "\n";
-  if (events == 0) {
+  const TraceSampleCounts& sc = stats.sampled.counts;
+  if (events == 0 && stats.sampled.samples + sc.unknown_frame + sc.unplaced == 0) {
     out += "No events in this trace.\n";
     return out;
   }
@@ -193,6 +296,8 @@ std::string format_stats_table(const TraceStatsResult& stats, const StatsView& v
     }
   }
 
+  if (stats.sampled.samples > 0) out += sampled_table(stats.sampled, view);
+
   std::vector<std::string> notes;
   const SliceStack::Counts& c = stats.nesting;
   if (c.unmatched_ends)
@@ -213,6 +318,14 @@ std::string format_stats_table(const TraceStatsResult& stats, const StatsView& v
         plural(stats.input.replaced_bytes, "invalid UTF-8 byte", "invalid UTF-8 bytes") +
         " read as '?'");
   if (stats.input.unclosed_array) notes.push_back("the array has no closing ']' (tolerated)");
+  if (sc.unknown_frame)
+    notes.push_back(plural(sc.unknown_frame, "sample", "samples") +
+                    " naming no frame of stackFrames (ignored)");
+  if (sc.unplaced)
+    notes.push_back(plural(sc.unplaced, "sample", "samples") + " without ts, pid or tid (ignored)");
+  if (sc.broken_parents)
+    notes.push_back(plural(sc.broken_parents, "stack frame", "stack frames") +
+                    " whose parent is unknown or in a cycle (taken as outermost)");
   if (!notes.empty()) {
     out += "\nNotes:\n";
     for (const std::string& n : notes) out += "  " + n + "\n";
@@ -289,6 +402,31 @@ std::string format_stats_json(const TraceStatsResult& stats, const StatsView& vi
       json.end_object();
     }
     json.end_array();
+    const SampleStats& sm = stats.sampled;
+    json.key("samples");
+    json.begin_object();
+    json.member("count", sm.samples);
+    json.member("weight_ns", sm.weight);
+    json.member("stack_frames", sm.counts.frames);
+    json.member("functions_total", static_cast<std::uint64_t>(sm.functions.size()));
+    json.key("functions");
+    function_rows_json(json, ordered_functions(sm.functions, view, view.top));
+    json.member("processes_total", sm.processes_total);
+    json.key("processes");
+    json.begin_array();
+    for (const SampledProcessStats& p : sm.processes) {
+      json.begin_object(true);
+      json.member("pid", p.pid);
+      json.member("name", p.name);
+      json.member("samples", p.samples);
+      json.member("weight_ns", p.weight);
+      json.member("functions_total", static_cast<std::uint64_t>(p.functions.size()));
+      json.key("functions");
+      function_rows_json(json, ordered_functions(p.functions, view, per_process_rows(view)));
+      json.end_object();
+    }
+    json.end_array();
+    json.end_object();
     json.key("problems");
     json.begin_object();
     json.member("unmatched_end", stats.nesting.unmatched_ends);
@@ -298,6 +436,9 @@ std::string format_stats_json(const TraceStatsResult& stats, const StatsView& vi
     json.member("invalid_events", stats.invalid);
     json.member("invalid_utf8_bytes", stats.input.replaced_bytes);
     json.member("unclosed_array", stats.input.unclosed_array);
+    json.member("samples_unknown_frame", stats.sampled.counts.unknown_frame);
+    json.member("samples_unplaced", stats.sampled.counts.unplaced);
+    json.member("stack_frames_broken", stats.sampled.counts.broken_parents);
     json.end_object();
     json.end_object();
     json.newline();

@@ -242,7 +242,9 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 }  // namespace
 
 void TraceCombiner::check_output_name(const std::string& path) {
-  if (ends_with(path, ".json") || ends_with(path, ".json.gz")) return;
+  if ((ends_with(path, ".json") && !ends_with(path, ".speedscope.json")) ||
+      ends_with(path, ".json.gz"))
+    return;
   struct stat st;
   if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return;
   throw Error("combine writes JSON: use .json or .json.gz for " + path);

@@ -265,6 +265,35 @@ std::string_view token_of(od::value& v) {
   return t;
 }
 
+// An id that may be a string or a number: the string's content or the number's text.
+error_code read_id_text(od::value v, std::string_view& out) {
+  od::json_type type;
+  if (auto e = v.type().get(type)) return e;
+  if (type != od::json_type::number) return read_string(v, out);
+  out = token_of(v);
+  return validate(v);
+}
+
+error_code decode_frame(od::object& obj, TraceStackFrame& frame) {
+  for (auto f : obj) {
+    od::field field;
+    if (auto e = std::move(f).get(field)) return e;
+    od::raw_json_string key = field.key();
+    error_code e;
+    if (key == "name") {
+      e = read_string(field.value(), frame.name);
+    } else if (key == "category") {
+      e = read_string(field.value(), frame.category);
+    } else if (key == "parent") {
+      e = read_id_text(field.value(), frame.parent);
+    } else {
+      e = validate(field.value());
+    }
+    if (e) return e;
+  }
+  return simdjson::SUCCESS;
+}
+
 error_code decode(od::object& obj, TraceEvent& ev) {
   for (auto f : obj) {
     od::field field;
@@ -283,13 +312,11 @@ error_code decode(od::object& obj, TraceEvent& ev) {
       e = read_string(v, scope);
       ev.scope = scope.empty() ? 0 : scope[0];
     } else if (key == "id") {
-      od::json_type type;
-      if (!(e = v.type().get(type)) && type == od::json_type::number) {
-        ev.id = token_of(v);
-        e = validate(v);
-      } else if (!e) {
-        e = read_string(v, ev.id);
-      }
+      e = read_id_text(v, ev.id);
+    } else if (key == "sf") {
+      e = read_id_text(v, ev.sf);
+    } else if (key == "weight") {
+      e = read_time(v, ev.weight, ev.has_weight);
     } else if (key == "cat") {
       e = read_string(v, ev.cat);
     } else if (key == "ts") {
@@ -323,7 +350,7 @@ class ReadSession final : public TraceScanner::Sink {
       : path_(path),
         visitor_(visitor),
         input_(path),
-        scanner_(*this, options.capture_limit),
+        scanner_(*this, options.capture_limit, options.samples),
         capacity_(std::max<std::size_t>(options.block_bytes, 4096)) {
     allocate(capacity_);
   }
@@ -353,7 +380,11 @@ class ReadSession final : public TraceScanner::Sink {
     return summary_;
   }
 
-  void event(std::uint64_t begin, std::uint64_t end) override { batch_.push_back({begin, end}); }
+  void event(std::uint64_t begin, std::uint64_t end) override { add(Kind::event, begin, end); }
+  void sample(std::uint64_t begin, std::uint64_t end) override { add(Kind::sample, begin, end); }
+  void stack_frame(std::uint64_t begin, std::uint64_t end) override {
+    add(Kind::frame, begin, end);
+  }
 
   void member(std::string_view key, std::uint64_t begin, std::uint64_t end,
               bool captured) override {
@@ -364,9 +395,17 @@ class ReadSession final : public TraceScanner::Sink {
   }
 
  private:
+  enum class Kind : std::uint8_t { event, sample, frame };
   struct Span {
     std::uint64_t begin, end;
   };
+
+  // A batch holds pieces of one kind: those of another are visited first.
+  void add(Kind kind, std::uint64_t begin, std::uint64_t end) {
+    if (kind != kind_) flush();
+    kind_ = kind;
+    batch_.push_back({begin, end});
+  }
 
   // The window starts one byte into the buffer, so the byte before any event can become '['.
   char* window() { return buffer_.get() + 1; }
@@ -424,14 +463,15 @@ class ReadSession final : public TraceScanner::Sink {
     return replaced;
   }
 
-  // Parses and visits the events found so far.
+  // Parses and visits the pieces found so far: events and samples as one array, stack frames
+  // (from the '"' of the first id) as one object.
   void flush() {
     if (batch_.empty()) return;
     char* first = at(batch_.front().begin);
     char* last = at(batch_.back().end);
     const char saved_open = first[-1], saved_close = *last;
-    first[-1] = '[';
-    *last = ']';
+    first[-1] = kind_ == Kind::frame ? '{' : '[';
+    *last = kind_ == Kind::frame ? '}' : ']';
     struct Restore {
       char* first;
       char* last;
@@ -452,6 +492,20 @@ class ReadSession final : public TraceScanner::Sink {
       e = parser_.iterate(json).get(doc);
     }
     if (e) fail(batch_.front().begin, describe(e));
+    const std::size_t k = kind_ == Kind::frame ? visit_frames(doc) : visit_events(doc);
+    if (k != batch_.size()) fail(batch_.front().begin, "internal error: events lost in a block");
+    if (kind_ == Kind::event)
+      summary_.events += k;
+    else if (kind_ == Kind::sample)
+      summary_.samples += k;
+    else
+      summary_.stack_frames += k;
+    batch_.clear();
+  }
+
+  // The batch's events or samples, parsed as one array; returns how many.
+  std::size_t visit_events(od::document& doc) {
+    error_code e;
     od::array events;
     if ((e = doc.get_array().get(events))) fail(batch_.front().begin, describe(e));
     std::size_t k = 0;
@@ -464,12 +518,36 @@ class ReadSession final : public TraceScanner::Sink {
       ev.offset = begin;
       ev.text = {at(begin), static_cast<std::size_t>(batch_[k].end - begin)};
       if ((e = decode(obj, ev))) fail(error_offset(doc, begin), describe(e));
-      visitor_.event(ev);
+      if (kind_ == Kind::sample)
+        visitor_.sample(ev);
+      else
+        visitor_.event(ev);
       ++k;
     }
-    if (k != batch_.size()) fail(batch_.front().begin, "internal error: events lost in a block");
-    summary_.events += k;
-    batch_.clear();
+    return k;
+  }
+
+  // The batch's stack frames, parsed as one object; returns how many.
+  std::size_t visit_frames(od::document& doc) {
+    error_code e;
+    od::object frames;
+    if ((e = doc.get_object().get(frames))) fail(batch_.front().begin, describe(e));
+    std::size_t k = 0;
+    for (auto member : frames) {
+      const std::uint64_t begin = k < batch_.size() ? batch_[k].begin : batch_.back().end;
+      od::field field;
+      TraceStackFrame frame;
+      od::object obj;
+      if ((e = std::move(member).get(field)) || (e = field.unescaped_key().get(frame.id)) ||
+          (e = field.value().get_object().get(obj)))
+        fail(error_offset(doc, begin), describe(e));
+      if (k >= batch_.size()) fail(begin, "internal error: more frames than the scanner found");
+      frame.offset = begin;
+      if ((e = decode_frame(obj, frame))) fail(error_offset(doc, begin), describe(e));
+      visitor_.stack_frame(frame);
+      ++k;
+    }
+    return k;
   }
 
   const std::string& path_;
@@ -482,6 +560,7 @@ class ReadSession final : public TraceScanner::Sink {
   std::size_t length_ = 0;  // bytes in the window
   std::uint64_t base_ = 0;  // offset of window()[0]
   std::vector<Span> batch_;
+  Kind kind_ = Kind::event;  // of the pieces in batch_
   TraceReader::Summary summary_;
 };
 

@@ -34,6 +34,19 @@ struct TraceEvent {
   bool has_cpu = false;
   // The raw tokens of pid, tid and ts inside text (empty when missing), for rewriting.
   std::string_view pid_token, tid_token, ts_token;
+  // Of a sample (the top-level "samples"): sf, the id of its innermost stack frame (a string's
+  // content or a number's text; empty when missing), and weight, µs in the file, in ns.
+  std::string_view sf;
+  std::int64_t weight = 0;
+  bool has_weight = false;
+};
+
+// One member of the top-level "stackFrames" object: a node of the tree of stacks, its id the
+// member's name. category is the module by convention; parent "" for an outermost frame. The
+// views are valid during the visit only.
+struct TraceStackFrame {
+  std::uint64_t offset = 0;  // of its id's '"' in the (uncompressed) input
+  std::string_view id, name, category, parent;
 };
 
 class TraceReader {
@@ -47,6 +60,10 @@ class TraceReader {
     virtual void member(std::string_view key, std::string_view raw, std::uint64_t size) {
       (void)key, (void)raw, (void)size;
     }
+    // With Options::samples: each element of the object form's "samples" array, decoded as an
+    // event is (ts, pid, tid, name) plus sf and weight, and each member of "stackFrames".
+    virtual void sample(const TraceEvent& sample) { (void)sample; }
+    virtual void stack_frame(const TraceStackFrame& frame) { (void)frame; }
 
    protected:
     ~Visitor() = default;
@@ -55,6 +72,9 @@ class TraceReader {
   struct Options {
     std::uint64_t capture_limit = 0;     // member values up to this many bytes reach member()
     std::size_t block_bytes = 1u << 20;  // read and parse this much at a time
+    // "samples" (an array) and "stackFrames" (an object) go to sample() and stack_frame() one
+    // element at a time, in bounded memory, instead of to member().
+    bool samples = false;
   };
 
   struct Summary {
@@ -62,6 +82,7 @@ class TraceReader {
     bool unclosed_array = false;  // array form without its closing ']' (tolerated)
     bool gzip = false;
     std::uint64_t events = 0;
+    std::uint64_t samples = 0, stack_frames = 0;  // with Options::samples
     std::uint64_t bytes = 0;           // of JSON (after decompression)
     std::uint64_t replaced_bytes = 0;  // invalid UTF-8 bytes read as '?'
   };

@@ -206,6 +206,9 @@ void TraceScanner::scan(const char* data, std::size_t n) {
 
 std::uint64_t TraceScanner::keep_from() const {
   if (piece_ == Piece::event) return piece_begin_;
+  if (piece_ == Piece::frame || state_ == State::frame_key || state_ == State::frame_colon ||
+      state_ == State::frame_value)
+    return frame_begin_;
   if (piece_ == Piece::member && !member_dropped_) return piece_begin_;
   return offset_;
 }
@@ -272,7 +275,7 @@ std::size_t TraceScanner::scan_events_fast(const char* p, std::size_t i, std::si
 std::size_t TraceScanner::scan_structure(const char* p, std::size_t i, std::size_t n) {
   const auto c = static_cast<unsigned char>(p[i]);
   const std::uint64_t at = offset_ + i;
-  if (state_ == State::key) {
+  if (state_ == State::key || state_ == State::frame_key) {
     for (; i < n; ++i) {
       const auto k = static_cast<unsigned char>(p[i]);
       if (hex_left_ > 0) {
@@ -283,12 +286,12 @@ std::size_t TraceScanner::scan_structure(const char* p, std::size_t i, std::size
       } else if (k == '\\') {
         key_escape_ = true;
       } else if (k == '"') {
-        state_ = State::colon;
+        state_ = state_ == State::key ? State::colon : State::frame_colon;
         return i + 1;
       } else if (k < 0x20) {
         fail(offset_ + i, "unescaped control character in a string");
       }
-      if (key_.size() < 256) key_.push_back(p[i]);
+      if (state_ == State::key && key_.size() < 256) key_.push_back(p[i]);
     }
     return n;
   }
@@ -324,7 +327,17 @@ std::size_t TraceScanner::scan_structure(const char* p, std::size_t i, std::size
     case State::value:
       if (key_ == "traceEvents") {
         if (c != '[') fail(at, "traceEvents is not an array");
+        array_ = Array::events;
         state_ = State::events_first;
+        return i + 1;
+      }
+      if (samples_ && key_ == "samples" && c == '[') {
+        array_ = Array::samples;
+        state_ = State::events_first;
+        return i + 1;
+      }
+      if (samples_ && key_ == "stackFrames" && c == '{') {
+        state_ = State::frames_key_or_end;
         return i + 1;
       }
       begin_piece(Piece::member, at);
@@ -363,19 +376,54 @@ std::size_t TraceScanner::scan_structure(const char* p, std::size_t i, std::size
         state_ = form_ == Form::array ? State::done : State::comma_or_end;
         return i + 1;
       }
-      fail(at, "expected an event object, found " + shown(c));
+      fail(at, std::string(array_ == Array::samples ? "expected a sample object, found "
+                                                    : "expected an event object, found ") +
+                   shown(c));
     case State::events_comma_or_end:
       if (c == ',') {
         state_ = State::events_next;
       } else if (c == ']') {
         state_ = form_ == Form::array ? State::done : State::comma_or_end;
       } else {
-        fail(at, "expected ',' or ']' after an event, found " + shown(c));
+        fail(at,
+             std::string(array_ == Array::samples ? "expected ',' or ']' after a sample, found "
+                                                  : "expected ',' or ']' after an event, found ") +
+                 shown(c));
+      }
+      return i + 1;
+    case State::frames_key_or_end:
+      if (c == '}') {
+        state_ = State::comma_or_end;
+        return i + 1;
+      }
+      [[fallthrough]];
+    case State::frames_next_key:
+      if (c != '"') fail(at, "expected a stack frame's id in quotes, found " + shown(c));
+      frame_begin_ = at;
+      state_ = State::frame_key;
+      return i + 1;
+    case State::frame_colon:
+      if (c != ':') fail(at, "expected ':' after a stack frame's id, found " + shown(c));
+      state_ = State::frame_value;
+      return i + 1;
+    case State::frame_value:
+      if (c != '{') fail(at, "expected a stack frame object, found " + shown(c));
+      begin_piece(Piece::frame, at);
+      push('{', at);
+      return i + 1;
+    case State::frames_comma_or_end:
+      if (c == ',') {
+        state_ = State::frames_next_key;
+      } else if (c == '}') {
+        state_ = State::comma_or_end;
+      } else {
+        fail(at, "expected ',' or '}' after a stack frame, found " + shown(c));
       }
       return i + 1;
     case State::done:
       fail(at, "unexpected " + shown(c) + " after the end of the trace");
     case State::key:
+    case State::frame_key:
       break;
   }
   return i + 1;
@@ -430,8 +478,8 @@ std::size_t TraceScanner::scan_value(const char* p, std::size_t i, std::size_t n
           return i + 1;
         }
         break;
-      default:  // simdjson checks the rest of an event; nothing checks a member but this
-        if (piece_ == Piece::member && !kValueByte[c]) fail(offset_ + i, "unexpected " + shown(c));
+      default:  // simdjson checks the rest of an event; a member or frame gets this check first
+        if (piece_ != Piece::event && !kValueByte[c]) fail(offset_ + i, "unexpected " + shown(c));
         break;
     }
     ++i;
@@ -466,7 +514,13 @@ void TraceScanner::end_piece(std::uint64_t end) {
   piece_ = Piece::none;
   if (piece == Piece::event) {
     state_ = State::events_comma_or_end;
-    sink_.event(piece_begin_, end);
+    if (array_ == Array::samples)
+      sink_.sample(piece_begin_, end);
+    else
+      sink_.event(piece_begin_, end);
+  } else if (piece == Piece::frame) {
+    state_ = State::frames_comma_or_end;
+    sink_.stack_frame(frame_begin_, end);
   } else {
     state_ = State::comma_or_end;
     bool captured = !member_dropped_ && end - piece_begin_ <= capture_limit_;
@@ -489,8 +543,9 @@ void TraceScanner::pop(char close, std::uint64_t at) {
 void TraceScanner::finish() {
   const std::uint64_t at = offset_;
   if (piece_ == Piece::event)
-    fail(at, "the file ends inside the event that starts at byte " + std::to_string(piece_begin_) +
-                 " (truncated trace?)");
+    fail(at, std::string("the file ends inside the ") +
+                 (array_ == Array::samples ? "sample" : "event") + " that starts at byte " +
+                 std::to_string(piece_begin_) + " (truncated trace?)");
   if (in_scalar_) {  // a scalar member value at the very end: the object is still open anyway
     piece_ = Piece::none;
     in_scalar_ = false;
@@ -509,7 +564,15 @@ void TraceScanner::finish() {
         unclosed_array_ = true;
         return;
       }
-      fail(at, "the file ends inside traceEvents (truncated trace?)");
+      fail(at, std::string("the file ends inside ") +
+                   (array_ == Array::samples ? "samples" : "traceEvents") + " (truncated trace?)");
+    case State::frames_key_or_end:
+    case State::frames_next_key:
+    case State::frame_key:
+    case State::frame_colon:
+    case State::frame_value:
+    case State::frames_comma_or_end:
+      fail(at, "the file ends inside stackFrames (truncated trace?)");
     default:
       fail(at, "the file ends before the closing '}' (truncated trace?)");
   }

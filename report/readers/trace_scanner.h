@@ -1,6 +1,8 @@
 // Finds the top-level pieces of a Chrome trace-event JSON file without parsing them: each event
 // of the array form `[ev, ...]` (closing ']' optional, as catapult allows) or of the object
-// form's "traceEvents" array, and each other member of the object form (metadata). Fed the file
+// form's "traceEvents" array, each other member of the object form (metadata), and when asked
+// each element of the object form's "samples" array and each member of its "stackFrames"
+// object (the Trace Event Format's sampled stacks, as large as the events can be). Fed the file
 // in pieces of any size, it keeps a few bytes of state, so a trace of any size scans in constant
 // memory. It checks the structure it walks (brackets, commas, strings, escapes, control bytes)
 // and reports the first fault with its byte offset; the caller parses the events it finds.
@@ -39,6 +41,11 @@ class TraceScanner {
     // longer than the capture limit, so keep_from() kept its bytes until now.
     virtual void member(std::string_view key, std::uint64_t begin, std::uint64_t end,
                         bool captured) = 0;
+    // With samples on: one element of "samples" (an object), bytes [begin, end).
+    virtual void sample(std::uint64_t begin, std::uint64_t end) { (void)begin, (void)end; }
+    // With samples on: one member of "stackFrames", bytes [begin, end) from the '"' of its name
+    // to the '}' of its value (an object), so `{` + them + `}` is an object.
+    virtual void stack_frame(std::uint64_t begin, std::uint64_t end) { (void)begin, (void)end; }
 
    protected:
     ~Sink() = default;
@@ -47,8 +54,9 @@ class TraceScanner {
   static constexpr int kMaxDepth = 1024;  // simdjson's default: deeper events would not parse
 
   // capture_limit: member values up to this size are kept for the sink (0: none are).
-  explicit TraceScanner(Sink& sink, std::uint64_t capture_limit = 0)
-      : sink_(sink), capture_limit_(capture_limit) {}
+  // samples: "samples" and "stackFrames" go to Sink::sample and Sink::stack_frame.
+  explicit TraceScanner(Sink& sink, std::uint64_t capture_limit = 0, bool samples = false)
+      : sink_(sink), capture_limit_(capture_limit), samples_(samples) {}
 
   // Scans the next n bytes of the input; data[0] is at offset() (pieces come in order).
   // Throws TraceSyntaxError.
@@ -78,9 +86,17 @@ class TraceScanner {
     events_first,         // after the events' '[': an event or ']'
     events_next,          // after ',': an event (or ']' after a trailing comma)
     events_comma_or_end,  // after an event: ',' or ']'
+    frames_key_or_end,    // after stackFrames' '{': a frame's id or '}'
+    frames_next_key,      // after ',': a frame's id
+    frame_key,            // inside a frame's id
+    frame_colon,          // after a frame's id
+    frame_value,          // after ':': the frame's object
+    frames_comma_or_end,  // after a frame: ',' or '}'
     done,                 // after the container: whitespace only
   };
-  enum class Piece : std::uint8_t { none, event, member };
+  // The array whose elements the events states walk.
+  enum class Array : std::uint8_t { events, samples };
+  enum class Piece : std::uint8_t { none, event, member, frame };
 
   bool in_events() const;
   std::size_t scan_events_fast(const char* p, std::size_t i, std::size_t n);
@@ -97,8 +113,11 @@ class TraceScanner {
 
   Sink& sink_;
   std::uint64_t capture_limit_;
+  bool samples_;
   std::uint64_t offset_ = 0;  // of the byte at the current scan position
   State state_ = State::start;
+  Array array_ = Array::events;
+  std::uint64_t frame_begin_ = 0;  // the '"' of the current frame's id
   Form form_ = Form::unknown;
   bool unclosed_array_ = false;
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "report/model/sample_profile.h"
+
 namespace viztrace::report {
 
 SliceStack::NameId TraceStats::name_id(std::string_view name) {
@@ -138,12 +140,71 @@ TraceStatsResult TraceStats::finish(const std::string& path, const TraceReader::
             [](const ProcessStats& a, const ProcessStats& b) { return a.pid < b.pid; });
   r.threads = threads_.size();
   r.invalid = invalid_;
+  r.sampled = sample_stats(r.processes);
   return r;
+}
+
+// Each sample on its process: by pid, or without one, the process with a thread of its tid, else
+// the pid of its tid (as events without pid go to the pid's main thread). Then the functions of
+// every process and of the busiest ones, counted by sampled_functions.
+SampleStats TraceStats::sample_stats(const std::vector<ProcessStats>& processes) {
+  SampleStats out;
+  std::unordered_map<std::int64_t, std::size_t> by_pid;  // into sampled_.processes
+  std::vector<std::int64_t> pids;                        // of sampled_.processes
+  std::unordered_map<std::int64_t, std::int64_t> pid_of_tid;
+  for (const auto& [key, t] : threads_) pid_of_tid.emplace(key.tid, key.pid);
+  samples_.resolve([&](const SampleThread& where, std::vector<TimelineSample>&& in) {
+    std::int64_t pid = where.pid;
+    if (!where.has_pid) {
+      auto it = pid_of_tid.find(where.tid);
+      pid = it != pid_of_tid.end() ? it->second : where.tid;
+    }
+    auto [it, fresh] = by_pid.try_emplace(pid, sampled_.processes.size());
+    if (fresh) {
+      sampled_.processes.emplace_back();
+      pids.push_back(pid);
+    }
+    sampled_.processes[it->second].threads.emplace_back().samples = std::move(in);
+  });
+  out.counts = samples_.counts();
+  if (out.counts.samples == 0) return out;
+
+  auto functions = [&](const TimelineProcess* p, std::uint64_t& samples, std::uint64_t& weight) {
+    std::vector<SampledFunctionStats> rows;
+    for (const SampledFunction& f : sampled_functions(sampled_, p, &samples, &weight)) {
+      const TimelineFrame& frame = sampled_.frames[f.frame];
+      rows.push_back({sampled_.names[frame.name], sampled_.names[frame.module], f.self, f.total,
+                      f.self_weight, f.total_weight});
+    }
+    return rows;
+  };
+  out.functions = functions(nullptr, out.samples, out.weight);
+  out.processes_total = sampled_.processes.size();
+  std::vector<std::size_t> order(sampled_.processes.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  auto count = [&](std::size_t i) {
+    std::size_t n = 0;
+    for (const TimelineThread& t : sampled_.processes[i].threads) n += t.samples.size();
+    return n;
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return count(a) > count(b); });
+  if (order.size() > SampleStats::kProcesses) order.resize(SampleStats::kProcesses);
+  for (std::size_t i : order) {
+    SampledProcessStats& p = out.processes.emplace_back();
+    p.pid = pids[i];
+    for (const ProcessStats& named : processes)
+      if (named.pid == p.pid) p.name = named.name;
+    p.functions = functions(&sampled_.processes[i], p.samples, p.weight);
+  }
+  return out;
 }
 
 TraceStatsResult TraceStats::of_file(const std::string& path) {
   TraceStats stats;
-  TraceReader::Summary input = TraceReader::read(path, stats);
+  TraceReader::Options options;
+  options.samples = true;
+  TraceReader::Summary input = TraceReader::read(path, stats, options);
   return stats.finish(path, input);
 }
 

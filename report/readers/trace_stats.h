@@ -1,6 +1,8 @@
 // What `viztrace stats` measures in any Chrome trace: per slice name the count, total, self and
-// longest time; per process the wall time and, where the trace has it, CPU time. One streaming
-// pass; the state is these aggregates plus one SliceStack per thread.
+// longest time; per process the wall time and, where the trace has it, CPU time; and where the
+// trace has sampled stacks, each function's self and total samples, overall and in the
+// processes with the most samples. One streaming pass; the state is these aggregates plus one
+// SliceStack per thread, and 24 bytes per sample (report/readers/trace_samples.h).
 #pragma once
 
 #include <cstdint>
@@ -10,8 +12,10 @@
 #include <utility>
 #include <vector>
 
+#include "report/model/timeline.h"
 #include "report/readers/slice_stack.h"
 #include "report/readers/trace_reader.h"
+#include "report/readers/trace_samples.h"
 
 namespace viztrace::report {
 
@@ -32,6 +36,31 @@ struct ProcessStats {
   std::uint32_t threads = 0;
 };
 
+// A function of the sampled stacks (report/model/sample_profile.h: SampledFunction).
+struct SampledFunctionStats {
+  std::string name;
+  std::string module;  // as the trace names it (its stack frame's category); "" unknown
+  std::uint64_t self = 0, total = 0;                // samples
+  std::uint64_t self_weight = 0, total_weight = 0;  // ns of CPU time (0 when not given)
+};
+
+struct SampledProcessStats {
+  std::int64_t pid = 0;
+  std::string name;  // as ProcessStats names it
+  std::uint64_t samples = 0, weight = 0;
+  std::vector<SampledFunctionStats> functions;  // every function on its stacks, no order
+};
+
+struct SampleStats {
+  static constexpr std::size_t kProcesses = 5;  // processes kept, those with the most samples
+
+  std::uint64_t samples = 0, weight = 0;  // ns
+  TraceSampleCounts counts;
+  std::vector<SampledFunctionStats> functions;  // every function on a stack, no order
+  std::uint64_t processes_total = 0;            // processes with samples
+  std::vector<SampledProcessStats> processes;   // most samples first, at most kProcesses
+};
+
 struct TraceStatsResult {
   std::string path;
   TraceReader::Summary input;
@@ -43,11 +72,14 @@ struct TraceStatsResult {
   std::uint64_t threads = 0;
   SliceStack::Counts nesting;  // summed over threads
   std::uint64_t invalid = 0;   // B/E/X without ts, X without a valid dur: ignored
+  SampleStats sampled;
 };
 
 class TraceStats final : public TraceReader::Visitor, private SliceStack::Sink {
  public:
   void event(const TraceEvent& e) override;
+  void sample(const TraceEvent& e) override { samples_.sample(e); }
+  void stack_frame(const TraceStackFrame& f) override { samples_.frame(f); }
   // Closes what is still open and hands out the result.
   TraceStatsResult finish(const std::string& path, const TraceReader::Summary& input);
 
@@ -85,6 +117,7 @@ class TraceStats final : public TraceReader::Visitor, private SliceStack::Sink {
   static constexpr SliceStack::NameId kNeverBegun = SliceStack::kAnyName - 1;
   Process& process(std::int64_t pid);
   Thread& thread(Process& process, std::int64_t pid, std::int64_t tid);
+  SampleStats sample_stats(const std::vector<ProcessStats>& processes);
 
   std::uint64_t phases_[256] = {};
   std::unordered_map<std::string, SliceStack::NameId, StringHash, std::equal_to<>> name_ids_;
@@ -96,6 +129,8 @@ class TraceStats final : public TraceReader::Visitor, private SliceStack::Sink {
   bool has_time_ = false;
   std::int64_t start_ = INT64_MAX, end_ = INT64_MIN;
   std::uint64_t invalid_ = 0;
+  Timeline sampled_;  // the frames and stacks of the samples, and the processes they are of
+  TraceSamples samples_{sampled_};
 };
 
 }  // namespace viztrace::report

@@ -244,10 +244,11 @@ void ChromeJsonWriter::write_function(const FunctionSlice& f, std::string_view n
 }
 
 // The Trace Event Format's sampled stacks: "stackFrames" (a tree: id -> name, category, parent)
-// and "samples" (tid, ts, sf: the innermost frame's id, weight: the CPU time in µs).
+// and "samples" (tid, ts, sf: the innermost frame's id, none when no frame is known, weight: the
+// CPU time in µs).
 void ChromeJsonWriter::write_samples() {
   const Timeline& tl = *trace_;
-  if (tl.stack_nodes.size() <= 1) return;
+  if (tl.stack_nodes.size() <= 1 && tl.sample_count() == 0) return;
   json_.key("stackFrames");
   json_.begin_object();
   for (std::uint32_t i = 1; i < tl.stack_nodes.size(); ++i) {
@@ -271,7 +272,7 @@ void ChromeJsonWriter::write_samples() {
         json_.member("tid", t.tid);
         time_member("ts", s.ts);
         json_.member("name", "cpu-clock");
-        json_.member("sf", std::to_string(s.stack));
+        if (s.stack != 0) json_.member("sf", std::to_string(s.stack));
         json_.key("weight");
         json_.fixed3(s.weight_ns);
         json_.end_object();

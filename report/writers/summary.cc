@@ -266,7 +266,10 @@ std::string format_summary(const TraceModel& model, const std::string& report_pa
   };
   const char* how = ends_with(".html")      ? "open it in any browser"
                     : ends_with(".pftrace") ? "open it in https://ui.perfetto.dev"
-                                            : "open it in https://ui.perfetto.dev or chrome://tracing";
+                    : ends_with(".speedscope.json")
+                        ? "drop it on https://www.speedscope.app (nothing is uploaded) or run "
+                          "npx speedscope on it"
+                        : "open it in https://ui.perfetto.dev or chrome://tracing";
   out += "  report: " + printable_text(report_path, kColumns) + " (" + size_text(report_bytes) +
          "): " + how + "\n";
   return out;

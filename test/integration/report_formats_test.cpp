@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -306,10 +307,59 @@ TEST_CASE("convert: a JSON report becomes a pftrace with the same processes and 
   CHECK(from_back == from_json);
   Result unknown = s.viztrace({"convert", "t.json", "t.txt"});
   CHECK(unknown.exit_code() == 2);
-  CHECK(unknown.err.find("use .json, .json.gz, .pftrace or .html") != std::string::npos);
+  CHECK(unknown.err.find("use .json, .json.gz, .pftrace, .html or .speedscope.json") !=
+        std::string::npos);
   Result missing = s.viztrace({"convert", "nope.json", "x.pftrace"});
   CHECK(missing.exit_code() == 2);
   CHECK(missing.err.find("nope.json") != std::string::npos);
+  require_clean(s);
+}
+
+namespace {
+
+// Per evented profile of a speedscope file: the names of the frames it opens, in order.
+std::map<std::string, std::vector<std::string>> speedscope_opens(const std::string& text) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(text);
+  std::vector<std::string> frames;
+  for (simdjson::dom::element f : doc["shared"]["frames"].get_array())
+    frames.emplace_back(std::string_view(f["name"]));
+  std::map<std::string, std::vector<std::string>> out;
+  for (simdjson::dom::element p : doc["profiles"].get_array()) {
+    CHECK(std::string_view(p["type"]) == "evented");
+    auto& opened = out[std::string(std::string_view(p["name"]))];
+    for (simdjson::dom::element e : p["events"].get_array())
+      if (std::string_view(e["type"]) == "O")
+        opened.push_back(frames.at(static_cast<std::size_t>(int64_t(e["frame"]))));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("speedscope of a run without samples, from report and from convert: the same "
+          "evented profiles of function calls") {
+  Sandbox s;
+  Result run = s.viztrace({"run", "-q", "-o", "f.speedscope.json", "--keep-temp", "--",
+                           fixture("fn_demo")});
+  INFO(run.err);
+  REQUIRE(run.exit_code() == 0);
+  auto left = s.temp_leftovers();
+  REQUIRE(left.size() == 1);
+  const std::string kept = s.tmp() + "/" + left[0];
+  // The same trace data as JSON, then converted: the calls come from the JSON's slices.
+  REQUIRE(s.viztrace({"report", "-q", kept, "-o", "f.json"}).exit_code() == 0);
+  REQUIRE(s.viztrace({"clean", "--kept"}).exit_code() == 0);
+  Result conv = s.viztrace({"convert", "-q", "f.json", "c.speedscope.json"});
+  INFO(conv.err);
+  REQUIRE(conv.exit_code() == 0);
+  auto direct = speedscope_opens(slurp(s.path("f.speedscope.json")));
+  auto converted = speedscope_opens(slurp(s.path("c.speedscope.json")));
+  REQUIRE(direct.size() == 3);  // main and two workers
+  CHECK(direct == converted);
+  const auto& main = direct.begin()->second;
+  CHECK(main.front() == "fn_demo");  // its process slice
+  CHECK(std::count(main.begin(), main.end(), "fib(int)") > 1);
   require_clean(s);
 }
 

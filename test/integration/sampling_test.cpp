@@ -1,7 +1,9 @@
 // Sampled stacks (viztrace run --sample): programs without frame pointers unwound through DWARF,
 // the executable's and a library's functions with their shares, the same stacks as Perfetto's
 // perf samples in a .pftrace, fork children and threads from their start, a short compiler run,
-// a run where the kernel refuses to sample, and a viztrace killed or interrupted while sampling.
+// a run where the kernel refuses to sample (the threads then sample themselves), and a viztrace
+// killed or interrupted while sampling; the samples kept by convert, counted by stats, and
+// written for speedscope.
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -448,5 +450,134 @@ TEST_CASE("an ASan build sampled either way reports its leak and exits as it doe
         std::string::npos);
   const std::string method = o.env["VIZTRACE_SAMPLE_METHOD"] == "perf" ? "perf_event" : "timer";
   CHECK(samples_of(s.report()).method == method);
+  require_clean(s);
+}
+
+TEST_CASE("convert keeps a run's sampled stacks: the same samples on the same threads with the "
+          "same stacks and weights") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "-q", "--sample", "--", fixture("sample_hot"), "fork"});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  auto c = s.viztrace({"convert", "viztrace.json", "again.json"});
+  INFO(c.err);
+  REQUIRE(c.exit_code() == 0);
+  const Sampled before = samples_of(s.report());
+  const Sampled after = samples_of(s.report("again.json"));
+  REQUIRE(before.samples.size() > 100);
+  CHECK(c.err.find(", " + std::to_string(before.samples.size()) + " sampled stacks, ") !=
+        std::string::npos);
+  REQUIRE(after.samples.size() == before.samples.size());
+  auto key = [](const Sample& x) {
+    return std::make_tuple(x.pid, x.tid, x.ts, x.weight, x.stack, x.modules);
+  };
+  std::vector<decltype(key(before.samples[0]))> a, b;
+  for (const Sample& x : before.samples) a.push_back(key(x));
+  for (const Sample& x : after.samples) b.push_back(key(x));
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  CHECK(a == b);
+  require_clean(s);
+}
+
+TEST_CASE("stats of a sampled run names the hot functions with their shares, in text and JSON") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "-q", "--sample", "--", fixture("sample_hot")});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  auto text = s.viztrace({"stats", "viztrace.json"});
+  INFO(text.out << text.err);
+  REQUIRE(text.exit_code() == 0);
+  CHECK(text.out.find("\nSampled functions by self samples (") != std::string::npos);
+  // "   59.4%    59.4%        136        136  exe_spin  (sample_hot)"
+  auto share = [&](const std::string& function, const std::string& module) {
+    auto at = text.out.find("  " + function + "  (" + module + ")\n");
+    if (at == std::string::npos) return -1.0;
+    auto line = text.out.rfind('\n', at) + 1;
+    return std::stod(text.out.substr(line, text.out.find('%', line) - line));
+  };
+  CHECK(share("exe_spin", "sample_hot") == Approx(60).margin(10));
+  CHECK(share("lib_spin", "libsample_lib.so") == Approx(40).margin(10));
+
+  auto json = s.viztrace({"stats", "--json", "viztrace.json"});
+  REQUIRE(json.exit_code() == 0);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(json.out);
+  const auto count = int64_t(doc["samples"]["count"]);
+  REQUIRE(count > 100);
+  CHECK(count == static_cast<long long>(samples_of(s.report()).samples.size()));
+  std::map<std::string, std::pair<long long, long long>> by_name;  // self, total samples
+  long long weight = 0;
+  for (simdjson::dom::element f : doc["samples"]["functions"].get_array()) {
+    by_name[std::string(std::string_view(f["name"]))] = {int64_t(f["self"]), int64_t(f["total"])};
+    if (std::string_view(f["name"]) == "exe_spin") weight = int64_t(f["self_weight_ns"]);
+  }
+  CHECK(100.0 * by_name["exe_spin"].first / count == Approx(60).margin(10));
+  CHECK(100.0 * by_name["lib_spin"].first / count == Approx(40).margin(10));
+  CHECK(weight > 0);
+  // main is no function's innermost frame: only --sort total lists it, with every hot sample.
+  CHECK(by_name.count("main") == 0);
+  auto total = s.viztrace({"stats", "--json", "--sort", "total", "--top", "0", "viztrace.json"});
+  doc = parser.parse(total.out);
+  long long main_total = 0;
+  for (simdjson::dom::element f : doc["samples"]["functions"].get_array())
+    if (std::string_view(f["name"]) == "main") main_total = int64_t(f["total"]);
+  CHECK(main_total >= (by_name["exe_spin"].first + by_name["lib_spin"].first) * 95 / 100);
+  require_clean(s);
+}
+
+TEST_CASE("a sampled run written as speedscope: a sampled profile of CPU ns per thread, whole "
+          "stacks outermost first") {
+  Sandbox s;
+  auto r = s.viztrace({"run", "--sample", "-o", "t.speedscope.json", "--", fixture("sample_hot")});
+  INFO(r.err);
+  REQUIRE(r.exit_code() == 0);
+  CHECK(r.err.find("report: t.speedscope.json (") != std::string::npos);
+  CHECK(r.err.find("https://www.speedscope.app") != std::string::npos);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(slurp(s.path("t.speedscope.json")));
+  CHECK(std::string_view(doc["$schema"]) == "https://www.speedscope.app/file-format-schema.json");
+  std::vector<std::string> frames;
+  for (simdjson::dom::element f : doc["shared"]["frames"].get_array())
+    frames.emplace_back(std::string_view(f["name"]));
+  simdjson::dom::array profiles = doc["profiles"];
+  REQUIRE(profiles.size() == 1);  // one thread
+  simdjson::dom::element p = profiles.at(0);
+  CHECK(std::string_view(p["type"]) == "sampled");
+  CHECK(std::string_view(p["unit"]) == "nanoseconds");
+  CHECK(std::string_view(p["name"]).starts_with("sample_hot ("));
+  simdjson::dom::array samples = p["samples"], weights = p["weights"];
+  REQUIRE(weights.size() == samples.size());
+  std::vector<long long> w;
+  long long sum = 0;
+  for (std::int64_t x : weights) {
+    w.push_back(x);
+    sum += x;
+  }
+  CHECK(int64_t(p["endValue"]) - int64_t(p["startValue"]) == sum);
+  REQUIRE(sum > 100'000'000);  // over 100 samples of 1 ms of CPU
+  // Shares by weight: consecutive samples of one stack are one entry.
+  std::map<std::string, long long> innermost;
+  long long through_main = 0;
+  std::size_t k = 0;
+  for (simdjson::dom::array stack : samples) {
+    std::vector<std::string> names;  // outermost first
+    for (std::int64_t i : stack) {
+      REQUIRE(i >= 0);
+      REQUIRE(static_cast<std::size_t>(i) < frames.size());
+      names.push_back(frames[static_cast<std::size_t>(i)]);
+    }
+    REQUIRE(!names.empty());
+    innermost[names.back()] += w[k];
+    auto main = std::find(names.begin(), names.end(), "main");
+    if (main != names.end() && names.front() == "_start" && main + 1 != names.end() &&
+        main[1] == "work")
+      through_main += w[k];
+    ++k;
+  }
+  const double n = static_cast<double>(sum);
+  CHECK(100 * innermost["exe_spin"] / n == Approx(60).margin(10));
+  CHECK(100 * innermost["lib_spin"] / n == Approx(40).margin(10));
+  CHECK(through_main >= (innermost["exe_spin"] + innermost["lib_spin"]) * 95 / 100);
   require_clean(s);
 }

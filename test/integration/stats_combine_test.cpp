@@ -403,6 +403,10 @@ TEST_CASE("combine --align starts every input at zero and failures leave no outp
   auto html = s.viztrace({"combine", "a.json", "-o", "out.html"});
   CHECK(html.exit_code() == 2);
   CHECK(html.err == "viztrace: combine writes JSON: use .json or .json.gz for out.html\n");
+  auto speedscope = s.viztrace({"combine", "a.json", "-o", "out.speedscope.json"});
+  CHECK(speedscope.exit_code() == 2);
+  CHECK(speedscope.err ==
+        "viztrace: combine writes JSON: use .json or .json.gz for out.speedscope.json\n");
   require_clean(s);
 }
 

@@ -147,7 +147,7 @@ TEST_CASE("write_report: an unknown extension is refused before anything is writ
     std::string path = dir.file(name);
     CHECK_THROWS_WITH(
         write_report(spill.dir(), quiet(path)),
-        "unknown report format for " + path + ": use .json, .json.gz, .pftrace or .html");
+        "unknown report format for " + path + ": use .json, .json.gz, .pftrace, .html or .speedscope.json");
   }
   CHECK(dir.entries().size() == 1);  // the session dir only
 }

@@ -116,6 +116,9 @@ TEST_CASE("summary: signals and losses are spelled out") {
         "processes, 1 chunk missing, 2 chunks not spilled to disk");
   CHECK(out.back() ==
         "  report: r.json.gz (999 bytes): open it in https://ui.perfetto.dev or chrome://tracing");
+  CHECK(lines(format_summary(m, "r.speedscope.json", 999)).back() ==
+        "  report: r.speedscope.json (999 bytes): drop it on https://www.speedscope.app (nothing "
+        "is uploaded) or run npx speedscope on it");
   m.target.reset();
   m.processes[0].is_target = false;
   CHECK(lines(format_summary(m, "r.json", 1))[0] ==

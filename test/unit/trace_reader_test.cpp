@@ -61,6 +61,17 @@ struct Collector final : TraceReader::Visitor {
     members.emplace_back(key, raw);
     member_sizes.push_back(size);
   }
+  // Samples as "ts pid tid sf weight", frames as "id name category parent".
+  std::vector<std::string> samples, frames;
+  void sample(const TraceEvent& e) override {
+    samples.push_back(std::to_string(e.ts) + " " + (e.has_pid ? std::to_string(e.pid) : "-") +
+                      " " + (e.has_tid ? std::to_string(e.tid) : "-") + " " + std::string(e.sf) +
+                      " " + (e.has_weight ? std::to_string(e.weight) : "-"));
+  }
+  void stack_frame(const viztrace::report::TraceStackFrame& f) override {
+    frames.push_back(std::string(f.id) + " " + std::string(f.name) + " " + std::string(f.category) +
+                     " " + std::string(f.parent));
+  }
 };
 
 struct Read {
@@ -105,17 +116,23 @@ struct ScanResult {
   bool operator==(const ScanResult&) const = default;
 };
 
-ScanResult scan_in_pieces(const std::string& text, std::size_t piece) {
+ScanResult scan_in_pieces(const std::string& text, std::size_t piece, bool samples = false) {
   struct Sink final : TraceScanner::Sink {
     ScanResult* r;
     void event(std::uint64_t b, std::uint64_t e) override { r->events.emplace_back(b, e); }
     void member(std::string_view key, std::uint64_t, std::uint64_t, bool) override {
       r->members.emplace_back(key);
     }
+    void sample(std::uint64_t b, std::uint64_t e) override {
+      r->members.push_back("sample " + std::to_string(b) + "-" + std::to_string(e));
+    }
+    void stack_frame(std::uint64_t b, std::uint64_t e) override {
+      r->members.push_back("frame " + std::to_string(b) + "-" + std::to_string(e));
+    }
   } sink;
   ScanResult r;
   sink.r = &r;
-  TraceScanner scanner(sink);
+  TraceScanner scanner(sink, 0, samples);
   try {
     for (std::size_t i = 0; i < text.size(); i += piece)
       scanner.scan(text.data() + i, std::min(piece, text.size() - i));
@@ -435,4 +452,101 @@ TEST_CASE("damaged traces never crash the reader: they parse or give one error")
     }
   }
   CHECK(errors > 500);
+}
+
+TEST_CASE("samples and stackFrames reach the visitor one by one when asked, members otherwise") {
+  TempDir dir;
+  // Every spelling: ids as numbers or strings, escapes in ids, no parent, null parent.
+  std::string json = R"({"stackFrames":{"1":{"name":"main","category":"/bin/a"},)"
+                     R"("2":{"parent":1,"name":"f","extra":[1,{"x":"}"}]},"a\"b":{"name":"q","parent":null}},)"
+                     R"("traceEvents":[{"ph":"X","name":"e","ts":1,"dur":1}],)"
+                     R"("samples":[{"pid":1,"tid":2,"ts":1.5,"sf":"2","weight":0.25},{"tid":3,"ts":2,"sf":7},)"
+                     R"({"ts":"3","sf":"a\"b","name":"cpu"}],"metadata":{"m":1}})";
+  TraceReader::Options o;
+  o.capture_limit = 1 << 20;
+  SECTION("not asked: members, as combine keeps them") {
+    auto r = read_text(dir, json, o);
+    CHECK(r.seen.samples.empty());
+    CHECK(r.seen.frames.empty());
+    REQUIRE(r.seen.members.size() == 3);
+    CHECK(r.seen.members[0].first == "stackFrames");
+    CHECK(r.seen.members[1].first == "samples");
+    CHECK(r.summary.samples == 0);
+  }
+  SECTION("asked") {
+    o.samples = true;
+    for (std::size_t block : {std::size_t{1} << 20, std::size_t{4096}}) {
+      o.block_bytes = block;
+      auto r = read_text(dir, json, o);
+      CHECK(r.seen.frames ==
+            std::vector<std::string>{"1 main /bin/a ", "2 f  1", "a\"b q  "});
+      CHECK(r.seen.samples ==
+            std::vector<std::string>{"1500 1 2 2 250", "2000 - 3 7 -", "3000 - - a\"b -"});
+      REQUIRE(r.seen.events.size() == 1);
+      REQUIRE(r.seen.members.size() == 1);
+      CHECK(r.seen.members[0].first == "metadata");
+      CHECK(r.summary.events == 1);
+      CHECK(r.summary.samples == 3);
+      CHECK(r.summary.stack_frames == 3);
+    }
+  }
+}
+
+TEST_CASE("many samples and frames across blocks, and broken ones at their byte") {
+  TempDir dir;
+  std::string json = R"({"traceEvents":[],"stackFrames":{)";
+  for (int i = 0; i < 5000; ++i)
+    json += (i ? ",\n" : "") + std::string("\"") + std::to_string(i) + R"(": {"name":"f)" +
+            std::to_string(i) + R"(","category":"m{]\"x"})";
+  json += R"(}, "samples":[)";
+  for (int i = 0; i < 20000; ++i)
+    json += (i ? "," : "") + std::string(R"({"pid":1,"tid":1,"ts":)") + std::to_string(i) +
+            R"(,"sf":")" + std::to_string(i % 5000) + R"(","weight":1})";
+  json += "]}";
+  TraceReader::Options o;
+  o.samples = true;
+  o.block_bytes = 4096;
+  auto r = read_text(dir, json, o);
+  REQUIRE(r.seen.frames.size() == 5000);
+  CHECK(r.seen.frames[4999] == "4999 f4999 m{]\"x ");
+  REQUIRE(r.seen.samples.size() == 20000);
+  CHECK(r.seen.samples[19999] == "19999000 1 1 4999 1000");
+  // The scanner's block path and byte path agree on them too.
+  const ScanResult whole = scan_in_pieces(json, json.size(), true);
+  CHECK(whole.members.size() == 25000);
+  for (std::size_t piece : {1u, 63u, 64u, 1000u}) CHECK(scan_in_pieces(json, piece, true) == whole);
+
+  auto error = [&](const std::string& text) {
+    std::string path = dir.file("bad.json");
+    write_file(path, text);
+    Collector c;
+    try {
+      TraceReader::read(path, c, o);
+    } catch (const viztrace::Error& e) {
+      return std::string(e.what()).substr(path.size() + 2);
+    }
+    return std::string("(no error)");
+  };
+  CHECK(error(R"({"samples":[1]})") == "invalid JSON at byte 12: expected a sample object, found '1'");
+  CHECK(error(R"({"samples":[{"ts":1} {}]})") ==
+        "invalid JSON at byte 21: expected ',' or ']' after a sample, found '{'");
+  CHECK(error(R"({"stackFrames":{"1":2}})") ==
+        "invalid JSON at byte 20: expected a stack frame object, found '2'");
+  CHECK(error(R"({"stackFrames":{1:{}}})") ==
+        "invalid JSON at byte 16: expected a stack frame's id in quotes, found '1'");
+  CHECK(error(R"({"stackFrames":{"1" {}}})") ==
+        "invalid JSON at byte 20: expected ':' after a stack frame's id, found '{'");
+  CHECK(error(R"({"stackFrames":{"1":{"name":x}}})") ==
+        "invalid JSON at byte 28: unexpected 'x'");
+  CHECK(error(R"({"stackFrames":{"1":{}})") ==
+        "invalid JSON at byte 23: the file ends before the closing '}' (truncated trace?)");
+  CHECK(error(R"({"stackFrames":{"1":{"name":"a")") ==
+        "invalid JSON at byte 31: the file ends inside stackFrames (truncated trace?)");
+  CHECK(error(R"({"samples":[{"ts":1},)") ==
+        "invalid JSON at byte 21: the file ends inside samples (truncated trace?)");
+  CHECK(error(R"({"samples":[{"ts":1)") ==
+        "invalid JSON at byte 19: the file ends inside the sample that starts at byte 12 "
+        "(truncated trace?)");
+  // Other values under those names are members, as before.
+  CHECK(error(R"({"samples":{"a":1},"stackFrames":[],"traceEvents":[]})") == "(no error)");
 }

@@ -462,3 +462,123 @@ TEST_CASE("stats JSON has stable keys and integer nanoseconds and null CPU when 
     phases += static_cast<int>(int64_t(p["count"]));
   CHECK(phases == 13);
 }
+
+namespace {
+
+// Two processes' sampled stacks: in app, hot (under work) takes 3 of 6 samples, work, cold and
+// a recursive rec one each; in tool, spin takes both. One sample without pid (placed by its
+// tid), one naming no frame, one without ts.
+constexpr const char* kSampled = R"({"traceEvents":[
+  {"ph":"M","name":"process_name","pid":1,"tid":1,"args":{"name":"app"}},
+  {"ph":"M","name":"process_name","pid":2,"tid":2,"args":{"name":"tool"}},
+  {"ph":"X","name":"run","pid":1,"tid":1,"ts":0,"dur":50},
+  {"ph":"X","name":"run","pid":2,"tid":2,"ts":0,"dur":50}],
+ "stackFrames":{"1":{"name":"main","category":"/bin/app"},"2":{"name":"work","category":"/bin/app","parent":"1"},
+  "3":{"name":"hot","category":"/lib/libhot.so","parent":"2"},"4":{"name":"cold","category":"/bin/app","parent":"1"},
+  "5":{"name":"rec","category":"/bin/app","parent":"1"},"6":{"name":"rec","category":"/bin/app","parent":"5"},
+  "10":{"name":"main2","category":"/bin/tool"},"11":{"name":"spin","category":"/bin/tool","parent":10}},
+ "samples":[{"pid":1,"tid":1,"ts":1,"sf":"3","weight":2},{"pid":1,"tid":1,"ts":2,"sf":"3","weight":2},
+  {"pid":1,"tid":1,"ts":3,"sf":"3","weight":2},{"pid":1,"tid":1,"ts":4,"sf":"2","weight":1},
+  {"pid":1,"tid":1,"ts":5,"sf":"4","weight":1},{"pid":1,"tid":1,"ts":6,"sf":"6","weight":1},
+  {"pid":2,"tid":2,"ts":7,"sf":11,"weight":3},{"tid":2,"ts":8,"sf":"11","weight":3},
+  {"pid":1,"tid":1,"ts":9,"sf":"99"},{"pid":1,"tid":1,"sf":"3"}]})";
+
+}  // namespace
+
+TEST_CASE("stats of sampled stacks: functions by self and total samples, overall and per process") {
+  TempDir dir;
+  write_file(dir.file("s.json"), kSampled);
+  auto r = TraceStats::of_file(dir.file("s.json"));
+  CHECK(r.sampled.samples == 8);
+  CHECK(r.sampled.weight == 15000);
+  CHECK(r.sampled.processes_total == 2);
+  StatsView view;
+  std::string t = format_stats_table(r, view);
+  INFO(t);
+  CHECK(t.find("\nSampled functions by self samples (5 of 7 functions; 8 samples, 15.000 us of "
+               "CPU):\n"
+               "   Self%   Total%       Self      Total  Function  (module)\n"
+               "   37.5%    37.5%          3          3  hot  (libhot.so)\n"
+               "   25.0%    25.0%          2          2  spin  (tool)\n"
+               "   12.5%    50.0%          1          4  work  (app)\n"
+               "   12.5%    12.5%          1          1  cold  (app)\n"
+               "   12.5%    12.5%          1          1  rec  (app)\n") != std::string::npos);
+  CHECK(t.find("\nSampled functions of the processes with the most samples (2 of 2):\n"
+               "  app, pid 1: 6 samples\n"
+               "     Self%   Total%       Self      Total  Function  (module)\n"
+               "     50.0%    50.0%          3          3  hot  (libhot.so)\n") !=
+        std::string::npos);
+  CHECK(t.find("  tool, pid 2: 2 samples\n"
+               "     Self%   Total%       Self      Total  Function  (module)\n"
+               "    100.0%   100.0%          2          2  spin  (tool)\n") != std::string::npos);
+  CHECK(t.find("1 sample naming no frame of stackFrames (ignored)") != std::string::npos);
+  CHECK(t.find("1 sample without ts, pid or tid (ignored)") != std::string::npos);
+
+  view.sort = StatsSort::total;
+  view.top = 3;
+  t = format_stats_table(r, view);
+  CHECK(t.find("Sampled functions by total samples (3 of 7 functions; 8 samples, 15.000 us of "
+               "CPU):\n"
+               "   Self%   Total%       Self      Total  Function  (module)\n"
+               "    0.0%    75.0%          0          6  main  (app)\n"
+               "   12.5%    50.0%          1          4  work  (app)\n"
+               "   37.5%    37.5%          3          3  hot  (libhot.so)\n") != std::string::npos);
+}
+
+TEST_CASE("stats JSON of sampled stacks: integer sample counts and CPU ns, cut and sorted") {
+  TempDir dir;
+  write_file(dir.file("s.json"), kSampled);
+  auto r = TraceStats::of_file(dir.file("s.json"));
+  StatsView view;
+  view.top = 2;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::string text = format_stats_json(r, view);
+  REQUIRE(parser.parse(text).get(doc) == simdjson::SUCCESS);
+  simdjson::dom::element s = doc["samples"];
+  CHECK(int64_t(s["count"]) == 8);
+  CHECK(int64_t(s["weight_ns"]) == 15000);
+  CHECK(int64_t(s["stack_frames"]) == 8);
+  CHECK(int64_t(s["functions_total"]) == 7);
+  simdjson::dom::array fs = s["functions"];
+  REQUIRE(fs.size() == 2);
+  CHECK(std::string_view(fs.at(0)["name"]) == "hot");
+  CHECK(std::string_view(fs.at(0)["module"]) == "/lib/libhot.so");
+  CHECK(int64_t(fs.at(0)["self"]) == 3);
+  CHECK(int64_t(fs.at(0)["total"]) == 3);
+  CHECK(int64_t(fs.at(0)["self_weight_ns"]) == 6000);
+  CHECK(int64_t(fs.at(0)["total_weight_ns"]) == 6000);
+  CHECK(int64_t(s["processes_total"]) == 2);
+  simdjson::dom::array ps = s["processes"];
+  REQUIRE(ps.size() == 2);
+  CHECK(int64_t(ps.at(0)["pid"]) == 1);
+  CHECK(std::string_view(ps.at(0)["name"]) == "app");
+  CHECK(int64_t(ps.at(0)["samples"]) == 6);
+  CHECK(int64_t(ps.at(0)["weight_ns"]) == 9000);
+  CHECK(int64_t(ps.at(1)["pid"]) == 2);  // its sample without pid too
+  CHECK(int64_t(ps.at(1)["samples"]) == 2);
+  CHECK(int64_t(doc["problems"]["samples_unknown_frame"]) == 1);
+  CHECK(int64_t(doc["problems"]["samples_unplaced"]) == 1);
+  CHECK(int64_t(doc["problems"]["stack_frames_broken"]) == 0);
+
+  view.sort = StatsSort::total;
+  REQUIRE(parser.parse(format_stats_json(r, view)).get(doc) == simdjson::SUCCESS);
+  fs = doc["samples"]["functions"];
+  CHECK(std::string_view(fs.at(0)["name"]) == "main");
+  CHECK(int64_t(fs.at(0)["self"]) == 0);
+  CHECK(int64_t(fs.at(0)["total"]) == 6);
+  CHECK(int64_t(fs.at(0)["total_weight_ns"]) == 9000);
+  // Recursion counts once in a function's total.
+  view.sort = StatsSort::name;
+  view.top = 0;
+  REQUIRE(parser.parse(format_stats_json(r, view)).get(doc) == simdjson::SUCCESS);
+  for (auto f : simdjson::dom::array(doc["samples"]["functions"]))
+    if (std::string_view(f["name"]) == "rec") CHECK(int64_t(f["total"]) == 1);
+
+  // A trace without samples has the keys all the same.
+  auto plain = TraceStats::of_file(fixture_trace("nested_mixed.json"));
+  REQUIRE(parser.parse(format_stats_json(plain, view)).get(doc) == simdjson::SUCCESS);
+  CHECK(int64_t(doc["samples"]["count"]) == 0);
+  CHECK(simdjson::dom::array(doc["samples"]["functions"]).size() == 0);
+  CHECK(format_stats_table(plain, view).find("Sampled") == std::string::npos);
+}
