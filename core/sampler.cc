@@ -31,9 +31,11 @@ constexpr std::size_t kRingPages[] = {128, 64, 32, 16, 8};
 #if defined(__x86_64__)
 // AX BX CX DX SI DI BP SP IP, R8-R15 (arch/x86/include/uapi/asm/perf_regs.h): what CFI may name.
 constexpr std::uint64_t kRegsMask = 0x1ffull | 0xffull << 16;
+constexpr std::size_t kSpIndex = 7;  // of the registers a sample holds
 constexpr std::uint32_t kMachine = EM_X86_64;
 #else
 constexpr std::uint64_t kRegsMask = 0;
+constexpr std::size_t kSpIndex = 0;
 constexpr std::uint32_t kMachine = 0;
 #endif
 
@@ -235,25 +237,29 @@ void Sampler::take(const unsigned char* record, std::size_t size) {
       if (stack_size > 0 && size >= stack_at + 16 + stack_size)
         std::memcpy(&dyn, record + stack_at + 8 + stack_size, 8);
       dyn = std::min(dyn, stack_size);
-      const std::uint64_t kept = (dyn + 7) & ~std::uint64_t{7};
-      perf_event_header out = h;
-      out.size = static_cast<std::uint16_t>(stack_at + 8 + (stack_size ? kept + 8 : 0));
+      if (abi == PERF_SAMPLE_REGS_ABI_NONE) return;  // no user registers: nothing to unwind
       if (file_failed_) {
         ++stats_.lost;
         return;
       }
-      write_out(&out, sizeof out);
-      write_out(record + sizeof h, stack_at - sizeof h);
-      if (stack_size) {
-        write_out(&kept, 8);
-        write_out(record + stack_at + 8, dyn);
-        out_.resize(out_.size() + (kept - dyn), 0);
-        write_out(&dyn, 8);
-      } else {
-        write_out(&stack_size, 8);
-      }
+      std::uint32_t pid = 0, tid = 0;
+      std::memcpy(&pid, record + sizeof h, 4);
+      std::memcpy(&tid, record + sizeof h + 4, 4);
+      std::uint64_t sp = 0;
+      std::memcpy(&sp, record + regs_at + 8 + 8 * kSpIndex, 8);
+      write_stack_delta(h, record, stack_at, pid, tid, sp, record + stack_at + 8, dyn);
       ++stats_.samples;
       ++pending_samples_;
+      return;
+    }
+    case PERF_RECORD_EXIT: {
+      // A thread ended: its last stack is no use any more.
+      std::uint32_t pid = 0, tid = 0;
+      if (size >= sizeof h + 16) {
+        std::memcpy(&pid, record + sizeof h, 4);
+        std::memcpy(&tid, record + sizeof h + 8, 4);
+        previous_.erase(std::uint64_t{pid} << 32 | tid);
+      }
       return;
     }
     case PERF_RECORD_LOST: {
@@ -280,6 +286,42 @@ void Sampler::take(const unsigned char* record, std::size_t size) {
     default:
       return;  // throttling and the like say nothing about stacks
   }
+}
+
+// The sample at record, its stack given as bytes from sp up: the bytes at the top that are the
+// same, at the same addresses, as in the thread's previous sample are not written again.
+void Sampler::write_stack_delta(const perf_event_header& h, const unsigned char* record,
+                                std::size_t stack_at, std::uint32_t pid, std::uint32_t tid,
+                                std::uint64_t sp, const unsigned char* stack, std::uint64_t bytes) {
+  PreviousStack& prev = previous_[std::uint64_t{pid} << 32 | tid];
+  spill::StackDelta d;
+  d.low = static_cast<std::uint32_t>(bytes);
+  const std::uint64_t end = sp + bytes, prev_end = prev.sp + prev.bytes.size();
+  const std::uint64_t low = std::max(sp, prev.sp), top = std::min(end, prev_end);
+  if (!prev.bytes.empty() && low + 8 <= top) {
+    std::uint64_t at = top;
+    while (at >= low + 8 &&
+           std::memcmp(stack + (at - 8 - sp), prev.bytes.data() + (at - 8 - prev.sp), 8) == 0)
+      at -= 8;
+    if (at < top) {
+      d.low = static_cast<std::uint32_t>(at - sp);
+      d.reused = static_cast<std::uint32_t>(top - at);
+      d.high = static_cast<std::uint32_t>(end - top);
+    }
+  }
+  auto padded = [](std::uint64_t n) { return (n + 7) & ~std::uint64_t{7}; };
+  perf_event_header out = h;
+  out.type = spill::kRecordStackDelta;
+  out.size = static_cast<std::uint16_t>(stack_at + sizeof d + padded(d.low) + padded(d.high));
+  write_out(&out, sizeof out);
+  write_out(record + sizeof h, stack_at - sizeof h);
+  write_out(&d, sizeof d);
+  write_out(stack, d.low);
+  out_.resize(out_.size() + (padded(d.low) - d.low), 0);
+  write_out(stack + (bytes - d.high), d.high);
+  out_.resize(out_.size() + (padded(d.high) - d.high), 0);
+  prev.sp = sp;
+  prev.bytes.assign(stack, stack + bytes);
 }
 
 void Sampler::write_out(const void* data, std::size_t size) {

@@ -12,10 +12,12 @@
 // the file says why and the run goes on unsampled.
 #pragma once
 
+#include <linux/perf_event.h>
 #include <poll.h>
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace viztrace {
@@ -63,6 +65,9 @@ class Sampler {
     unsigned char* map = nullptr;  // the metadata page, then the data pages
   };
   void take(const unsigned char* record, std::size_t size);
+  void write_stack_delta(const perf_event_header& h, const unsigned char* record,
+                         std::size_t stack_at, std::uint32_t pid, std::uint32_t tid,
+                         std::uint64_t sp, const unsigned char* stack, std::uint64_t bytes);
   void write_out(const void* data, std::size_t size);
   void flush();
 
@@ -78,6 +83,12 @@ class Sampler {
   std::vector<unsigned char> record_;  // a record that wraps around the ring's end
   std::string reason_;
   SamplerStats stats_;
+  // Each thread's last stack copy, by pid << 32 | tid (the next sample's is written against it).
+  struct PreviousStack {
+    std::uint64_t sp = 0;
+    std::vector<unsigned char> bytes;
+  };
+  std::unordered_map<std::uint64_t, PreviousStack> previous_;
 };
 
 }  // namespace viztrace

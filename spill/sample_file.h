@@ -1,11 +1,12 @@
 // The sampled stacks of a run (`viztrace run --sample`): the file "samples" in the session dir,
 // written by the collector while the run goes on and read by the report, which unwinds them.
 //
-// Layout: a SampleFileHeader, then records exactly as perf_event_open(2) writes them into its
-// ring (linux/perf_event.h: a perf_event_header, then the body), of the sample_type and user
+// Layout: a SampleFileHeader, then records as perf_event_open(2) writes them into its ring
+// (linux/perf_event.h: a perf_event_header, then the body), of the sample_type and user
 // registers the header names, with sample_id_all set (every other record ends with its pid, tid
-// and time). One change: a PERF_RECORD_SAMPLE's user stack holds only the bytes the kernel
-// could copy (its dyn_size, rounded up to 8), not the whole requested size.
+// and time): MMAP2, COMM, FORK of processes, LOST. Samples are kRecordStackDelta records
+// instead: most of a thread's stack is the same from one sample to the next (the callers'
+// frames), so each says which of its bytes are the previous sample's of its thread.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,16 @@ namespace viztrace::spill {
 inline constexpr char kSampleFileName[] = "samples";
 inline constexpr std::uint32_t kSampleFileMagic = 0x41535a56u;  // "VZSA" as little-endian bytes
 inline constexpr std::uint32_t kSampleFileVersion = 1;
+
+// A sample: the body of a PERF_RECORD_SAMPLE up to its user registers (pid, tid, time,
+// period, abi, registers), then a StackDelta, then its `low` bytes and its `high` bytes, each
+// padded to 8. Its stack, from the stack pointer up, is `low` bytes, then `reused` bytes that
+// are the previous sample's of the same (pid, tid) in this file at the same addresses, then
+// `high` bytes.
+inline constexpr std::uint32_t kRecordStackDelta = 0x7a01;
+struct StackDelta {
+  std::uint32_t low = 0, reused = 0, high = 0, reserved = 0;
+};
 
 enum class SampleMethod : std::uint32_t {
   none = 0,  // sampling was asked for and could not start: SampleFileHeader::why says why

@@ -180,26 +180,37 @@ class Profile {
         lost_in_file_ += load<std::uint64_t>(p + 16);
         return;
       }
-      if (h.type != PERF_RECORD_SAMPLE || !sample_type_ok) return;
-      // pid, tid, time, period, abi, regs, stack size, stack, dyn_size.
+      if (h.type != spill::kRecordStackDelta || !sample_type_ok) return;
+      // pid, tid, time, period, abi, regs, StackDelta, its low and high bytes.
       constexpr std::size_t kRegsAt = 40;
-      if (h.size < kRegsAt + 16) return;
+      constexpr std::size_t kDeltaAt = kRegsAt + kSampleRegs * 8;
+      if (h.size < kDeltaAt + sizeof(spill::StackDelta)) return;
       auto pid = load<std::uint32_t>(p + 8), tid = load<std::uint32_t>(p + 12);
       auto ts = load<std::uint64_t>(p + 16), period = load<std::uint64_t>(p + 24);
-      auto abi = load<std::uint64_t>(p + 32);
-      if (abi == PERF_SAMPLE_REGS_ABI_NONE) return;  // no user registers: nothing to unwind
-      const std::size_t stack_at = kRegsAt + kSampleRegs * 8;
-      if (h.size < stack_at + 8) return;
       for (std::size_t r = 0; r < kSampleRegs; ++r)
         regs[r] = load<std::uint64_t>(p + kRegsAt + 8 * kDwarfFromPerf[r]);
-      auto stack_size = load<std::uint64_t>(p + stack_at);
-      std::uint64_t dyn = 0;
-      if (stack_size > 0 && h.size >= stack_at + 16 + stack_size)
-        dyn = std::min(stack_size, load<std::uint64_t>(p + stack_at + 8 + stack_size));
-      else
-        stack_size = 0;
-
-      add_sample(pid, tid, ts, period, regs, p + stack_at + 8, dyn,
+      const std::uint64_t sp = regs[7];
+      const auto d = load<spill::StackDelta>(p + kDeltaAt);
+      auto padded = [](std::uint64_t n) { return (n + 7) & ~std::uint64_t{7}; };
+      const std::size_t low_at = kDeltaAt + sizeof d, high_at = low_at + padded(d.low);
+      if (high_at + padded(d.high) > h.size) return;
+      // The stack: its low bytes, what it shares with the thread's previous one, its high bytes.
+      Stack& prev = stacks_[std::uint64_t{pid} << 32 | tid];
+      Stack now;
+      now.sp = sp;
+      now.bytes.assign(p + low_at, p + low_at + d.low);
+      const std::uint64_t from = sp + d.low;
+      if (d.reused > 0) {
+        if (from >= prev.sp && from - prev.sp + d.reused <= prev.bytes.size()) {
+          const unsigned char* shared = prev.bytes.data() + (from - prev.sp);
+          now.bytes.insert(now.bytes.end(), shared, shared + d.reused);
+          now.bytes.insert(now.bytes.end(), p + high_at, p + high_at + d.high);
+        }  // else the previous sample is not in the file (cut off): the stack ends here
+      } else {
+        now.bytes.insert(now.bytes.end(), p + high_at, p + high_at + d.high);
+      }
+      prev = std::move(now);
+      add_sample(pid, tid, ts, period, regs, prev.bytes.data(), prev.bytes.size(),
                  [&]() -> Image& { return image_of(pid, ts); });
     });
     sort_samples();
@@ -362,6 +373,12 @@ class Profile {
   std::unordered_map<ImageKey, Image, ImageKeyHash> images_;
   std::unordered_map<ImageKey, Image, ImageKeyHash> announced_;  // by pid and image nonce
   std::vector<std::uint64_t> pcs_;
+  // Each thread's last stack, by pid << 32 | tid: the next sample's shares its top.
+  struct Stack {
+    std::uint64_t sp = 0;
+    std::vector<unsigned char> bytes;
+  };
+  std::unordered_map<std::uint64_t, Stack> stacks_;
   std::unordered_map<std::uint32_t, std::vector<std::size_t>> by_pid_;  // into tl_.processes
   std::uint64_t lost_in_file_ = 0;
 };
