@@ -237,49 +237,12 @@ TEST_CASE("speedscope: an empty trace is a valid file with no profile") {
   CHECK(f.frames.empty());
 }
 
-namespace {
-
-// A process whose two threads make nested calls, a longjmp, and calls still open at its end.
-std::vector<Stream::Chunk> function_scenario() {
-  Stream c(kViztrace, kViztrace, 1, VT_CHUNK_COLLECTOR);
-  c.session(T0, 1700000000123456789ull, 3000, kViztrace, {"calc"}, "/work");
-  c.spawn(T0 + 100'000, 3000, "/bin/calc", {"calc"});
-  Stream main(3000, 3000, 0x61), worker(3000, 3001, 0x61);
-  main.proc_start(T0 + 200'000, kViztrace, {"calc"}, "/bin/calc", "/work");
-  worker.thread_start(T0 + 300'000);
-  worker.thread_exit(T0 + 800'000);
-  main.exit(T0 + 900'000, 0);
-  c.reap(T0 + 950'000, 3000, 0);
-  std::vector<Stream::Chunk> out = interleave({&c, &main, &worker}, 0);
-  auto in = [](std::uint64_t at, std::uint64_t addr) { return vt_fn_record{T0 + at, addr}; };
-  auto out_ = [](std::uint64_t at, std::uint64_t addr) {
-    return vt_fn_record{(T0 + at) | VT_FN_EXIT, addr};
-  };
-  // main: a(b(c c) b) longjmp out of d(e(f)) into a; g left open.
-  out.push_back(function_chunk(3000, 3000, 0x61,
-                               {in(210'000, 0xa0), in(210'100, 0xb0), in(210'200, 0xc0),
-                                out_(210'300, 0xc0), in(210'300, 0xc0), out_(213'000, 0xc0),
-                                out_(220'000, 0xb0), in(230'000, 0xd0), in(230'500, 0xe0),
-                                in(231'000, 0xf0), out_(260'000, 0xd0)}));
-  out.push_back(function_chunk(3000, 3000, 0x61,
-                               {out_(300'000, 0xa0), in(400'000, 0x100), in(400'010, 0x110),
-                                out_(400'020, 0x110)}));
-  std::vector<vt_fn_record> w = {in(310'000, 0xa0)};
-  for (std::uint64_t i = 0; i < 50; ++i) {
-    w.push_back(in(320'000 + i * 2'000, 0xb0));
-    w.push_back(out_(320'000 + i * 2'000 + 300 + i * 20, 0xb0));
-  }
-  out.push_back(function_chunk(3000, 3001, 0x61, w));
-  return out;
-}
-
-}  // namespace
 
 TEST_CASE("speedscope report of a run's function calls: evented profiles, calls inside their "
           "process and thread slices") {
   TempDir dir;
   SyntheticSpill spill(dir);
-  spill.add(function_scenario());
+  spill.add(function_scenario(T0, kViztrace));
   viztrace::report::ReportOptions o;
   o.output = dir.file("r.speedscope.json");
   o.quiet = true;

@@ -266,6 +266,43 @@ inline std::vector<Stream::Chunk> interleave(std::vector<Stream*> streams, unsig
   return out;
 }
 
+// A process (pid 3000, /bin/calc) whose two threads make nested calls, a longjmp, calls
+// shorter than 1 µs, and calls still open when the process exits; launched at t0 by viztrace
+// (pid viztrace).
+inline std::vector<Stream::Chunk> function_scenario(std::uint64_t t0, std::int32_t viztrace) {
+  Stream c(viztrace, viztrace, 1, VT_CHUNK_COLLECTOR);
+  c.session(t0, 1700000000123456789ull, 3000, viztrace, {"calc"}, "/work");
+  c.spawn(t0 + 100'000, 3000, "/bin/calc", {"calc"});
+  Stream main(3000, 3000, 0x61), worker(3000, 3001, 0x61);
+  main.proc_start(t0 + 200'000, viztrace, {"calc"}, "/bin/calc", "/work");
+  worker.thread_start(t0 + 300'000);
+  worker.thread_exit(t0 + 800'000);
+  main.exit(t0 + 900'000, 0);
+  c.reap(t0 + 950'000, 3000, 0);
+  std::vector<Stream::Chunk> out = interleave({&c, &main, &worker}, 0);
+  auto in = [t0](std::uint64_t at, std::uint64_t addr) { return vt_fn_record{t0 + at, addr}; };
+  auto out_ = [t0](std::uint64_t at, std::uint64_t addr) {
+    return vt_fn_record{(t0 + at) | VT_FN_EXIT, addr};
+  };
+  // main: a(b(c c) b) longjmp out of d(e(f)) into a; g left open.
+  out.push_back(function_chunk(3000, 3000, 0x61,
+                               {in(210'000, 0xa0), in(210'100, 0xb0), in(210'200, 0xc0),
+                                out_(210'300, 0xc0), in(210'300, 0xc0), out_(213'000, 0xc0),
+                                out_(220'000, 0xb0), in(230'000, 0xd0), in(230'500, 0xe0),
+                                in(231'000, 0xf0), out_(260'000, 0xd0)}));
+  out.push_back(function_chunk(3000, 3000, 0x61,
+                               {out_(300'000, 0xa0), in(400'000, 0x100), in(400'010, 0x110),
+                                out_(400'020, 0x110)}));
+  // worker: short calls under a long one, left open when the thread exits.
+  std::vector<vt_fn_record> w = {in(310'000, 0xa0)};
+  for (std::uint64_t i = 0; i < 50; ++i) {
+    w.push_back(in(320'000 + i * 2'000, 0xb0));
+    w.push_back(out_(320'000 + i * 2'000 + 300 + i * 20, 0xb0));
+  }
+  out.push_back(function_chunk(3000, 3001, 0x61, w));
+  return out;
+}
+
 // A session dir with a spill written through the real SpillWriter.
 class SyntheticSpill {
  public:
