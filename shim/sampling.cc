@@ -16,9 +16,9 @@
 namespace vt_shim {
 namespace {
 
-// Sampling's state, apart from the shim's one-page block: only a sampled process touches it.
+// Sampling's state, apart from the shim's one-page block: only a sampled process touches it
+// (whether it samples is TracerState::sampling, in the block every process touches anyway).
 struct SamplingState {
-  bool on;
   long period_ns;
   // What the program set for SIGPROF (or inherited): called for every SIGPROF not ours.
   struct sigaction program;
@@ -45,7 +45,7 @@ struct KernelSigevent {  // the kernel's struct sigevent, for SIGEV_THREAD_ID
 };
 
 void start_timer() {
-  if (!g_samp.on || t_timer >= 0) return;
+  if (!g.sampling || t_timer >= 0) return;
   KernelSigevent ev = {};
   ev.value.sival_ptr = &g_samp;  // marks the signals as ours
   ev.signo = SIGPROF;
@@ -168,7 +168,7 @@ void sampling_init(const char* hz, bool go) noexcept {
     return;
   }
   g_samp.period_ns = static_cast<long>(1000000000ul / rate);
-  g_samp.on = true;
+  g.sampling = true;
   // The report unwinds the samples through the modules: say which are loaded.
   functions_announce_modules();
   start_timer();
@@ -176,27 +176,30 @@ void sampling_init(const char* hz, bool go) noexcept {
 }
 
 void sampling_thread_start() noexcept {
+  if (!g.sampling) return;
   const int saved = errno;
   start_timer();
   errno = saved;
 }
 
 void sampling_thread_exit() noexcept {
+  if (t_timer < 0) return;
   const int saved = errno;
   stop_timer();
   errno = saved;
 }
 
 void sampling_fork_child() noexcept {
+  if (!g.sampling) return;
   t_timer = -1;  // the parent's, not ours
   const int saved = errno;
-  if (g_samp.on) functions_announce_modules();
+  functions_announce_modules();
   start_timer();
   errno = saved;
 }
 
 bool sampling_sigaction(int sig, const struct sigaction* act, struct sigaction* old) noexcept {
-  if (sig != SIGPROF || !g_samp.on) return false;
+  if (sig != SIGPROF || !g.sampling) return false;
   // Our handler stays installed; the program's is kept for what is not ours.
   if (old) *old = g_samp.program;
   if (act) g_samp.program = *act;

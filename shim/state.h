@@ -25,6 +25,7 @@ struct TracerState {
   bool stalled;          // a write timed out: stop waiting for the collector
   bool have_env;         // env holds the shim's variables
   bool other_pid_ns;     // in another PID namespace than viztrace (see tracer.cc)
+  bool sampling;         // threads sample themselves (sampling.cc; its state is elsewhere)
   pid_t pid;             // the pid this state belongs to (see tracer.h on contexts)
   uint32_t image;        // nonce of this process image
   unsigned threads;      // threads started through the trampoline

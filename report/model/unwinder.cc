@@ -137,6 +137,7 @@ void Unwinder::add(const Mapping& mapping) {
   auto at = std::upper_bound(mappings_.begin(), mappings_.end(), mapping.start,
                              [](std::uint64_t a, const Mapping& m) { return a < m.start; });
   mappings_.insert(at, mapping);
+  unreported_ = true;
 }
 
 const Mapping* Unwinder::find(std::uint64_t addr) const {
@@ -158,7 +159,7 @@ UnwindResult Unwinder::unwind(pid_t tid, const std::uint64_t* regs, std::size_t 
   UnwindResult result;
   constexpr std::size_t kSp = 7, kIp = 16;  // x86-64 DWARF register numbers
   if (nregs <= kIp) return result;
-  pcs.push_back(regs[kIp]);
+  pcs.push_back(regs[kIp]);  // the stack when nothing more can be found
 #ifdef VIZTRACE_HAVE_LIBDW
   if (!state_) {
     state_ = std::make_unique<State>();
@@ -176,14 +177,14 @@ UnwindResult Unwinder::unwind(pid_t tid, const std::uint64_t* regs, std::size_t 
   State& s = *state_;
   if (s.dwfl == nullptr) return result;
   // Files mapped since the last unwind become modules.
-  bool added = false;
-  for (const Mapping& m : mappings_) {
-    if (!s.reported.emplace(m.path, m.bias).second) continue;
-    if (!added) s.dw->dwfl_report_begin_add(s.dwfl);
-    added = true;
-    s.dw->dwfl_report_elf(s.dwfl, m.path.c_str(), m.path.c_str(), -1, m.bias, true);
+  if (unreported_) {
+    s.dw->dwfl_report_begin_add(s.dwfl);
+    for (const Mapping& m : mappings_)
+      if (s.reported.emplace(m.path, m.bias).second)
+        s.dw->dwfl_report_elf(s.dwfl, m.path.c_str(), m.path.c_str(), -1, m.bias, true);
+    s.dw->dwfl_report_end(s.dwfl, nullptr, nullptr);
+    unreported_ = false;
   }
-  if (added) s.dw->dwfl_report_end(s.dwfl, nullptr, nullptr);
   if (!s.attached) {
     if (!s.dw->dwfl_attach_state(s.dwfl, nullptr, tid, &s.thread_callbacks, &s)) return result;
     s.attached = true;

@@ -69,6 +69,7 @@ class Unwinder {
 
  private:
   std::vector<Mapping> mappings_;  // by start
+  bool unreported_ = false;        // added since the last unwind
   std::unique_ptr<State> state_;
 };
 
