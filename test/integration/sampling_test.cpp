@@ -312,8 +312,9 @@ TEST_CASE("where the kernel refuses to sample, the threads sample themselves, an
           "says why") {
   Sandbox s;
   // As under a container runtime's seccomp profile.
+  // 160 rounds: at the tick's 250 Hz, enough samples (~240) for the shares to hold.
   auto r = s.command({fixture("deny_perf"), viztrace_bin(), "run", "--sample", "--",
-                      fixture("sample_hot")});
+                      fixture("sample_hot"), "160"});
   INFO(r.err);
   REQUIRE(r.exit_code() == 0);
   CHECK(r.err.find("(timer, 999 Hz of CPU time; the kernel would not sample: perf_event_open: "
